@@ -1,0 +1,70 @@
+"""The Typer application: each command module adds its commands here; errors are caught once."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+from runner.errors import RunnerError
+
+app = typer.Typer(
+    name="runner",
+    help="Reconcile ML training runs and registered models with train.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from runner import __version__
+
+        print(f"runner {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """runner: plan and apply training runs like infrastructure."""
+
+
+def _register_commands() -> None:
+    from runner.cli import spec_cmds  # noqa: F401  (each module decorates `app`)
+
+
+def run(args: list[str]) -> int:
+    _register_commands()
+    try:
+        result = app(args=args, prog_name="runner", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("runner: interrupted", file=sys.stderr)
+        return 130
+    except RunnerError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
+            exc.show()
+            return int(exc.exit_code)
+        return _report_bug(exc)  # a bug: keep the traceback for the report
+    return result if isinstance(result, int) else 0
+
+
+def _report_bug(exc: BaseException) -> int:
+    import tempfile
+    import time
+
+    fd, path = tempfile.mkstemp(prefix=f"runner-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+    with open(fd, "w", encoding="utf-8") as log:
+        log.write(f"runner {sys.argv!r}\n")
+        traceback.print_exception(exc, file=log)
+    print(f"runner: internal error: {type(exc).__name__}: {exc}\n"
+          f"This is a bug in runner; please report it with the log at {path}", file=sys.stderr)
+    return 3

@@ -1,0 +1,38 @@
+"""Options every command shares, and the two consoles (stdout for results, stderr for the rest)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+ProjectOpt = Annotated[Optional[Path], typer.Option(
+    "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
+FileOpt = Annotated[Optional[Path], typer.Option(
+    "-f", "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+
+
+def stdout() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def project_of(project: Optional[Path], file: Optional[Path]) -> Any:
+    from runner.project import find_project
+
+    return find_project(project, file)

@@ -1,0 +1,57 @@
+"""`runner validate`, `runner schema`, `runner init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runner.cli.app import app
+from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of, stdout
+
+
+@app.command()
+def validate(project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Check train.yaml and print every problem with its line and column."""
+    from runner.spec import check
+
+    proj = project_of(project, file)
+    result = check(proj)
+    if json:
+        print_json({"valid": result.valid, "errors": [p.as_json() for p in result.problems]})
+    elif result.valid:
+        stdout().print(f"{proj.display}: {result.summary()}: valid")
+    else:
+        for problem in result.problems:
+            print(problem.format())
+    return 0 if result.valid else 1
+
+
+@app.command()
+def schema(project: ProjectOpt = None, file: FileOpt = None) -> int:
+    """Print the JSON Schema of train.yaml (editors use it through the $schema comment)."""
+    from runner.spec.schema import schema_text
+
+    print(schema_text(), end="")
+    return 0
+
+
+@app.command()
+def init(
+    directory: Annotated[Optional[Path], typer.Argument(help="Folder to create (default: -C or the current folder).")] = None,
+    template: Annotated[str, typer.Option("--template", "-t", help="minimal | sklearn | pytorch")] = "minimal",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    project: ProjectOpt = None,
+    file: FileOpt = None,
+) -> int:
+    """Write a starter project: train.yaml, a training script, .runnerignore, .gitignore."""
+    from runner.scaffold import init_project
+
+    dest = directory if directory is not None else (project or Path("."))
+    written = init_project(dest, template=template, force=force)
+    out = stdout()
+    for path in written:
+        out.print(f"  wrote {path}")
+    out.print(f"Initialised a {template} project in {dest}. Next: runner validate -C {dest}")
+    return 0

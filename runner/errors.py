@@ -1,0 +1,63 @@
+"""The one error family of runner.
+
+Every error a user can cause is a `RunnerError`; the CLI catches it once, prints its
+message on one line (or one line per problem) and exits with `exit_code`. Anything else
+that escapes is a bug: exit 3 with a log path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RunnerError(Exception):
+    """A mistake the user can fix, or a failure outside runner's control."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a train.yaml file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def format(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "path": self.path, "message": self.message}
+
+
+class SpecError(RunnerError):
+    """train.yaml is invalid; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.line, p.column, p.message))
+        super().__init__("\n".join(p.format() for p in self.problems))
+
+
+class ProjectNotFound(RunnerError):
+    """No train.yaml where the user pointed."""
+
+
+class StateError(RunnerError):
+    """`.runner/` is damaged (a tampered object, an unknown schema version, ...)."""
+
+
+class LockError(RunnerError):
+    """The project lock could not be taken."""
+
+
+class RunFailed(RunnerError):
+    """At least one planned run or model registration failed."""
+
+
+class Canceled(RunnerError):
+    """The user pressed Ctrl-C; runs were canceled."""
+
+    exit_code = 130

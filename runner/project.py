@@ -1,0 +1,56 @@
+"""Where a project lives: its root folder, its train.yaml and its state folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import ProjectNotFound
+
+SPEC_NAME = "train.yaml"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    spec_file: Path
+    display: str  # the spec file's path as the user should read it in messages
+
+    @property
+    def state_dir(self) -> Path:
+        """`.runner/` in the project, or `$RUNNER_STATE_DIR` (e.g. off a network filesystem)."""
+        moved = os.environ.get("RUNNER_STATE_DIR")
+        return Path(moved).resolve() if moved else self.root / ".runner"
+
+
+def find_project(project_dir: str | os.PathLike[str] | None = None,
+                 spec_file: str | os.PathLike[str] | None = None) -> Project:
+    """Locate train.yaml: `-C DIR` (default: the current folder), or `-f FILE`.
+
+    A relative FILE is read against DIR when DIR is given, else against the current
+    folder, and then the file's own folder is the project root.
+    """
+    base = Path(project_dir) if project_dir is not None else Path(".")
+    if spec_file is None:
+        spec = base / SPEC_NAME
+        root = base
+    else:
+        spec = Path(spec_file) if project_dir is None else base / spec_file
+        root = base if project_dir is not None else spec.parent
+    if not root.is_dir():
+        raise ProjectNotFound(f"{root}: no such folder")
+    if not spec.is_file():
+        hint = " (run `runner init` to create one)" if spec_file is None else ""
+        raise ProjectNotFound(f"{_display(spec)}: no such file{hint}")
+    return Project(root=root.resolve(), spec_file=spec.resolve(), display=_display(spec))
+
+
+def _display(path: Path) -> str:
+    text = os.path.normpath(str(path))
+    return text if not os.path.isabs(text) else _relative_if_below_cwd(text)
+
+
+def _relative_if_below_cwd(text: str) -> str:
+    rel = os.path.relpath(text)
+    return text if rel.startswith("..") else rel

@@ -1,0 +1,270 @@
+"""The train.yaml format as pydantic models (see TRAIN_YAML.md).
+
+The models check what can be checked from the document alone: types, names, value
+ranges and which fields go together. Cross-references, cycles, paths on disk and
+`${{ }}` bindings are checked in `runner.spec.checks`, which can see the whole file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+SIZE_PATTERN = r"^\d+(\.\d+)?[bkmgBKMG]?$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+VarName = Annotated[str, StringConstraints(pattern=VAR_PATTERN)]
+Scalar = Union[str, bool, int, float]
+Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
+
+
+def _scalar_to_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_scalar_to_text)]
+
+
+def parse_duration(value: Any) -> Any:
+    """`30m`, `1h30m`, `45s` or a whole number of seconds -> seconds."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        match = DURATION_RE.match(value.strip())
+        if value.strip() and match:
+            hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+            return hours * 3600 + minutes * 60 + seconds
+        raise ValueError(f"bad duration {value!r}: use a number with s, m or h, e.g. 30m or 1h30m")
+    return value
+
+
+Duration = Annotated[
+    NonNegativeInt,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$",
+                    "description": "a duration: 30m, 1h30m, 45s, or seconds"}),
+]
+
+
+def _project_path(value: str) -> str:
+    """A relative, normalised POSIX path that stays inside the project by its spelling."""
+    if not value.strip():
+        raise ValueError("path is empty")
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"path {value!r} is absolute: use a path relative to the project")
+    if ".." in value.replace("\\", "/").split("/"):
+        raise ValueError(f"path {value!r} leaves the project ('..')")
+    return posixpath.normpath(value.replace("\\", "/"))
+
+
+RelPath = Annotated[str, AfterValidator(_project_path)]
+
+
+def _outputs_path(value: str) -> str:
+    value = _project_path(value)
+    if value != "outputs" and not value.startswith("outputs/"):
+        raise ValueError(f"path {value!r} must be inside the run's outputs (outputs/...)")
+    return value
+
+
+OutputsPath = Annotated[str, AfterValidator(_outputs_path)]
+
+
+def _python_version(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError(f'write the Python version as a quoted string, e.g. "3.11" '
+                         f"(unquoted, {value!r} is read as a number: 3.10 becomes 3.1)")
+    return value
+
+
+PythonVersion = Annotated[str, BeforeValidator(_python_version),
+                          StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DockerSpec(_Model):
+    image: Optional[str] = Field(None, description="base image (custom_docker_image)")
+    dockerfile: Optional[RelPath] = Field(None, description="a Dockerfile instead of image:")
+    context: Optional[RelPath] = Field(None, description="build context of dockerfile:")
+    apt: tuple[str, ...] = Field((), description="system packages layered on the base")
+    build_args: dict[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_base(self) -> DockerSpec:
+        if self.image and self.dockerfile:
+            raise ValueError("give either `image:` or `dockerfile:`, not both")
+        if self.context and not self.dockerfile:
+            raise ValueError("`context:` goes with `dockerfile:`")
+        return self
+
+
+class Environment(_Model):
+    python: Optional[PythonVersion] = Field(None, description="Python version; default: runner's own")
+    pip: tuple[str, ...] = Field((), description="pip requirement specifiers (pip_packages)")
+    requirements: Optional[RelPath] = Field(None, description="a pip requirements file")
+    conda: Optional[RelPath] = Field(None, description="a conda environment file")
+    docker: Optional[DockerSpec] = None
+    variables: dict[VarName, Text] = Field(default_factory=dict)
+    secrets: tuple[VarName, ...] = Field((), description="host variables passed through, never stored")
+    user_managed: bool = Field(False, description="run with an existing interpreter, build nothing")
+    interpreter: Optional[str] = Field(None, description="with user_managed: the interpreter to use")
+
+    @model_validator(mode="after")
+    def _managed_or_built(self) -> Environment:
+        if self.interpreter and not self.user_managed:
+            raise ValueError("`interpreter:` goes with `user_managed: true`")
+        if self.user_managed:
+            built = [k for k in ("python", "pip", "requirements", "conda") if getattr(self, k)]
+            if built:
+                raise ValueError(f"a user_managed environment builds nothing: remove {', '.join(built)}")
+        return self
+
+
+class Compute(_Model):
+    type: Literal["local", "docker"]
+    cpus: Optional[PositiveFloat] = None
+    memory: Optional[Size] = None
+    shm_size: Optional[Size] = None
+    gpus: Union[Literal["all"], NonNegativeInt, tuple[NonNegativeInt, ...]] = 0
+    network: Literal["bridge", "none", "host"] = "bridge"
+    registry: Optional[str] = Field(None, description="share built environment images")
+
+    @model_validator(mode="after")
+    def _docker_only(self) -> Compute:
+        if self.type == "local":
+            extra = [k for k in ("cpus", "memory", "shm_size", "registry") if getattr(self, k)]
+            extra += ["gpus"] if self.gpus not in (0, ()) else []
+            extra += ["network"] if self.network != "bridge" else []
+            if extra:
+                raise ValueError(f"{', '.join(extra)} only apply to `type: docker`")
+        return self
+
+
+class Dataset(_Model):
+    path: RelPath
+    description: Optional[str] = None
+
+
+class Input(_Model):
+    dataset: Optional[Name] = None
+    path: Optional[RelPath] = None
+    job: Optional[Name] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Input:
+        if self.job is not None:
+            if self.dataset is not None or self.path is None:
+                raise ValueError("a job input is `{job: NAME, path: outputs/...}`")
+            _outputs_path(self.path)
+        elif (self.dataset is None) == (self.path is None):
+            raise ValueError("an input is one of `{dataset: NAME}`, `{path: PATH}` "
+                             "or `{job: NAME, path: outputs/...}`")
+        return self
+
+
+ArgValue = Optional[Scalar]
+
+
+class Job(_Model):
+    code: RelPath = Field(".", description="source_directory: the snapshot root")
+    command: Optional[str] = Field(None, description="shell command; or script: + args:")
+    script: Optional[RelPath] = Field(None, description="entry script inside code:")
+    args: Union[dict[str, ArgValue], tuple[Scalar, ...], None] = Field(
+        None, description='script arguments; "" or null is a bare flag')
+    params: dict[Key, Scalar] = Field(default_factory=dict)
+    inputs: dict[Key, Input] = Field(default_factory=dict)
+    environment: Optional[Name] = Field(None, description="default: the current interpreter")
+    compute: Name = "local"
+    needs: tuple[Name, ...] = ()
+    timeout: Optional[Duration] = None
+    retries: NonNegativeInt = 0
+    experiment: Optional[Name] = None
+    tags: dict[str, Text] = Field(default_factory=dict)
+    description: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _command_or_script(self) -> Job:
+        if (self.command is None) == (self.script is None):
+            raise ValueError("a job needs exactly one of `command:` or `script:`")
+        if self.args is not None and self.script is None:
+            raise ValueError("`args:` goes with `script:`; put arguments in `command:`")
+        if self.command is not None and not self.command.strip():
+            raise ValueError("`command:` is empty")
+        return self
+
+
+class Resources(_Model):
+    cpu: Optional[PositiveFloat] = None
+    memory_gb: Optional[PositiveFloat] = None
+    gpu: Optional[NonNegativeInt] = None
+
+
+class Model(_Model):
+    job: Name
+    path: OutputsPath
+    framework: Optional[str] = None
+    framework_version: Optional[Text] = None
+    resources: Optional[Resources] = None
+    tags: dict[str, Text] = Field(default_factory=dict)
+    properties: dict[str, Text] = Field(default_factory=dict)
+    description: Optional[str] = None
+    aliases: tuple[Name, ...] = ()
+
+
+class SnapshotLimits(_Model):
+    warn_mb: PositiveFloat = 300
+    warn_files: Annotated[int, Field(gt=0)] = 2000
+
+
+class Spec(_Model):
+    version: Literal[1]
+    experiment: Optional[Name] = None
+    environments: dict[Name, Environment] = Field(default_factory=dict)
+    computes: dict[Name, Compute] = Field(default_factory=dict)
+    datasets: dict[Name, Dataset] = Field(default_factory=dict)
+    jobs: dict[Name, Job] = Field(default_factory=dict)
+    models: dict[Name, Model] = Field(default_factory=dict)
+    snapshot: SnapshotLimits = SnapshotLimits()
+
+    def compute_of(self, job: Job) -> Compute:
+        return self.computes.get(job.compute) or Compute(type="local")
+
+    def experiment_of(self, job_name: str) -> str:
+        return self.jobs[job_name].experiment or self.experiment or "default"
+
+
+SECTIONS: dict[str, type[_Model]] = {
+    "environments": Environment,
+    "computes": Compute,
+    "datasets": Dataset,
+    "jobs": Job,
+    "models": Model,
+}
