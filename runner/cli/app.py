@@ -35,6 +35,7 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 def _register_commands() -> None:
     from runner.cli import spec_cmds  # noqa: F401  (each module decorates `app`)
+    from runner.cli import envs_cmds  # noqa: F401
 
 
 def run(args: list[str]) -> int:

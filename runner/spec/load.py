@@ -1,0 +1,116 @@
+"""Load train.yaml: read, validate with the models, run the whole-file checks, locate everything."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from runner.errors import Problem, SpecError
+from runner.project import Project
+from runner.spec.source import Located, Mark, Path_, read_source
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    spec: Any  # Spec | None (typed loosely so importing this module stays cheap)
+    problems: tuple[Problem, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        spec = self.spec
+        counts = [(len(spec.jobs), "job"), (len(spec.environments), "environment"), (len(spec.models), "model")]
+        return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
+
+
+def load(project: Project) -> Any:
+    """The validated Spec, or SpecError carrying every located problem."""
+    result = check(project)
+    if not result.valid:
+        raise SpecError(list(result.problems))
+    return result.spec
+
+
+def check(project: Project) -> ValidationResult:
+    try:
+        raw = project.spec_file.read_bytes()
+    except OSError as exc:
+        return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
+    doc = read_source(raw)
+    if doc.data is None:
+        return _result(project, None, doc.problems)
+    if not isinstance(doc.data, dict):
+        where = doc.value_mark(())
+        return _result(project, None, [*doc.problems, (where, (), "the top level must be a mapping "
+                                                                  "(version:, jobs:, ...), not " + _kind(doc.data))])
+    spec, found = _validate(doc)
+    found += _whole_file_checks(project, doc, spec)
+    return _result(project, spec, [*doc.problems, *found])
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else "a single value"
+
+
+def _validate(doc: Located) -> tuple[Any, list[tuple[Mark, Path_, str]]]:
+    from pydantic import ValidationError
+
+    from runner.spec.messages import problems_from
+    from runner.spec.models import Spec
+
+    try:
+        return Spec.model_validate(doc.data), []
+    except ValidationError as exc:
+        return _partial(doc.data), problems_from(exc.errors(include_url=False), doc)
+
+
+def _partial(data: dict[str, Any]) -> Any:
+    """A Spec of the items that are valid on their own, so whole-file checks still run."""
+    from runner.spec.models import NAME_PATTERN, SECTIONS, Spec
+
+    clean: dict[str, Any] = {"version": 1}
+    for key, value in data.items():
+        if key in SECTIONS and isinstance(value, dict):
+            salvaged = {name: _salvage(SECTIONS[key], item) for name, item in value.items()
+                        if re.match(NAME_PATTERN, name)}
+            clean[key] = {name: item for name, item in salvaged.items() if item is not None}
+        elif key in ("experiment", "snapshot") and _salvage(Spec, {"version": 1, key: value}, tries=1):
+            clean[key] = value
+    return Spec.model_validate(clean)
+
+
+def _salvage(model: Any, value: Any, tries: int = 3) -> Any:
+    """The item validated, after dropping the fields that fail (a whole-item error gives up)."""
+    from pydantic import ValidationError
+
+    for attempt in range(tries):
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            errors = exc.errors()
+            if attempt == tries - 1 or not isinstance(value, dict) or any(not e["loc"] for e in errors):
+                return None
+            value = {k: v for k, v in value.items() if k not in {e["loc"][0] for e in errors}}
+    return None
+
+
+def _whole_file_checks(project: Project, doc: Located, spec: Any) -> list[tuple[Mark, Path_, str]]:
+    from runner.spec.checks import Context, run_checks
+
+    return run_checks(Context(spec=spec, doc=doc, root=project.root))
+
+
+def _result(project: Project, spec: Any, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
+    problems = sorted({Problem(project.display, m.line, m.column, dotted(p), msg) for m, p, msg in found},
+                      key=lambda p: (p.line, p.column, p.message))
+    return ValidationResult(spec=spec if not problems else spec, problems=tuple(problems))
+
+
+def dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

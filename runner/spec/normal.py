@@ -1,0 +1,44 @@
+"""The normalised form of a job: what decides its result, in a shape that hashes stably.
+
+Key order, defaults written out or left implicit, and YAML style (folded or literal
+command, flow or block mappings) do not change it. Metadata (tags, description) and
+scheduling (timeout, retries, experiment, needs) are not part of it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from runner.spec.models import Job, Spec
+
+
+def normalised_job(spec: Spec, name: str) -> dict[str, Any]:
+    job = spec.jobs[name]
+    return {
+        "code": job.code,
+        "run": _run(job),
+        "params": dict(sorted(job.params.items())),
+        "inputs": {key: item.model_dump(exclude_none=True) for key, item in sorted(job.inputs.items())},
+        "environment": job.environment,
+        "compute": spec.compute_of(job).type,
+    }
+
+
+def _run(job: Job) -> dict[str, Any]:
+    if job.command is not None:
+        return {"command": _words(job.command)}
+    args: Any = job.args
+    if isinstance(args, dict):
+        args = {key: ("" if value is None else value) for key, value in sorted(args.items())}
+    elif args is not None:
+        args = list(args)
+    return {"script": job.script, "args": args}
+
+
+def _words(command: str) -> Any:
+    """Shell words, so that folding or re-spacing the command does not change it."""
+    try:
+        return shlex.split(command)
+    except ValueError:  # unbalanced quotes: the shell will complain at run time
+        return command.strip()
