@@ -36,6 +36,9 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 def _register_commands() -> None:
     from runner.cli import spec_cmds  # noqa: F401  (each module decorates `app`)
     from runner.cli import envs_cmds  # noqa: F401
+    from runner.cli import run_cmds  # noqa: F401
+    from runner.cli import runs_cmds  # noqa: F401
+    from runner.cli import state_cmds  # noqa: F401
 
 
 def run(args: list[str]) -> int:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of, stderr, stdout
+from runner.cli.common import (
+    FileOpt,
+    JsonOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+    stderr,
+    stdout,
+)
 
 envs_app = typer.Typer(name="envs", help="Environments: fingerprints and the shared build cache.",
                        no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
 
 
-def _loaded(project: Optional[Any], file: Optional[Any]) -> tuple[Any, Any]:
+def _loaded(project: Any | None, file: Any | None) -> tuple[Any, Any]:
     from runner.spec import load
 
     proj = project_of(project, file)
@@ -42,7 +50,7 @@ def list_cmd(project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = F
 
 
 @envs_app.command("build")
-def build_cmd(names: Annotated[Optional[list[str]], typer.Argument(help="Environments (default: all).")] = None,
+def build_cmd(names: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
               project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Build the environments that are not cached yet; print what was a hit and what was built."""
     from runner.envs.manage import build_envs

@@ -1,0 +1,50 @@
+"""The one place plans, apply progress and run results become text."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from runner.plan import Plan
+
+WIDTH = 14
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    lines = []
+    for action in plan.actions:
+        label = action.target if action.action == "skip" else f"{action.action} {action.target}"
+        lines.append(f"{action.symbol} {label:<{WIDTH + 4}} ({'; '.join(action.reasons)})")
+    return lines
+
+
+def plan_summary(plan: Plan) -> str:
+    parts = [f"{plan.count('run')} to run"]
+    for action, words in (("register", "to register"), ("update", "to update"), ("archive", "to archive")):
+        if plan.count(action):
+            parts.append(f"{plan.count(action)} {words}")
+    parts.append(f"{plan.count('skip')} up to date")
+    return f"Plan: {', '.join(parts)}."
+
+
+def print_plan(plan: Plan, *, stream: Any = None) -> None:
+    out = stream or sys.stdout
+    for line in plan_lines(plan):
+        out.write(line + "\n")
+    out.write(("\n" if plan.actions else "") + plan_summary(plan) + "\n")
+    out.flush()
+
+
+def outcome_line(outcome: Any) -> str:
+    mark = {"completed": "✓", "up to date": "=", "skipped": "-", "canceled": "!"}.get(outcome.status, "✗")
+    name = outcome.run_id or outcome.job
+    detail = f" ({outcome.detail})" if outcome.detail else ""
+    hint = f"; see `runner runs logs {outcome.run_id}`" if outcome.status == "failed" and outcome.run_id else ""
+    return f"{mark} {name} {outcome.status}{detail}{hint}"
+
+
+def apply_summary(outcomes: list[Any]) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return "Apply: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + "."

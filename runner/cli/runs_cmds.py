@@ -1,0 +1,154 @@
+"""`runner runs list|show|logs|metrics|download|diff`: the run history."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from runner.cli.app import app
+from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
+
+runs_app = typer.Typer(help="The run history: list, show, logs, metrics, download, diff.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+RefArg = Annotated[str, typer.Argument(help="A run id (train-3) or a job name (its latest run).")]
+
+
+def _state(project: Any, file: Any) -> Any:
+    from runner.state import open_state
+
+    return open_state(project_of(project, file), create=False)
+
+
+@runs_app.command("list")
+def list_(job: Annotated[Optional[str], typer.Option("--job", help="Only this job.")] = None,
+          status: Annotated[Optional[str], typer.Option("--status", help="Only runs in this status.")] = None,
+          project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Runs, newest first."""
+    from runner.runs.views import list_runs
+
+    runs = list_runs(_state(project, file), job=job, status=status)
+    if json:
+        print_json(runs)
+        return 0
+    for run in runs:
+        commit = (run["git"]["commit"] or "")[:8]
+        print(f"{run['id']:<16} {run['status']:<10} {run['created_at']:<25} {commit:<9} {run['fingerprint'][:12]}")
+    if not runs:
+        print("no runs yet: run `runner apply`")
+    return 0
+
+
+@runs_app.command()
+def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """One run: status, params, metrics, outputs, why it ran."""
+    from runner.runs.views import show as show_run
+
+    run = show_run(_state(project, file), ref)
+    if json:
+        run.pop("git_full", None)
+        print_json(run)
+        return 0
+    git = run.pop("git_full")
+    lines = [f"run        {run['id']} ({run['status']}, exit code {run['exit_code']})",
+             f"job        {run['job']}  experiment {run['experiment']}",
+             f"why        {'; '.join(run['reasons'])}",
+             f"created    {run['created_at']}  started {run['started_at']}  ended {run['ended_at']}",
+             f"git        {git.get('commit')} {git.get('branch') or ''}{' (dirty)' if git.get('dirty') else ''}",
+             f"snapshot   {run['snapshot']}", f"fingerprint {run['fingerprint']}"]
+    if run["error"]:
+        lines.append(f"error      {run['error']}")
+    lines += [f"param      {k} = {v}" for k, v in run["params"].items()]
+    lines += [f"metric     {k} = {v}" for k, v in run["metrics"].items()]
+    lines += [f"output     {o['path']} ({o['size']} bytes, {o['digest'][:12]})" for o in run["outputs"]]
+    print("\n".join(lines))
+    return 0
+
+
+@runs_app.command()
+def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow until the run ends.")] = False,
+         project: ProjectOpt = None, file: FileOpt = None) -> int:
+    """The run's log (logs/std_log.txt)."""
+    from runner.runs.store import ACTIVE
+    from runner.runs.views import log_path, read_log, resolve
+
+    state = _state(project, file)
+    run = resolve(state, ref)
+    if not follow or run["status"] not in ACTIVE:
+        sys.stdout.buffer.write(read_log(state, run))
+        return 0
+    _follow(log_path(state, run), lambda: resolve(state, run["id"])["status"] in ACTIVE)
+    return 0
+
+
+def _follow(path: Path, active: Any) -> None:
+    offset = 0
+    while True:
+        still = active()
+        if path.exists():
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            offset += len(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        if not still:
+            return
+        time.sleep(0.2)
+
+
+@runs_app.command()
+def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Metric series logged with runner.tracking (live while the run goes on)."""
+    from runner.runs.views import metrics as series_of, resolve
+
+    state = _state(project, file)
+    series = series_of(state, resolve(state, ref)["id"])
+    if json:
+        print_json(series)
+        return 0
+    for name, points in series.items():
+        values = ", ".join(f"{p['value']:g}" if isinstance(p["value"], float) else str(p["value"]) for p in points[-10:])
+        print(f"{name:<20} last {points[-1]['value']}  ({len(points)} points: {values})")
+    return 0
+
+
+@runs_app.command()
+def download(ref: RefArg, to: Annotated[Optional[Path], typer.Option("--to", help="Folder (default: ./RUN_ID).")] = None,
+             project: ProjectOpt = None, file: FileOpt = None) -> int:
+    """Write a run's outputs/ and logs/ to a folder, verifying every digest."""
+    from runner.runs.views import download as fetch, resolve
+
+    state = _state(project, file)
+    run = resolve(state, ref)
+    dest = to or Path(run["id"])
+    written = fetch(state, run["id"], dest)
+    print(f"wrote {len(written)} files of {run['id']} to {dest}")
+    return 0
+
+
+@runs_app.command()
+def diff(a: RefArg, b: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """What differs between two runs: params, metrics, code, environment, commit."""
+    from runner.runs.views import diff as diff_runs
+
+    result = diff_runs(_state(project, file), a, b)
+    if json:
+        print_json(result)
+        return 0
+    left, right = result["runs"]
+    print(f"--- {left}\n+++ {right}")
+    for section in ("params", "metrics"):
+        for key, (old, new) in result[section].items():
+            print(f"{section[:-1] if section == 'params' else 'metric'} {key}: {old} -> {new}")
+    for what, paths in result["snapshot"].items():
+        for path in paths:
+            print(f"code {what}: {path}")
+    for section in ("environment", "git"):
+        if result[section]:
+            print(f"{section}: {result[section][0]} -> {result[section][1]}")
+    return 0

@@ -1,0 +1,131 @@
+"""`runner snapshot JOB`, `runner snapshot diff JOB [OLD_DIGEST]`, `runner gc`.
+
+`snapshot` is a group whose default command is `take`: `runner snapshot train` means
+`runner snapshot take train`. A job named `diff` (or `take`) is reached with
+`runner snapshot take diff`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from runner.cli.app import app
+from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of, stdout
+from runner.errors import RunnerError
+
+
+class _DefaultCommandGroup(TyperGroup):
+    default_command = "take"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+snapshot_app = typer.Typer(name="snapshot", cls=_DefaultCommandGroup, no_args_is_help=True,
+                           help="Snapshot a job's code folder (`runner snapshot JOB`), or diff it.")
+app.add_typer(snapshot_app, name="snapshot")
+
+JobArg = Annotated[str, typer.Argument(help="A job in train.yaml.", show_default=False)]
+
+
+def _job(project: Any, file: Any, job: str) -> tuple[Any, Any]:
+    from runner.spec import load
+
+    proj = project_of(project, file)
+    spec = load(proj)
+    if job not in spec.jobs:
+        names = ", ".join(sorted(spec.jobs)) or "none"
+        raise RunnerError(f"unknown job {job!r}; jobs in {proj.display}: {names}")
+    return proj, spec
+
+
+@snapshot_app.command("take")
+def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Snapshot JOB's code folder: digest, files, size, excluded top-level entries."""
+    from runner.snapshot import take_snapshot
+    from runner.state import open_state
+
+    proj, spec = _job(project, file, job)
+    with open_state(proj) as state:
+        snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot)
+    _warn(snap.warnings)
+    if json:
+        print_json(snap.as_json())
+        return 0
+    out = stdout()
+    out.print(f"job {job}: snapshot {snap.digest}")
+    out.print(f"  {len(snap.files)} files, {human_bytes(snap.bytes)} ({snap.hashed} hashed)")
+    out.print(f"  excluded: {', '.join(snap.excluded) or 'nothing'}")
+    return 0
+
+
+@snapshot_app.command("diff")
+def diff_cmd(job: JobArg,
+             old_digest: Annotated[Optional[str], typer.Argument(
+                 help="A recorded snapshot (default: the job's previous one).", show_default=False)] = None,
+             project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Files added, removed, modified between a recorded snapshot of JOB and now."""
+    from runner.snapshot.history import diff_job
+    from runner.state import open_state
+
+    proj, spec = _job(project, file, job)
+    with open_state(proj, create=False) as state:
+        found = diff_job(proj.root, spec.jobs[job].code, state, job, old_digest, limits=spec.snapshot)
+    if json:
+        print_json(found.diff.as_json())
+        return 0
+    _print_diff(found)
+    return 0
+
+
+def _print_diff(found: Any) -> None:
+    out = stdout()
+    diff = found.diff
+    lines = [(f"+ {p}", "green") for p in diff.added] + [(f"- {p}", "red") for p in diff.removed]
+    lines += [(f"~ {p}", "yellow") for p in diff.modified]
+    if not lines:
+        out.print(f"no changes since snapshot {found.old[:12]}")
+        return
+    out.print(f"since snapshot {found.old[:12]}:")
+    for text, style in sorted(lines, key=lambda item: item[0][2:]):
+        out.print(f"  {text}", style=style, markup=False)
+
+
+@app.command("gc")
+def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+           project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Remove stored objects that nothing references (snapshots, runs, models)."""
+    from runner.state import open_state
+    from runner.state.gc import collect_garbage
+
+    proj = project_of(project, file)
+    with open_state(proj, create=False) as state:
+        result = collect_garbage(state, dry_run=dry_run)
+    if json:
+        print_json({"objects": result.objects, "bytes": result.bytes, "temp_files": result.temp_files,
+                    "dry_run": result.dry_run})
+        return 0
+    verb = "would remove" if dry_run else "removed"
+    temps = f" and {result.temp_files} stale temp files" if result.temp_files else ""
+    stdout().print(f"{verb} {result.objects} objects{temps}, {human_bytes(result.bytes)} "
+                   f"{'to free' if dry_run else 'freed'}")
+    return 0
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -1,0 +1,122 @@
+"""What `runner envs list|build|show` do, as typed functions returning data (the CLI prints it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.envs.cache import env_path, is_cached
+from runner.envs.errors import EnvError
+from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
+
+if TYPE_CHECKING:
+    from runner.spec.models import Spec
+
+HOST_KINDS = ("venv", "conda")
+
+
+@dataclass(frozen=True)
+class EnvRow:
+    name: str
+    fingerprint: str
+    kind: str  # "venv" | "conda" | "docker" | "user_managed"
+    cached: bool
+    location: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    name: str
+    fingerprint: str
+    cache: str  # "hit" | "built"
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+def list_envs(spec: Spec, root: Path) -> list[EnvRow]:
+    """Each environment of train.yaml, once per place it is built (host, docker image)."""
+    rows = []
+    for name in sorted(spec.environments):
+        for fp in targets(spec, name, root):
+            rows.append(_row(fp))
+    return rows
+
+
+def targets(spec: Spec, name: str, root: Path) -> list[EnvFingerprint]:
+    """The host env unless only docker jobs use it, plus the docker image if any docker job does."""
+    computes = {spec.compute_of(job).type for job in spec.jobs.values() if job.environment == name}
+    found = [env_fingerprint(spec, name, root)] if computes != {"docker"} else []
+    if "docker" in computes:
+        found.append(env_fingerprint(spec, name, root, docker=True))
+    return found
+
+
+def _row(fp: EnvFingerprint) -> EnvRow:
+    assert fp.name is not None
+    if fp.kind == "user_managed":
+        return EnvRow(fp.name, fp.digest, fp.kind, True, fp.components["interpreter"])
+    if fp.kind == "docker":
+        # TODO(docker backend): ask the daemon whether the image exists.
+        return EnvRow(fp.name, fp.digest, fp.kind, False, f"runner-env:{fp.digest[:12]}")
+    return EnvRow(fp.name, fp.digest, fp.kind, is_cached(fp.digest), str(env_path(fp.digest)))
+
+
+def build_envs(spec: Spec, root: Path, names: list[str], *,
+               log: Callable[[str, str], None] | None = None) -> list[BuildRow]:
+    """Build the named host environments (default: all of them) that are not cached yet.
+
+    user_managed environments build nothing: a named one only has its interpreter checked.
+    Env images for docker computes are left to the docker backend.
+    """
+    say = log or (lambda _name, _message: None)
+    rows = []
+    for name in names or sorted(spec.environments):
+        for fp in targets(spec, _known(spec, name), root):
+            row = _build_one(spec, root, fp, named=bool(names), say=say)
+            rows += [row] if row else []
+    return rows
+
+
+def _build_one(spec: Spec, root: Path, fp: EnvFingerprint, *, named: bool,
+               say: Callable[[str, str], None]) -> BuildRow | None:
+    from runner.envs.materialise import materialise
+
+    assert fp.name is not None
+    name = fp.name
+    if fp.kind == "docker":  # TODO(docker backend): build the image here
+        return None
+    if fp.kind == "user_managed":
+        if named:
+            materialise(spec, name, root, fp)
+        return None
+    done = materialise(spec, name, root, fp, log=lambda message: say(name, message))
+    return BuildRow(name, fp.digest, done.cache, done.seconds)
+
+
+def show_env(spec: Spec, root: Path, name: str) -> dict[str, Any]:
+    """Kind, fingerprint, components, cache state; and the image's when docker jobs use it."""
+    shown: dict[str, Any] = {"name": name}
+    for fp in targets(spec, _known(spec, name), root):
+        row = _row(fp)
+        entry = {"kind": fp.kind, "fingerprint": fp.digest, "components": fp.components,
+                 "cached": row.cached, "location": row.location}
+        if "kind" in shown:
+            shown["docker"] = entry
+        else:
+            shown.update(entry)
+    return shown
+
+
+def _known(spec: Spec, name: str) -> str:
+    environment_of(spec, name)  # raises the "not defined" error naming the defined ones
+    return name
+
+
+__all__ = ["BuildRow", "EnvError", "EnvRow", "build_envs", "list_envs", "show_env", "targets"]

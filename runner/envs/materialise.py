@@ -1,0 +1,75 @@
+"""Turn an environment name into an interpreter on this host, building it on a cache miss."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
+
+if TYPE_CHECKING:
+    from runner.envs.cache import BuildFn
+    from runner.spec.models import Spec
+
+
+@dataclass(frozen=True)
+class Materialised:
+    python: str  # absolute path of the interpreter to run on the host
+    bin_dir: str | None  # prepend to PATH so `python` in a command means this env
+    location: str  # cache folder, or the interpreter for user_managed
+    cache: str  # "hit" | "built" | "none" (user_managed)
+    seconds: float
+
+
+def materialise(spec: Spec, name: str | None, project_root: Path, fp: EnvFingerprint | None = None,
+                *, log: Callable[[str], None] | None = None) -> Materialised:
+    """The host interpreter of environment `name`; builds the env when it is not cached."""
+    started = time.perf_counter()
+    fp = fp or env_fingerprint(spec, name, project_root)
+    say = log or (lambda _message: None)
+    if fp.kind == "user_managed":
+        return _managed(fp, started)
+    if fp.kind not in ("venv", "conda"):
+        raise ValueError(f"materialise() builds host envs; {fp.kind!r} is built by its compute")
+    from runner.envs.cache import ensure
+
+    ensured = ensure(fp, _builder(spec, name, project_root, say), relocatable=fp.kind == "venv", log=say)
+    bin_dir = ensured.folder / "bin"
+    return Materialised(python=str(bin_dir / "python"), bin_dir=str(bin_dir), location=str(ensured.folder),
+                        cache=ensured.cache, seconds=time.perf_counter() - started)
+
+
+def _builder(spec: Spec, name: str | None, root: Path, log: Callable[[str], None]) -> BuildFn:
+    env = environment_of(spec, name)
+    if env.conda:
+        from runner.envs.conda import conda_builder
+
+        return conda_builder(env, root, log)
+    from runner.envs.venv import venv_builder
+
+    return venv_builder(env, root, log)
+
+
+def _managed(fp: EnvFingerprint, started: float) -> Materialised:
+    from runner.envs.python import check_interpreter
+
+    interpreter = fp.components["interpreter"]
+    check_interpreter(interpreter, fp.label)
+    return Materialised(python=interpreter, bin_dir=_bin_dir_of(interpreter), location=interpreter,
+                        cache="none", seconds=time.perf_counter() - started)
+
+
+def _bin_dir_of(interpreter: str) -> str | None:
+    """The interpreter's folder when `python` there is this interpreter (a venv's bin/, usually).
+
+    /usr/bin/python may be another Python than /usr/bin/python3.11: then PATH is left alone.
+    """
+    folder = os.path.dirname(interpreter)
+    candidate = os.path.join(folder, "python")
+    if os.path.exists(candidate) and os.path.samefile(candidate, interpreter):
+        return folder
+    return None

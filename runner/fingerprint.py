@@ -1,0 +1,109 @@
+"""A job's fingerprint: the hash of everything that decides its result, kept with its parts.
+
+Parts: the normalised job (runner.spec.normal), the code snapshot digest, the
+environment's fingerprint, the digests of data inputs, and the output digests of the
+upstream runs it reads. Keeping the parts lets `plan` say *which* one changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    digest: str
+    components: dict[str, Any]
+
+
+def make_fingerprint(job: dict[str, Any], snapshot: str, environment: dict[str, Any],
+                     data: dict[str, str], upstream: dict[str, str]) -> Fingerprint:
+    components = {"job": job, "snapshot": snapshot, "environment": environment,
+                  "data": data, "upstream": upstream}
+    return Fingerprint(digest=digest_json({"version": VERSION, **components}), components=components)
+
+
+def digest_json(value: Any) -> str:
+    """sha256 over canonical JSON (sorted keys, no spaces): stable across key order and runs."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+SnapshotDiff = Callable[[str, str], list[str]]
+
+
+def explain(old: dict[str, Any], new: dict[str, Any], code_changes: SnapshotDiff) -> list[str]:
+    """Why `new` differs from `old`, one short phrase per changed part."""
+    reasons: list[str] = []
+    reasons += _job_changes(old.get("job", {}), new["job"])
+    if old.get("snapshot") != new["snapshot"]:
+        reasons += code_changes(old.get("snapshot", ""), new["snapshot"]) or ["code changed"]
+    reasons += _environment_changes(old.get("environment", {}), new["environment"])
+    reasons += _digest_changes(old.get("data", {}), new["data"], "input {}: data changed")
+    reasons += _digest_changes(old.get("upstream", {}), new["upstream"], "{}: upstream outputs changed")
+    return reasons or ["fingerprint changed"]
+
+
+def _job_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    reasons: list[str] = []
+    for key in ("code", "environment", "compute"):
+        if old.get(key) != new.get(key):
+            reasons.append(f"{key}: {_show(old.get(key))} -> {_show(new.get(key))}")
+    reasons += _mapping_changes("params", old.get("params", {}), new.get("params", {}))
+    old_run, new_run = old.get("run", {}), new.get("run", {})
+    if "command" in new_run or "command" in old_run:
+        if old_run.get("command") != new_run.get("command"):
+            reasons.append("command changed")
+    else:
+        if old_run.get("script") != new_run.get("script"):
+            reasons.append(f"script: {_show(old_run.get('script'))} -> {_show(new_run.get('script'))}")
+        reasons += _args_changes(old_run.get("args"), new_run.get("args"))
+    for key in sorted(set(old.get("inputs", {})) | set(new.get("inputs", {}))):
+        if old.get("inputs", {}).get(key) != new.get("inputs", {}).get(key):
+            reasons.append(f"inputs.{key} changed")
+    return reasons
+
+
+def _args_changes(old: Any, new: Any) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return _mapping_changes("args", old, new)
+    return ["args changed"] if old != new else []
+
+
+def _mapping_changes(prefix: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    reasons = []
+    for key in sorted(set(old) | set(new), key=str):
+        if key not in old:
+            reasons.append(f"{prefix}.{key} added")
+        elif key not in new:
+            reasons.append(f"{prefix}.{key} removed")
+        elif old[key] != new[key]:
+            reasons.append(f"{prefix}.{key}: {_show(old[key])} -> {_show(new[key])}")
+    return reasons
+
+
+def _environment_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if old.get("digest") == new.get("digest") or old.get("name") != new.get("name"):
+        return []  # a renamed environment is already named by the job's `environment` change
+    from runner.envs import changed_components
+
+    parts = changed_components(old.get("components", {}), new.get("components", {}))
+    label = new.get("name") or "default"
+    return [f"environment {label}: {', '.join(parts) or 'definition'} changed"]
+
+
+def _digest_changes(old: dict[str, str], new: dict[str, str], template: str) -> list[str]:
+    return [template.format(key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

@@ -1,0 +1,130 @@
+"""Writes to the run history. Each change is one SQLite transaction.
+
+Lifecycle: queued -> preparing -> running -> finalizing -> completed | failed | canceled,
+and `lost` for a run whose runner died (marked by the next apply). Every status change
+is also an event row with its timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from runner.state.db import transaction
+
+ACTIVE = ("queued", "preparing", "running", "finalizing")
+ENDED = ("completed", "failed", "canceled", "lost")
+
+
+def now() -> str:
+    """UTC ISO-8601 with milliseconds, sortable as text."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+@dataclass(frozen=True)
+class NewRun:
+    job: str
+    experiment: str
+    fingerprint: str
+    components: dict[str, Any]
+    reasons: list[str]
+    params: dict[str, Any]
+    snapshot: str
+    environment: str
+    git: dict[str, Any]
+    attempt: int = 1
+
+
+class RunStore:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def create(self, run: NewRun) -> str:
+        with transaction(self.conn) as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs WHERE job = ?", (run.job,)).fetchone()[0]
+            run_id, at = f"{run.job}-{seq}", now()
+            db.execute(
+                "INSERT INTO runs (id, job, seq, experiment, status, fingerprint, components, reasons, params,"
+                " snapshot, environment, git, created_at, owner_pid, attempt)"
+                " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, run.job, seq, run.experiment, run.fingerprint, _j(run.components), _j(run.reasons),
+                 _j(run.params), run.snapshot, run.environment, _j(run.git), at, os.getpid(), run.attempt))
+            db.execute("INSERT INTO run_events (run_id, status, at) VALUES (?, 'queued', ?)", (run_id, at))
+        return run_id
+
+    def set_status(self, run_id: str, status: str, *, detail: str | None = None, **fields: Any) -> None:
+        at = now()
+        columns = {"status": status, **fields}
+        if status == "running":
+            columns["started_at"] = at
+        if status in ENDED:
+            columns["ended_at"] = at
+        if detail is not None and status in ENDED:
+            columns["error"] = detail
+        assignments = ", ".join(f"{key} = ?" for key in columns)
+        with transaction(self.conn) as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*columns.values(), run_id))
+            db.execute("INSERT INTO run_events (run_id, status, at, detail) VALUES (?, ?, ?, ?)",
+                       (run_id, status, at, detail))
+
+    def add_files(self, run_id: str, kind: str, files: Iterable[tuple[str, str, int]]) -> None:
+        with transaction(self.conn) as db:
+            db.executemany("INSERT OR REPLACE INTO run_files (run_id, kind, path, digest, size) VALUES (?, ?, ?, ?, ?)",
+                           [(run_id, kind, path, digest, size) for path, digest, size in files])
+
+    def add_metrics(self, run_id: str, records: Iterable[dict[str, Any]]) -> None:
+        """Store what `runner.tracking` wrote (metrics, logged params, tags), replacing earlier ingests."""
+        metrics, params, tags = [], {}, {}
+        for record in records:
+            kind = record.get("type")
+            if kind == "metric":
+                metrics.append((run_id, str(record["name"]), int(record.get("step", 0)),
+                                _float(record.get("value")), str(record.get("time", ""))))
+            elif kind == "params":
+                params.update(record.get("params", {}))
+            elif kind == "tags":
+                tags.update(record.get("tags", {}))
+        with transaction(self.conn) as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.executemany("INSERT INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)", metrics)
+            db.execute("UPDATE runs SET logged_params = ?, tags = ? WHERE id = ?", (_j(params), _j(tags), run_id))
+
+    def active_runs(self) -> list[sqlite3.Row]:
+        cursor = self.conn.execute(
+            f"SELECT id, owner_pid, pgid, status FROM runs WHERE status IN ({', '.join('?' * len(ACTIVE))})", ACTIVE)
+        return cursor.fetchall()
+
+    def latest(self, job: str, *, status: str | None = None) -> dict[str, Any] | None:
+        query = "SELECT * FROM runs WHERE job = ?" + (" AND status = ?" if status else "") + " ORDER BY seq DESC LIMIT 1"
+        row = self.conn.execute(query, (job, status) if status else (job,)).fetchone()
+        return row_dict(self.conn, row)
+
+    def files(self, run_id: str, kind: str = "outputs") -> list[tuple[str, str, int]]:
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT path, digest, size FROM run_files WHERE run_id = ? AND kind = ? ORDER BY path", (run_id, kind))]
+
+
+def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    names = [d[0] for d in conn.execute("SELECT * FROM runs LIMIT 0").description]
+    record = dict(zip(names, row))
+    for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
+        record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
+    return record
+
+
+def _j(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,122 @@
+"""Read-only views of the run history: list, show, metrics, logs, downloads, diffs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.runs.store import ACTIVE, RunStore, row_dict
+
+LIST_FIELDS = ("id", "job", "experiment", "status", "fingerprint", "created_at", "started_at", "ended_at", "exit_code")
+GIT_FIELDS = ("commit", "branch", "dirty", "repository")
+
+
+def list_runs(state: Any, *, job: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    query, args = "SELECT * FROM runs WHERE 1=1", []
+    if job:
+        query, args = query + " AND job = ?", [*args, job]
+    if status:
+        query, args = query + " AND status = ?", [*args, status]
+    rows = state.db.execute(query + " ORDER BY created_at DESC, seq DESC", args).fetchall()
+    return [summary(row_dict(state.db, row)) for row in rows]
+
+
+def summary(run: dict[str, Any]) -> dict[str, Any]:
+    out = {key: run[key] for key in LIST_FIELDS}
+    out["git"] = {key: run["git"].get(key) for key in GIT_FIELDS}
+    return out
+
+
+def resolve(state: Any, ref: str) -> dict[str, Any]:
+    """A run id, or a job name meaning its latest run."""
+    row = state.db.execute("SELECT * FROM runs WHERE id = ?", (ref,)).fetchone()
+    run = row_dict(state.db, row) or RunStore(state.db).latest(ref)
+    if run is None:
+        raise RunnerError(f"no run or job named {ref!r} in the run history; see `runner runs list`")
+    return run
+
+
+def show(state: Any, ref: str) -> dict[str, Any]:
+    run = resolve(state, ref)
+    series = metrics(state, run["id"])
+    return {**summary(run), "params": run["params"], "metrics": {k: v[-1]["value"] for k, v in series.items() if v},
+            "outputs": [{"path": p, "digest": d, "size": s} for p, d, s in RunStore(state.db).files(run["id"])],
+            "snapshot": run["snapshot"], "reasons": run["reasons"], "error": run["error"],
+            "attempt": run["attempt"], "environment": run["environment"],
+            "logged_params": run["logged_params"], "tags": run["tags"], "git_full": run["git"]}
+
+
+def metrics(state: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Metric series; for a run still going, read straight from the file tracking appends to."""
+    status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if status in ACTIVE:
+        from runner.tracking import METRICS_FILE, read_metrics
+
+        records = [r for r in read_metrics(state.root / "runs" / run_id / "logs" / METRICS_FILE)
+                   if r.get("type") == "metric"]
+        rows = [(r["name"], int(r.get("step", 0)), r.get("value"), r.get("time", "")) for r in records]
+    else:
+        rows = state.db.execute("SELECT name, step, value, time FROM metrics WHERE run_id = ? ORDER BY rowid",
+                                (run_id,)).fetchall()
+    series: dict[str, list[dict[str, Any]]] = {}
+    for name, step, value, time in rows:
+        series.setdefault(name, []).append({"step": step, "value": value, "time": time})
+    return series
+
+
+def log_path(state: Any, run: dict[str, Any]) -> Path:
+    return state.root / "runs" / run["id"] / "logs" / "std_log.txt"
+
+
+def read_log(state: Any, run: dict[str, Any]) -> bytes:
+    """The run's log from its folder, or from the object store when the folder is gone."""
+    path = log_path(state, run)
+    if path.exists():
+        return path.read_bytes()
+    for rel, digest, _size in RunStore(state.db).files(run["id"], "logs"):
+        if rel == "logs/std_log.txt":
+            return state.objects.read_bytes(digest)
+    return b""
+
+
+def download(state: Any, ref: str, dest: Path) -> list[Path]:
+    """Write a run's outputs and logs under `dest`, each verified against its digest."""
+    run = resolve(state, ref)
+    store, written = RunStore(state.db), []
+    for kind in ("outputs", "logs"):
+        for rel, digest, _size in store.files(run["id"], kind):
+            target = dest / rel
+            state.objects.copy_to(digest, target, mode=0o644)
+            written.append(target)
+    return written
+
+
+def diff(state: Any, a: str, b: str) -> dict[str, Any]:
+    left, right = show(state, a), show(state, b)
+    return {
+        "runs": [left["id"], right["id"]],
+        "params": _changed(left["params"], right["params"]),
+        "metrics": _changed(left["metrics"], right["metrics"]),
+        "snapshot": _snapshot_diff(state, left["snapshot"], right["snapshot"]),
+        "environment": None if left["environment"] == right["environment"] else [left["environment"], right["environment"]],
+        "git": None if left["git"]["commit"] == right["git"]["commit"] else [left["git"]["commit"], right["git"]["commit"]],
+    }
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+
+
+def _snapshot_diff(state: Any, old: str | None, new: str | None) -> dict[str, list[str]]:
+    if not old or not new or old == new:
+        return {"added": [], "removed": [], "modified": []}
+    from runner.snapshot import diff_manifests, load_manifest
+
+    result = diff_manifests(load_manifest(state, old), load_manifest(state, new))
+    return {"added": list(result.added), "removed": list(result.removed), "modified": list(result.modified)}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)

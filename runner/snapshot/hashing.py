@@ -1,0 +1,74 @@
+"""Read and store the files the stat cache could not vouch for; each changed file is read once.
+
+Many files are hashed on a small thread pool (reads, sha256 of large buffers and the
+object writes release the GIL). Files that were racy when stat'ed are read again once
+their racy window has passed (see `runner.snapshot.statcache`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from runner.errors import RunnerError
+from runner.snapshot.statcache import MAX_WAIT_NS, Row, is_racy, row_for, window
+
+if TYPE_CHECKING:
+    from runner.state.objects import ObjectStore
+
+Found = list[tuple[str, os.stat_result]]
+Hashed = dict[str, tuple[Row, int]]  # project-relative path -> (cache row, bytes read)
+POOL_FROM = 64
+
+
+def hash_files(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -> Hashed:
+    """Store every file's content; vanished files are left out of the result."""
+    hashed = _hash_all(objects, root, files, recorded_ns)
+    racy = [(p, st) for p, st in files if p in hashed and is_racy(st.st_mtime_ns, recorded_ns)]
+    if racy:
+        wait = max(st.st_mtime_ns + window(st.st_mtime_ns) for _, st in racy) - time.time_ns()
+        if wait <= MAX_WAIT_NS:
+            time.sleep(max(wait, 0) / 1e9)
+            again_ns = time.time_ns()
+            hashed.update(_hash_all(objects, root, _restat(root, racy), again_ns))
+    return hashed
+
+
+def _restat(root: str, files: Found) -> Found:
+    fresh = []
+    for path, _ in files:
+        try:
+            fresh.append((path, os.stat(os.path.join(root, path))))
+        except FileNotFoundError:
+            continue
+    return fresh
+
+
+def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -> Hashed:
+    one = _hasher(objects, root, recorded_ns)
+    if len(files) < POOL_FROM:
+        results = [one(item) for item in files]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+            results = list(pool.map(one, files))
+    return {path: value for path, value in results if value is not None}
+
+
+def _hasher(objects: ObjectStore, root: str,
+            recorded_ns: int) -> Callable[[tuple[str, os.stat_result]], tuple[str, tuple[Row, int] | None]]:
+    def one(item: tuple[str, os.stat_result]) -> tuple[str, tuple[Row, int] | None]:
+        path, st = item
+        try:
+            digest, size = objects.put_file(os.path.join(root, path))
+        except FileNotFoundError:
+            return path, None  # deleted since the walk: not part of this snapshot
+        except PermissionError as exc:
+            raise RunnerError(f"{path}: cannot read it ({exc.strerror}); fix its permissions "
+                              f"or list it in .runnerignore") from exc
+        return path, (row_for(st, digest, recorded_ns), size)
+
+    return one

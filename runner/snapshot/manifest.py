@@ -1,0 +1,75 @@
+"""Snapshot manifests: the canonical JSON of a code folder's files, and diffs between two.
+
+The manifest is `{"algorithm": "sha256", "fields": ["path", "size", "mode", "digest"],
+"files": [[...], ...], "version": 1}` with sorted keys, no spaces, ASCII only, files
+sorted by path; its sha256 is the snapshot digest. Modes are normalised like git's
+(0o755 if any execute bit is set, else 0o644) so the digest does not depend on umask.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from runner.errors import StateError
+
+if TYPE_CHECKING:
+    from runner.state import State
+
+VERSION = 1
+ALGORITHM = "sha256"
+FIELDS = ("path", "size", "mode", "digest")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str    # relative to the code folder, POSIX
+    size: int
+    mode: int    # 0o644 or 0o755
+    digest: str  # sha256 hex of the content (an object in the store)
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    modified: tuple[str, ...]  # content or executable bit changed
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"added": list(self.added), "removed": list(self.removed), "modified": list(self.modified)}
+
+
+def normal_mode(st_mode: int) -> int:
+    return 0o755 if st_mode & 0o111 else 0o644
+
+
+def encode(entries: list[FileEntry] | tuple[FileEntry, ...]) -> bytes:
+    """The canonical manifest bytes; `entries` must already be sorted by path."""
+    doc = {"algorithm": ALGORITHM, "fields": list(FIELDS), "version": VERSION,
+           "files": [[e.path, e.size, e.mode, e.digest] for e in entries]}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def decode(data: bytes, digest: str) -> tuple[FileEntry, ...]:
+    doc = json.loads(data)
+    if doc.get("version") != VERSION or doc.get("algorithm") != ALGORITHM:
+        raise StateError(f"snapshot {digest} has manifest version {doc.get('version')!r}, "
+                         f"made by a newer runner; upgrade runner")
+    return tuple(FileEntry(*row) for row in doc["files"])
+
+
+def load_manifest(state: State, digest: str) -> tuple[FileEntry, ...]:
+    """A stored snapshot's files (the manifest object is verified by its digest)."""
+    return decode(state.objects.read_bytes(digest), digest)
+
+
+def diff_manifests(old: tuple[FileEntry, ...] | list[FileEntry],
+                   new: tuple[FileEntry, ...] | list[FileEntry]) -> SnapshotDiff:
+    before = {e.path: (e.digest, e.mode) for e in old}
+    after = {e.path: (e.digest, e.mode) for e in new}
+    return SnapshotDiff(
+        added=tuple(sorted(after.keys() - before.keys())),
+        removed=tuple(sorted(before.keys() - after.keys())),
+        modified=tuple(sorted(p for p in after.keys() & before.keys() if after[p] != before[p])),
+    )

@@ -1,0 +1,78 @@
+"""The stat cache: a file whose (size, mtime_ns, inode, ctime_ns) is unchanged is not read again.
+
+One SELECT loads the rows under the code folder; changed rows are written in one
+transaction. Keys are project-relative paths, so jobs sharing files share entries.
+
+Racy entries (git's "racy git" problem): a file written again within the same clock
+tick as the stat we recorded keeps the same mtime and ctime, so its stat cannot tell.
+Every row stores `recorded_ns`, taken before the walk that stat'ed the file, and a row is
+trusted only if `mtime_ns + window <= recorded_ns`: the file had not been touched for a
+whole window when it was stat'ed. The window is 50 ms for filesystems with sub-second
+timestamps (Linux stamps files from a coarse clock that lags by at most a few ms) and
+2 s for whole-second ones (FAT, some network filesystems). Files that are racy when
+hashed are read again once the window has passed (a wait of at most `MAX_WAIT_NS`),
+so an edit followed at once by two snapshots hashes the file in the first one only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import NamedTuple
+
+WINDOW_NS = 50_000_000
+COARSE_WINDOW_NS = 2_000_000_000
+MAX_WAIT_NS = 200_000_000
+
+
+class Row(NamedTuple):
+    size: int
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+    digest: str
+    recorded_ns: int
+
+
+def window(mtime_ns: int) -> int:
+    return COARSE_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else WINDOW_NS
+
+
+def is_racy(mtime_ns: int, recorded_ns: int) -> bool:
+    return mtime_ns + window(mtime_ns) > recorded_ns
+
+
+def load(db: sqlite3.Connection, prefix: str) -> dict[str, Row]:
+    """Rows whose path is under `prefix` ('' for the whole project, else 'src/')."""
+    sql = "SELECT path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns FROM stat_cache"
+    if not prefix:
+        cursor = db.execute(sql)
+    else:  # a range scan on the primary key: '/' + 1 == '0'
+        cursor = db.execute(sql + " WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0"))
+    return {row[0]: Row(*row[1:]) for row in cursor}
+
+
+def lookup(row: Row | None, st: os.stat_result) -> str | None:
+    """The cached digest if `st` is what was recorded and the row is not racy."""
+    if (row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns
+            or row.ino != st.st_ino or row.ctime_ns != st.st_ctime_ns):
+        return None
+    return None if is_racy(row.mtime_ns, row.recorded_ns) else row.digest
+
+
+def row_for(st: os.stat_result, digest: str, recorded_ns: int) -> Row:
+    return Row(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, recorded_ns)
+
+
+def save(db: sqlite3.Connection, rows: dict[str, Row], stale: list[str]) -> None:
+    """Write changed rows and drop rows of files that are gone, in the caller's transaction."""
+    db.executemany("INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, ino, ctime_ns, digest, "
+                   "recorded_ns) VALUES (?, ?, ?, ?, ?, ?, ?)", [(path, *row) for path, row in rows.items()])
+    db.executemany("DELETE FROM stat_cache WHERE path = ?", [(path,) for path in stale])
+
+
+def load_path(db: sqlite3.Connection, path: str) -> dict[str, Row]:
+    """The row of one file, if any."""
+    cursor = db.execute("SELECT path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns FROM stat_cache "
+                        "WHERE path = ?", (path,))
+    return {row[0]: Row(*row[1:]) for row in cursor}

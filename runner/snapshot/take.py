@@ -1,0 +1,140 @@
+"""Take a job's snapshot: walk, ask the stat cache, hash what changed, record the manifest.
+
+A no-op (nothing changed, manifest already recorded as the job's latest) writes nothing
+and takes no lock. Otherwise the writer path takes the project lock (`record=True`),
+stores the changed files and the manifest as objects, then commits the cache rows and
+the `snapshots` row in one transaction, after the objects are durable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.snapshot import statcache
+from runner.snapshot.hashing import Hashed, hash_files
+from runner.snapshot.limits import size_warnings
+from runner.snapshot.manifest import FileEntry, encode, normal_mode
+from runner.snapshot.walk import WalkResult, walk
+
+if TYPE_CHECKING:
+    from runner.state import State
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    job: str | None
+    digest: str
+    files: tuple[FileEntry, ...]
+    bytes: int
+    hashed: int                    # files read and hashed by this call
+    excluded: tuple[str, ...]      # excluded top-level entries of the code folder
+    warnings: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"job": self.job, "digest": self.digest, "files": len(self.files), "bytes": self.bytes,
+                "hashed": self.hashed, "excluded": list(self.excluded)}
+
+
+@dataclass
+class _Scan:
+    found: WalkResult
+    prefix: str
+    known: dict[str, str]          # project-relative path -> digest vouched for by the cache
+    dirty: list[tuple[str, os.stat_result]]
+    stale: list[str]               # cache rows of files that are gone
+    recorded_ns: int
+
+
+def take_snapshot(project_root: Path, code: str, state: State, *, job: str | None = None,
+                  limits: Any = None, record: bool = True) -> Snapshot:
+    """Snapshot `project_root/code`. `limits` has `warn_mb` and `warn_files` (spec.snapshot).
+
+    record=True stores the manifest and a `snapshots` row (under the project lock);
+    record=False (`runner plan`) only fills the caches (stat cache, objects).
+    """
+    scan = scan_folder(project_root, code, state)
+    if record and not scan.dirty and not scan.stale:
+        snap = _snapshot(scan, {}, job, limits)
+        if _latest(state, job) == snap.digest and state.objects.has(snap.digest):
+            return snap
+    if not record:
+        return store_scan(project_root, scan, state, job, limits, code=None)
+    with state.lock():
+        return store_scan(project_root, scan, state, job, limits, code=code)
+
+
+def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True) -> _Scan:
+    recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
+    found = walk(project_root, code, ignore_files=ignore_files)
+    prefix = "" if code == "." else code + "/"
+    return classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
+
+
+def classify(found: WalkResult, prefix: str, cache: dict[str, statcache.Row], recorded_ns: int) -> _Scan:
+    """Split the walked files into those the cache vouches for and those to read."""
+    known: dict[str, str] = {}
+    dirty = []
+    for path, st in found.files:
+        digest = statcache.lookup(cache.get(path), st)
+        if digest is None:
+            dirty.append((path, st))
+        else:
+            known[path] = digest
+    stale = list(cache.keys() - {path for path, _ in found.files}) if len(cache) > len(known) else []
+    return _Scan(found, prefix, known, dirty, stale, recorded_ns)
+
+
+def store_scan(project_root: Path, scan: _Scan, state: State, job: str | None, limits: Any,
+           *, code: str | None) -> Snapshot:
+    """Hash the dirty files; commit cache rows (and, with `code`, the recorded snapshot)."""
+    root = os.path.realpath(project_root)
+    with state.objects.batch():
+        hashed = hash_files(state.objects, root, scan.dirty, scan.recorded_ns)
+        snap = _snapshot(scan, hashed, job, limits)
+        if code is not None:
+            state.objects.put_bytes(encode(snap.files))
+    if not state.exists:
+        return snap
+    with state.transaction() as db:
+        rows = {p: row for p, (row, _) in hashed.items() if state.objects.has(row.digest)}
+        statcache.save(db, rows, scan.stale)
+        if code is not None and _latest(state, job) != snap.digest:
+            db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (job, snap.digest, len(snap.files), snap.bytes, _now(), code))
+    return snap
+
+
+def _snapshot(scan: _Scan, hashed: Hashed, job: str | None, limits: Any) -> Snapshot:
+    cut = len(scan.prefix)
+    entries = []
+    for path, st in scan.found.files:
+        if path in scan.known:
+            entries.append(FileEntry(path[cut:], st.st_size, normal_mode(st.st_mode), scan.known[path]))
+        elif path in hashed:
+            row, size = hashed[path]
+            entries.append(FileEntry(path[cut:], size, normal_mode(st.st_mode), row.digest))
+    entries.sort(key=lambda e: e.path)
+    files = tuple(entries)
+    label = f"job {job!r}" if job else "snapshot"
+    warnings = scan.found.warnings + size_warnings(files, label, getattr(limits, "warn_mb", None),
+                                                   getattr(limits, "warn_files", None))
+    return Snapshot(job=job, digest=hashlib.sha256(encode(files)).hexdigest(), files=files,
+                    bytes=sum(e.size for e in files), hashed=len(hashed),
+                    excluded=tuple(sorted(scan.found.excluded)), warnings=tuple(warnings))
+
+
+def _latest(state: State, job: str | None) -> str | None:
+    row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? ORDER BY id DESC LIMIT 1",
+                           (job,)).fetchone()
+    return row[0] if row else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

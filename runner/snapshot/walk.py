@@ -1,0 +1,138 @@
+"""Walk a job's code folder: one `os.scandir` per folder and one `lstat` per file.
+
+Returns the files to snapshot with their stat results (project-relative POSIX paths),
+the excluded top-level entries and warnings. A symlink that resolves inside the project
+is followed (its target's stat is used); one that leads outside is an error naming it;
+sockets, fifos and devices are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import RunnerError
+from runner.snapshot.ignore import ALWAYS_EXCLUDED, RULE_FILES, Rules, load_rules_file, rules_file_in
+
+
+@dataclass
+class WalkResult:
+    files: list[tuple[str, os.stat_result]] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def walk(project_root: Path, code: str, *, ignore_files: bool = True) -> WalkResult:
+    """Everything in `project_root/code` that the ignore rules keep.
+
+    ignore_files=False (dataset folders, usually git-ignored themselves): only `.git` and
+    `.runner` are left out.
+    """
+    root = os.path.realpath(project_root)
+    folder = _code_folder(root, code)
+    prefix = "" if code == "." else code + "/"
+    walker = _Walker(root, ignore_files)
+    rules = _ancestor_rules(root, code) if ignore_files else Rules()
+    walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
+    return walker.result
+
+
+def _code_folder(root: str, code: str) -> str:
+    folder = os.path.join(root, code) if code != "." else root
+    real = os.path.realpath(folder)
+    if not _inside(real, root):
+        raise RunnerError(f"code folder {code!r} leads outside the project (to {real})")
+    if not os.path.isdir(real):
+        raise RunnerError(f"code folder {code!r} does not exist in {root}: create it or fix `code:` in train.yaml")
+    return folder
+
+
+def _ancestor_rules(root: str, code: str) -> Rules:
+    """Rules files of the folders above the code folder (from the project root down)."""
+    rules = Rules()
+    if code == ".":
+        return rules
+    parts = code.split("/")
+    for depth in range(len(parts)):
+        rel = "/".join(parts[:depth])
+        folder = os.path.join(root, rel) if rel else root
+        prefix = rel + "/" if rel else ""
+        name = rules_file_in({n for n in RULE_FILES if os.path.isfile(os.path.join(folder, n))})
+        if name:
+            rules = rules.push(load_rules_file(Path(folder, name), prefix, prefix + name))
+    return rules
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class _Walker:
+    def __init__(self, root: str, ignore_files: bool) -> None:
+        self.root = root
+        self.ignore_files = ignore_files
+        self.result = WalkResult()
+        self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
+
+    def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
+        with os.scandir(folder) as it:
+            entries = list(it)
+        name = rules_file_in({e.name for e in entries}) if self.ignore_files else None
+        if name:
+            rules = rules.push(load_rules_file(Path(folder, name), rel, rel + name))
+        self.chain.add(real)
+        for entry in entries:
+            self._entry(entry, rel, rules, real, top)
+        self.chain.discard(real)
+
+    def _entry(self, entry: os.DirEntry[str], rel: str, rules: Rules, real: str, top: bool) -> None:
+        name = entry.name
+        path = rel + name
+        if name in ALWAYS_EXCLUDED:
+            self._exclude(name, top)
+        elif entry.is_symlink():
+            self._link(entry, path, rules, top)
+        elif entry.is_dir(follow_symlinks=False):
+            if rules.files and rules.ignored(path, True):
+                self._exclude(name, top)
+            else:
+                self.scan(entry.path, path + "/", rules, real + os.sep + name)
+        elif not rules.files or not rules.ignored(path, False):
+            self._file(path, entry.stat(follow_symlinks=False))
+        else:
+            self._exclude(name, top)
+
+    def _file(self, path: str, st: os.stat_result) -> None:
+        if stat.S_ISREG(st.st_mode):
+            self.result.files.append((path, st))
+        else:
+            kind = "socket" if stat.S_ISSOCK(st.st_mode) else "fifo" if stat.S_ISFIFO(st.st_mode) else "special file"
+            self.result.warnings.append(f"skipped {path}: a {kind} is not a regular file")
+
+    def _link(self, entry: os.DirEntry[str], path: str, rules: Rules, top: bool) -> None:
+        target = os.path.realpath(entry.path)
+        try:
+            st = os.stat(target)
+        except OSError:
+            if not (rules.files and rules.ignored(path, False)):
+                self.result.warnings.append(f"skipped {path}: a broken symlink")
+            return
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if rules.files and rules.ignored(path, is_dir):
+            self._exclude(entry.name, top)
+            return
+        if not _inside(target, self.root):
+            raise RunnerError(f"{path}: symlink leads outside the project (to {target}); "
+                              f"remove it or list it in .runnerignore")
+        if not is_dir:
+            self._file(path, st)
+        elif target in self.chain:
+            raise RunnerError(f"{path}: symlink loops back to {target}; remove it or list it in .runnerignore")
+        else:
+            self.scan(entry.path, path + "/", rules, target)
+
+    def _exclude(self, name: str, top: bool) -> None:
+        if top:
+            self.result.excluded.append(name)

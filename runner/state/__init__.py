@@ -1,0 +1,82 @@
+"""A project's state: `.runner/state.db` (SQLite, WAL), `.runner/objects/`, the project lock.
+
+`open_state(project)` creates `.runner/` on first use by a writer; read-only commands
+pass `create=False` and get an empty in-memory view when there is no `.runner/` yet,
+so they never create files. `.runner/.gitignore` (`*`) keeps it out of git even in a
+project that `runner init` did not make.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.atomic import atomic_write
+from runner.state.db import connect, transaction
+from runner.state.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from runner.project import Project
+    from runner.state.lock import ProjectLock
+
+
+class State:
+    def __init__(self, root: Path, db: sqlite3.Connection, objects: ObjectStore, *, exists: bool) -> None:
+        self.root = root
+        self.db = db
+        self.objects = objects
+        self.exists = exists  # False: an in-memory view of a project that has no .runner/ yet
+        self._lock: ProjectLock | None = None
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The project write lock (re-entrant); prints a message if another runner holds it."""
+        from runner.errors import StateError
+        from runner.state.lock import ProjectLock
+
+        if not self.exists:
+            raise StateError("this state was opened read-only (no .runner folder); cannot lock it")
+        if self._lock is None:
+            self._lock = ProjectLock(self.root)
+        return self._lock.hold()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db)
+
+    def forget_object(self, digest: str) -> None:
+        """Drop stat-cache rows that point at a missing or damaged object, so files are read again."""
+        if self.exists:
+            with transaction(self.db):
+                self.db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_state(project: Project, *, create: bool = True) -> State:
+    return open_state_at(project.state_dir, create=create)
+
+
+def open_state_at(root: Path, *, create: bool = True) -> State:
+    """Open the state folder `root` (a project's `.runner/`, or `$RUNNER_STATE_DIR`)."""
+    if not (root / "state.db").exists():
+        if not create:
+            return State(root, connect(None), ObjectStore(root / "objects", writable=False), exists=False)
+        _create(root)
+    return State(root, connect(root / "state.db"), ObjectStore(root / "objects"), exists=True)
+
+
+def _create(root: Path) -> None:
+    (root / "objects").mkdir(parents=True, exist_ok=True)
+    if not (root / ".gitignore").exists():
+        atomic_write(root / ".gitignore", "# created by runner: its state is never committed\n*\n")
+
+
+__all__ = ["ObjectStore", "State", "open_state", "open_state_at"]

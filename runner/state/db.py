@@ -1,0 +1,72 @@
+"""Open `state.db`: WAL mode, foreign keys, a busy timeout, and the migration ladder."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from runner.errors import StateError
+from runner.state.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another's transaction (gc can be slow)
+
+
+def connect(path: Path | None, migrations: list[str] | None = None) -> sqlite3.Connection:
+    """Open (and create) the database at `path`, or an in-memory one for `None`; migrate it."""
+    target = ":memory:" if path is None else str(path)
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        if path is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a crash of runner
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        migrate(conn, MIGRATIONS if migrations is None else migrations)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"{target}: cannot open the state database ({exc}); "
+                         f"move the .runner folder away to start afresh") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises (even on KeyboardInterrupt)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
+    """Apply the missing migrations, each in its own transaction with its version bump."""
+    current = user_version(conn)
+    if current > len(migrations):
+        raise StateError(f"state.db has schema version {current}, made by a newer runner "
+                         f"(this one knows {len(migrations)}); upgrade runner")
+    for index in range(current, len(migrations)):
+        with transaction(conn):
+            if user_version(conn) != index:  # another process migrated while we waited
+                continue
+            for statement in _statements(migrations[index]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script on `;` the way SQLite does (so triggers with inner `;` stay whole)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                yield pending
+            pending = ""

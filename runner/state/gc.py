@@ -1,0 +1,121 @@
+"""`runner gc`: delete objects that nothing references.
+
+What is referenced is the union of the `ROOTS` functions, one per kind of record: this
+issue adds recorded snapshots (their manifests and every file in them); runs' outputs
+and model versions append their own function (`register_root`). The stat cache is not
+a root: gc drops the cache rows that point at the objects it deletes, so those files
+are simply read again next time.
+
+Deleting happens inside one SQLite write transaction. A writer that stores objects
+without the project lock (`runner plan` filling the caches) commits its cache rows in a
+transaction too and checks there that their objects still exist, so the two cannot
+interleave into a cache row that points at a deleted object.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.state.db import transaction
+
+if TYPE_CHECKING:
+    from runner.state import State
+
+RootFn = Callable[["State"], Iterable[str]]
+TEMP_GRACE_S = 3600  # temp files younger than this may belong to a writer still running
+
+
+@dataclass(frozen=True)
+class GcResult:
+    objects: int
+    bytes: int
+    temp_files: int
+    dry_run: bool
+
+
+def snapshot_roots(state: State) -> Iterable[str]:
+    from runner.snapshot.manifest import load_manifest
+
+    manifests = {row[0] for row in state.db.execute("SELECT DISTINCT digest FROM snapshots")}
+    for digest in manifests:
+        yield digest
+        yield from (entry.digest for entry in load_manifest(state, digest))
+
+
+ROOTS: list[RootFn] = [snapshot_roots]
+
+
+def register_root(fn: RootFn) -> RootFn:
+    """Add a root function (usable as a decorator); idempotent."""
+    if fn not in ROOTS:
+        ROOTS.append(fn)
+    return fn
+
+
+def referenced(state: State) -> set[str]:
+    found: set[str] = set()
+    for root in ROOTS:
+        found.update(root(state))
+    return found
+
+
+def collect_garbage(state: State, *, dry_run: bool = False) -> GcResult:
+    if dry_run or not state.exists:
+        return _sweep(state, dry_run=True)
+    with state.lock():
+        return _sweep(state, dry_run=False)
+
+
+def _sweep(state: State, *, dry_run: bool) -> GcResult:
+    keep = referenced(state)
+    garbage = [(digest, path) for digest, path in state.objects.iter_objects() if digest not in keep]
+    freed = sum(_size(path) for _, path in garbage)
+    temps = _stale_temps(state.objects.root / "tmp")
+    freed += sum(_size(path) for path in temps)
+    if not dry_run:
+        _delete(state, garbage, temps)
+    return GcResult(objects=len(garbage), bytes=freed, temp_files=len(temps), dry_run=dry_run)
+
+
+def _delete(state: State, garbage: list[tuple[str, Path]], temps: list[Path]) -> None:
+    with transaction(state.db):
+        state.db.executemany("DELETE FROM stat_cache WHERE digest = ?", [(d,) for d, _ in garbage])
+        for _, path in garbage:
+            _unlink(path)
+    for path in temps:
+        _unlink(path)
+    for parent in {path.parent for _, path in garbage}:
+        _rmdir_if_empty(parent)
+
+
+def _stale_temps(tmp_dir: Path) -> list[Path]:
+    if not tmp_dir.is_dir():
+        return []
+    cutoff = time.time() - TEMP_GRACE_S
+    return [Path(e.path) for e in os.scandir(tmp_dir) if e.is_file() and e.stat().st_mtime < cutoff]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

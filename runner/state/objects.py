@@ -1,0 +1,223 @@
+"""Content-addressed, immutable blobs: `objects/sha256/ab/<rest of the hex digest>`.
+
+An object is written to a temp file in `objects/tmp/`, fsynced, renamed into place and
+made read-only, so a reader sees a whole object or none. Reads verify the digest: a
+missing, truncated or tampered object is a `StateError` naming it, never used silently.
+
+Inside `batch()` the per-object fsync is replaced by one filesystem sync at the end of
+the batch (thousands of small files: one sync instead of thousands); callers commit the
+rows that reference the objects only after the batch has ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from runner.errors import StateError
+
+ALGORITHM = "sha256"
+CHUNK = 1 << 20
+SMALL = 4 << 20  # files up to this size are read whole: hash first, write only if new
+READ_ONLY = 0o444
+
+
+class ObjectError(StateError):
+    """An object is missing or its content does not match its digest."""
+
+    def __init__(self, digest: str, path: Path, problem: str) -> None:
+        self.digest = digest
+        super().__init__(f"object {ALGORITHM}:{digest} ({path}) {problem}; delete that file if it "
+                         f"exists, then run `runner snapshot JOB` or rerun the job to store it again")
+
+
+class ObjectStore:
+    def __init__(self, root: Path, *, writable: bool = True) -> None:
+        self.root = root
+        self.writable = writable  # False: a read-only view (no .runner/ yet): hash, store nothing
+        self._deferred: list[str] | None = None
+
+    def path(self, digest: str) -> Path:
+        return self.root / ALGORITHM / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        return os.path.exists(self.root / ALGORITHM / digest[:2] / digest[2:])
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.writable and not self.has(digest):
+            tmp = self._temp_with(data)
+            self._install(tmp, digest)
+        return digest
+
+    def put_file(self, path: Path | str) -> tuple[str, int]:
+        """Store a file's content; returns (digest, size). Big files are streamed, never loaded whole."""
+        with open(path, "rb") as src:
+            head = src.read(SMALL + 1)
+            if len(head) <= SMALL:
+                return self.put_bytes(head), len(head)
+            return self._put_stream(src, head)
+
+    def read_bytes(self, digest: str) -> bytes:
+        path = self.path(digest)
+        data = self._read(path, digest)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ObjectError(digest, path, "is damaged: its content does not match its digest")
+        return data
+
+    def copy_to(self, digest: str, dest: Path, mode: int = 0o644) -> None:
+        """Copy an object to `dest` (never a hardlink: a run must not change a stored object).
+
+        The copy is verified while it is written and only renamed into place when whole.
+        """
+        src_path = self.path(digest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                got = self._copy_verified(src_path, digest, out)
+            if got != digest:
+                raise ObjectError(digest, src_path, "is damaged: its content does not match its digest")
+            os.chmod(tmp, mode)
+            os.replace(tmp, dest)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def iter_objects(self) -> Iterator[tuple[str, Path]]:
+        """Every stored object as (digest, path), for gc."""
+        base = self.root / ALGORITHM
+        if not base.is_dir():
+            return
+        for shard in os.scandir(base):
+            if shard.is_dir() and len(shard.name) == 2:
+                for entry in os.scandir(shard.path):
+                    if not entry.name.startswith("."):
+                        yield shard.name + entry.name, Path(entry.path)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Defer durability to one filesystem sync when the block ends (see the module docstring)."""
+        if self._deferred is not None:
+            yield
+            return
+        self._deferred = []
+        try:
+            yield
+        finally:
+            pending, self._deferred = self._deferred, None
+            if pending:
+                _sync_filesystem(self.root)
+
+    # -- writing
+
+    def _tmp_dir(self) -> Path:
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp
+
+    def _temp_with(self, data: bytes) -> str:
+        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                self._flush(out)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return tmp
+
+    def _put_stream(self, src: object, head: bytes) -> tuple[str, int]:
+        hasher = hashlib.sha256(head)
+        size = len(head)
+        if not self.writable:
+            while chunk := src.read(CHUNK):  # type: ignore[attr-defined]
+                hasher.update(chunk)
+                size += len(chunk)
+            return hasher.hexdigest(), size
+        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(head)
+                while chunk := src.read(CHUNK):  # type: ignore[attr-defined]
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                self._flush(out)
+            digest = hasher.hexdigest()
+            if self.has(digest):
+                _unlink(tmp)
+            else:
+                self._install(tmp, digest)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return digest, size
+
+    def _flush(self, out: object) -> None:
+        out.flush()  # type: ignore[attr-defined]
+        if self._deferred is None:
+            os.fsync(out.fileno())  # type: ignore[attr-defined]
+
+    def _install(self, tmp: str, digest: str) -> None:
+        os.chmod(tmp, READ_ONLY)
+        final = self.path(digest)
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        if self._deferred is not None:
+            self._deferred.append(digest)
+
+    # -- reading
+
+    def _read(self, path: Path, digest: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ObjectError(digest, path, "is missing") from None
+
+    def _copy_verified(self, src_path: Path, digest: str, out: object) -> str:
+        hasher = hashlib.sha256()
+        try:
+            src = open(src_path, "rb")
+        except FileNotFoundError:
+            raise ObjectError(digest, src_path, "is missing") from None
+        with src:
+            while chunk := src.read(CHUNK):
+                hasher.update(chunk)
+                out.write(chunk)  # type: ignore[attr-defined]
+        return hasher.hexdigest()
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the objects' filesystem (one call flushes every object of a batch)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _syncfs(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(fd: int) -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) == 0:
+            return
+    except (OSError, AttributeError):
+        pass
+    os.sync()  # no syncfs (not Linux): sync everything
