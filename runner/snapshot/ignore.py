@@ -96,11 +96,22 @@ class Rules:
 def load_rules_file(file: Path, prefix: str, display: str) -> RulesFile:
     from pathspec import GitIgnoreSpec
 
-    text = file.read_bytes().decode("utf-8", errors="surrogateescape")
+    lines = file.read_bytes().decode("utf-8", errors="surrogateescape").splitlines()
     try:
-        spec = GitIgnoreSpec.from_lines(text.splitlines())
+        spec = GitIgnoreSpec.from_lines(lines)
     except ValueError as exc:
-        raise RunnerError(f"{display}: bad ignore pattern: {exc}") from exc
+        raise RunnerError(f"{display}:{_bad_line(lines)}: {exc}; fix or remove that line") from exc
     patterns = [_Pattern(bool(p.include), p.regex, "ps_d" in p.regex.groupindex, p.regex.pattern.startswith("^"))
                 for p in spec.patterns if p.include is not None and p.regex is not None]
     return RulesFile(prefix, patterns)
+
+
+def _bad_line(lines: list[str]) -> int:
+    from pathspec import GitIgnoreSpec
+
+    for number, line in enumerate(lines, start=1):
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            return number
+    return 0

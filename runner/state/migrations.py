@@ -92,4 +92,52 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX metrics_by_run ON metrics (run_id, name, step);
     """,
+    # 4: the model registry (runner.registry): models, immutable versions, their files, aliases, history
+    """
+    CREATE TABLE models (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,               -- active | archived
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL REFERENCES models (name),
+        version INTEGER NOT NULL,           -- 1, 2, 3... per model
+        digest TEXT NOT NULL,               -- the content: a file's digest, or a folder's (runner.plan.outputs_digest)
+        path TEXT NOT NULL,                 -- where it was in the run, e.g. outputs/model.joblib
+        kind TEXT NOT NULL,                 -- file | folder
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        metadata TEXT NOT NULL,             -- JSON: framework, framework_version, resources, tags, properties, description
+        lineage TEXT NOT NULL,              -- JSON: run, fingerprint, snapshot, environment, git, metrics
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_files (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        path TEXT NOT NULL,                 -- relative to the model (a file model: its file name)
+        digest TEXT NOT NULL,               -- an object in objects/ (a gc root)
+        size INTEGER NOT NULL,
+        PRIMARY KEY (name, version, path),
+        FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_aliases (
+        name TEXT NOT NULL REFERENCES models (name),
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        source TEXT NOT NULL,               -- declared (train.yaml) | manual (`runner models alias`)
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (name, alias)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_history (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL REFERENCES models (name),
+        action TEXT NOT NULL,               -- register | update | alias | archive | unarchive
+        version INTEGER,
+        detail TEXT NOT NULL,               -- JSON
+        at TEXT NOT NULL,
+        git_commit TEXT
+    );
+    CREATE INDEX model_history_by_name ON model_history (name, id);
+    """,
 ]

@@ -111,3 +111,12 @@ def test_prune_removes_only_old_envs(cli: Any, proj: Any) -> None:
 def test_prune_bad_age_is_a_clear_error(cli: Any, tmp_path: Path) -> None:
     result = cli("envs", "prune", "--older-than", "soon")
     assert result.code == 1 and "use a number and a unit" in result.err
+
+
+def test_console_script_build_keeps_stdout_json_only(proj: Any) -> None:
+    from tests.conftest import run_console
+
+    done = run_console("envs", "build", "--json", cwd=proj.root)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)  # progress went to stderr, never here
+    assert [(r["name"], r["cache"]) for r in rows] == [("tiny", "built")]

@@ -1,0 +1,55 @@
+"""Ctrl-C and kill -9 against a real `runner apply` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.runs.helpers import pid_alive, runs_json, start_apply, wait_for
+
+SLOW = """
+version: 1
+jobs:
+  slow:
+    command: "echo $$ > {pidfile}; sleep 60 & echo $! >> {pidfile}; wait"
+  quick:
+    command: "echo quick"
+"""
+
+
+def _pids(path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() and len(path.read_text().split()) == 2 else []
+
+
+def test_ctrl_c_cancels_running_jobs_and_exits_130(project, tmp_path) -> None:
+    pidfile = tmp_path / "pids"
+    project.gen({"train.yaml": SLOW.format(pidfile=pidfile)})
+    apply = start_apply(project)
+    pids = wait_for(lambda: _pids(pidfile), 60, "the job to start")
+    os.kill(apply.pid, signal.SIGINT)
+    out, err = apply.communicate(timeout=60)
+    assert apply.returncode == 130, (out, err)
+    for pid in pids:
+        wait_for(lambda: not pid_alive(pid), 15, f"process {pid} to end")
+    statuses = {r["job"]: r["status"] for r in runs_json(project)}
+    assert statuses["slow"] == "canceled"
+
+
+def test_kill_9_then_apply_repairs_lost_runs(project, tmp_path) -> None:
+    pidfile = tmp_path / "pids"
+    project.gen({"train.yaml": SLOW.format(pidfile=pidfile)})
+    apply = start_apply(project)
+    pids = wait_for(lambda: _pids(pidfile), 60, "the job to start")
+    apply.kill()  # SIGKILL: no handler runs, the job's process group is orphaned
+    apply.wait(timeout=30)
+    assert {r["job"]: r["status"] for r in runs_json(project)}["slow"] == "running"
+    pidfile.unlink()
+    second = start_apply(project, "slow")
+    wait_for(lambda: _pids(pidfile), 60, "the rerun to start")
+    for pid in pids:
+        wait_for(lambda: not pid_alive(pid), 15, f"orphan {pid} to be killed")
+    os.kill(second.pid, signal.SIGINT)
+    out, _ = second.communicate(timeout=60)
+    assert "slow-1 was left active by a runner that died: marked lost" in out
+    by_id = {r["id"]: r["status"] for r in runs_json(project)}
+    assert by_id["slow-1"] == "lost" and by_id["slow-2"] == "canceled"

@@ -1,0 +1,122 @@
+"""Ignore rules: Azure ML's precedence per folder, nested files, negations, git's semantics."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from runner.errors import RunnerError
+from runner.snapshot.walk import walk
+from tests.conftest import ProjectDir
+
+
+def files(root: Path, code: str = ".") -> set[str]:
+    return {path for path, _ in walk(root, code).files}
+
+
+def test_runnerignore_wins_over_amlignore_wins_over_gitignore(project: ProjectDir) -> None:
+    tree = {"a.txt": "", "b.txt": "", "c.txt": ""}
+    project.gen({**tree, ".gitignore": "a.txt\n", ".amlignore": "b.txt\n", ".runnerignore": "c.txt\n"})
+    assert files(project.root) == {"a.txt", "b.txt", ".gitignore", ".amlignore", ".runnerignore"}
+    (project / ".runnerignore").unlink()
+    assert files(project.root) == {"a.txt", "c.txt", ".gitignore", ".amlignore"}
+    (project / ".amlignore").unlink()
+    assert files(project.root) == {"b.txt", "c.txt", ".gitignore"}
+
+
+def test_precedence_is_chosen_per_folder(project: ProjectDir) -> None:
+    project.gen({".runnerignore": "*.log\n", "x.log": "", "sub": {".gitignore": "*.tmp\n", "y.log": "", "y.tmp": "",
+                                                                  "y.py": ""}})
+    assert files(project.root) == {".runnerignore", "sub/.gitignore", "sub/y.py"}
+
+
+def test_nested_files_apply_to_their_subtree_relative_to_their_folder(project: ProjectDir) -> None:
+    project.gen({
+        ".gitignore": "*.log\n/top.txt\n",
+        "top.txt": "", "x.log": "",
+        "sub": {".gitignore": "/top.txt\n!keep.log\n", "top.txt": "", "keep.log": "", "other.log": "",
+                "deeper": {"top.txt": "", "keep.log": ""}},
+        "other": {"top.txt": "", "keep.log": ""},
+    })
+    assert files(project.root) == {".gitignore", "sub/.gitignore", "sub/keep.log", "sub/deeper/top.txt",
+                                   "sub/deeper/keep.log", "other/top.txt"}
+
+
+@pytest.mark.parametrize(("rules", "kept"), [
+    ("*.csv\n!keep.csv\n", {"keep.csv", "data/keep.csv", "run.py"}),
+    ("data/\n!data/keep.csv\n", {"keep.csv", "x.csv", "run.py"}),  # git: a file in an excluded folder stays out
+    ("data/*\n!data/keep.csv\n", {"keep.csv", "x.csv", "run.py", "data/keep.csv"}),
+    ("*\n!*/\n!*.py\n", {"run.py"}),  # the whitelist idiom
+    ("data/**\n!data/keep.csv\n", {"keep.csv", "x.csv", "run.py", "data/keep.csv"}),
+])
+def test_negation_patterns(project: ProjectDir, rules: str, kept: set[str]) -> None:
+    project.gen({".runnerignore": rules, "keep.csv": "", "x.csv": "", "run.py": "",
+                 "data": {"keep.csv": "", "x.csv": ""}})
+    assert files(project.root) - {".runnerignore"} == kept
+
+
+def test_git_and_runner_folders_are_always_excluded(project: ProjectDir) -> None:
+    project.gen({".runnerignore": "!.git\n!.runner/\n", "a.py": "", ".runner": {"state.db": ""}, "sub": {".git": "x"}})
+    project.commit()
+    found = walk(project.root, ".")
+    assert {p for p, _ in found.files} == {".runnerignore", "a.py"}
+    assert sorted(found.excluded) == [".git", ".runner"]
+
+
+def test_excluded_lists_top_level_entries_only(project: ProjectDir) -> None:
+    project.gen({"src": {".amlignore": "data\n*.bin\n", "a.py": "", "m.bin": "", "data": {"x": ""},
+                         "pkg": {"n.bin": "", "b.py": ""}}})
+    found = walk(project.root, "src")
+    assert sorted(found.excluded) == ["data", "m.bin"]
+    assert {p for p, _ in found.files} == {"src/.amlignore", "src/a.py", "src/pkg/b.py"}
+
+
+def test_rules_files_above_the_code_folder_apply(project: ProjectDir) -> None:
+    project.gen({".gitignore": "*.log\nsrc/cache/\n", "src": {"a.py": "", "b.log": "", "cache": {"c": ""}}})
+    assert files(project.root, "src") == {"src/a.py"}
+
+
+def test_a_missing_code_folder_is_an_error(project: ProjectDir) -> None:
+    with pytest.raises(RunnerError, match="code folder 'nope' does not exist"):
+        walk(project.root, "nope")
+
+
+def test_a_bad_pattern_names_its_file(project: ProjectDir) -> None:
+    project.gen({"sub": {".runnerignore": "*.log\n!\n", "x": ""}})
+    with pytest.raises(RunnerError, match=r"^sub/\.runnerignore:2: "):
+        walk(project.root, ".")
+
+
+# -- differential: the walk keeps exactly what git keeps ------------------------------------
+
+PATTERNS = ["*.log", "!keep.log", "data/", "data/*", "!data/keep.csv", "/top.txt", "sub/", "!sub/", "*", "!*/",
+            "!*.py", "**/deep", "a/**/b.txt", "!a/", "*.csv", "!*.csv", "sub/*.txt", "deep/", "**/*.txt",
+            "!important.txt", "x/", "!x/y/", "a/x", "*/", "b.txt", "!b.txt", "/a/", "deep/**", "!deep/z.txt"]
+TREE = ["top.txt", "keep.log", "x.log", "run.py", "data/keep.csv", "data/x.csv", "sub/top.txt", "sub/x.log",
+        "sub/keep.log", "sub/deep/f.py", "sub/deep/important.txt", "a/b.txt", "a/x/b.txt", "a/x/y/b.txt",
+        "deep/z.txt", "deep/w.txt", "x/y/z.py", "x/q.txt", "sub/data/keep.csv"]
+rules = st.lists(st.sampled_from(PATTERNS), max_size=6)
+
+
+def _git_keeps(root: Path) -> set[str]:
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    out = subprocess.run(["git", "-c", "core.excludesFile=/dev/null", "ls-files", "-o", "--exclude-standard"],
+                         cwd=root, check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(top=rules, nested=rules)
+def test_same_result_as_git(top: list[str], nested: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for rel in TREE:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text("")
+        (root / ".gitignore").write_text("\n".join(top) + "\n")
+        (root / "sub" / ".gitignore").write_text("\n".join(nested) + "\n")
+        assert files(root) == _git_keeps(root)

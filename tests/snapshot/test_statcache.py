@@ -1,0 +1,107 @@
+"""The stat cache: unchanged files are not read again; every kind of change is seen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runner.snapshot import take_snapshot
+from runner.snapshot.statcache import WINDOW_NS, is_racy, load
+from runner.state import State
+from tests.conftest import ProjectDir
+
+
+def _age(path: Path, seconds: float = 10) -> None:
+    """Backdate a file so its cache entry is not racy (as if edited a while ago)."""
+    st = path.stat()
+    back = int(seconds * 1e9)
+    os.utime(path, ns=(st.st_atime_ns - back, st.st_mtime_ns - back))
+
+
+def snap(project: ProjectDir, state: State):  # type: ignore[no-untyped-def]
+    return take_snapshot(project.root, "src", state, job="train")
+
+
+def test_hashed_is_zero_on_a_no_op_and_one_after_editing_one_file(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {f"m{i}.py": f"x = {i}\n" for i in range(20)}})
+    first = snap(project, state)
+    assert (first.hashed, len(first.files)) == (20, 20)
+    assert snap(project, state).hashed == 0
+    (project / "src" / "m3.py").write_text("x = 'three'\n")
+    edited = snap(project, state)
+    assert edited.hashed == 1 and edited.digest != first.digest
+    assert snap(project, state).hashed == 0  # right after an edit too: racy entries were settled
+
+
+def test_edit_without_size_change(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "x = 1\n"}})
+    first = snap(project, state)
+    (project / "src" / "a.py").write_text("x = 2\n")
+    second = snap(project, state)
+    assert second.hashed == 1 and second.files[0].size == first.files[0].size
+    assert second.digest != first.digest
+
+
+def test_same_size_and_mtime_but_a_new_inode(project: ProjectDir, state: State) -> None:
+    path = project / "src" / "a.py"
+    project.gen({"src": {"a.py": "x = 1\n"}})
+    _age(path)
+    first = snap(project, state)
+    old = path.stat()
+    fresh = project / "src" / "a.py.new"
+    fresh.write_text("x = 2\n")
+    os.utime(fresh, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(fresh, path)  # what an editor's atomic save or `rsync -t` does
+    now = path.stat()
+    assert (now.st_size, now.st_mtime_ns) == (old.st_size, old.st_mtime_ns) and now.st_ino != old.st_ino
+    second = snap(project, state)
+    assert second.hashed == 1 and second.digest != first.digest
+
+
+def test_same_stat_but_racy_entry_is_read_again(project: ProjectDir, state: State) -> None:
+    path = project / "src" / "a.py"
+    project.gen({"src": {"a.py": "x = 1\n"}})
+    snap(project, state)
+    row = load(state.db, "src/")["src/a.py"]
+    assert not is_racy(row.mtime_ns, row.recorded_ns)
+    # forge the race: the row says the file was stat'ed in the same tick it was written
+    state.db.execute("UPDATE stat_cache SET recorded_ns = mtime_ns + ? WHERE path = 'src/a.py'", (WINDOW_NS // 2,))
+    assert snap(project, state).hashed == 1
+    assert path.read_text() == "x = 1\n"
+
+
+def test_mode_change_is_a_change(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"run.sh": "echo\n"}})
+    first = snap(project, state)
+    os.chmod(project / "src" / "run.sh", 0o755)
+    second = snap(project, state)
+    assert (first.files[0].mode, second.files[0].mode) == (0o644, 0o755)
+    assert second.digest != first.digest
+
+
+def test_rows_of_deleted_files_are_dropped(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "a\n", "b.py": "b\n"}})
+    snap(project, state)
+    (project / "src" / "b.py").unlink()
+    after = snap(project, state)
+    assert [e.path for e in after.files] == ["a.py"] and after.hashed == 0
+    assert set(load(state.db, "src/")) == {"src/a.py"}
+
+
+def test_the_cache_is_shared_between_jobs_and_prefixes(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "a\n"}, "srcx": {"b.py": "b\n"}})
+    take_snapshot(project.root, "src", state, job="one")
+    whole = take_snapshot(project.root, ".", state, job="two")
+    assert whole.hashed == 1  # only srcx/b.py; src/a.py came from the cache
+    assert set(load(state.db, "src/")) == {"src/a.py"}
+
+
+def test_plan_mode_fills_the_caches_but_records_nothing(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "a\n"}})
+    planned = take_snapshot(project.root, "src", state, job="train", record=False)
+    assert planned.hashed == 1
+    assert state.db.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+    recorded = snap(project, state)
+    assert recorded.hashed == 0 and recorded.digest == planned.digest
+    assert state.db.execute("SELECT job, digest FROM snapshots").fetchall() == [("train", planned.digest)]
+    assert state.objects.has(planned.digest)
