@@ -29,6 +29,7 @@ class ApplyEvents:
     started: Callable[[str, str], None] = lambda job, run_id: None
     ended: Callable[[RunOutcome], None] = lambda outcome: None
     note: Callable[[str], None] = lambda message: None
+    model: Callable[[Any], None] = lambda outcome: None  # a runner.registry.sync.ModelOutcome
 
 
 @dataclass(frozen=True)
@@ -36,32 +37,42 @@ class ApplyResult:
     plan: Plan
     outcomes: tuple[RunOutcome, ...] = field(default_factory=tuple)
     repaired: tuple[str, ...] = ()
+    models: tuple[Any, ...] = ()  # runner.registry.sync.ModelOutcome, one per model action
 
     @property
     def ok(self) -> bool:
-        return all(_succeeded(o) for o in self.outcomes)
+        return all(_succeeded(o) for o in self.outcomes) and all(m.ok for m in self.models)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.plan.as_json(), "ok": self.ok, "repaired": list(self.repaired),
                 "runs": [{"job": o.job, "id": o.run_id, "status": o.status, "exit_code": o.exit_code,
-                          "detail": o.detail} for o in self.outcomes]}
+                          "detail": o.detail} for o in self.outcomes],
+                "models": [m.as_json() for m in self.models]}
 
 
 def apply(project: Project, spec: Any, state: Any, *, targets: Iterable[str] = (), force: Iterable[str] = (),
           jobs: int = 1, events: ApplyEvents | None = None, git: dict[str, Any] | None = None,
-          cancelled: Cancelled | None = None) -> ApplyResult:
+          cancelled: Cancelled | None = None, prune: bool = False) -> ApplyResult:
     events = events or ApplyEvents()
     with state.lock():
         repaired = repair_lost(state)
         for run_id in repaired:
             events.note(f"run {run_id} was left active by a runner that died: marked lost")
-        plan, planner = make_plan(project, spec, state, targets=targets, force=force, record=True)
+        plan, planner = make_plan(project, spec, state, targets=targets, force=force, record=True,
+                                  prune=prune)
         events.plan(plan)
-        if not plan.count("run"):
+        if not plan.changes:
             return ApplyResult(plan, repaired=tuple(repaired))
-        ctx = RunContext(project, spec, state, git if git is not None else _git(project))
-        scheduler = _Scheduler(plan, planner, ctx, events, max(1, jobs), cancelled or Cancelled(), set(force))
-        return ApplyResult(plan, tuple(scheduler.run()), tuple(repaired))
+        git = git if git is not None else _git(project)
+        outcomes: tuple[RunOutcome, ...] = ()
+        if plan.count("run"):
+            ctx = RunContext(project, spec, state, git)
+            scheduler = _Scheduler(plan, planner, ctx, events, max(1, jobs), cancelled or Cancelled(), set(force))
+            outcomes = tuple(scheduler.run())
+        from runner.registry.sync import apply_models  # after the runs: models need their outputs
+
+        models = apply_models(spec, state, plan, outcomes, prune=prune, git=git, report=events.model)
+        return ApplyResult(plan, outcomes, tuple(repaired), models)
 
 
 def _git(project: Project) -> dict[str, Any]:
@@ -81,6 +92,10 @@ def repair_lost(state: Any) -> list[str]:
             kill_group(pgid)
         store.set_status(run_id, "lost", detail="its runner stopped before it ended")
         lost.append(run_id)
+    if lost:  # a docker run has no process group here: its container is found by label
+        from runner.compute.docker import remove_orphans
+
+        remove_orphans(state.root, lost)
     return lost
 
 
@@ -113,7 +128,9 @@ class _Scheduler:
                             running[pool.submit(self._one, *submitted)] = action.target
                     if not running:
                         continue
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    # A timed wait: a Ctrl-C whose signal lands while this thread sleeps in an
+                    # untimed lock wait can go unnoticed until a job ends (seen with docker runs).
+                    done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         running.pop(future)
                         self._record(future.result())

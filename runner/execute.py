@@ -43,8 +43,10 @@ class Cancelled:
         self.event = threading.Event()
         self.handles: dict[str, Handle] = {}
         self.lock = threading.Lock()
+        self.reason = "canceled"  # recorded as the canceled runs' detail ("superseded" from `runner watch`)
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, reason: str = "canceled") -> None:
+        self.reason = reason
         self.event.set()
         with self.lock:
             handles = list(self.handles.values())
@@ -80,7 +82,7 @@ class RunExecutor:
         self.store.set_status(run_id, "preparing")
         launch = self._prepare(name, job, run_id, run_dir, fp)
         if self.cancelled.event.is_set():
-            self.store.set_status(run_id, "canceled", detail="canceled before start")
+            self.store.set_status(run_id, "canceled", detail=f"{self.cancelled.reason} before start")
             return RunOutcome(name, run_id, "canceled")
         target = self.ctx.target(job)
         target.prepare(launch)
@@ -115,7 +117,7 @@ class RunExecutor:
         target.collect(launch)
         self.ctx.collect(run_id, launch.run_dir, self.store)
         if detail == "canceled":
-            status = "canceled"
+            status, detail = "canceled", self.cancelled.reason
         elif detail is None and code == 0:
             status = "completed"
         else:

@@ -71,7 +71,11 @@ class Planner:
         if (name, docker) not in self._envs:
             from runner.envs import env_fingerprint
 
-            self._envs[(name, docker)] = env_fingerprint(self.spec, name, self.project.root, docker=docker)
+            # Only docker jobs ask the daemon (for the base image's id): plan stays cheap without Docker.
+            from runner.envs.docker_client import base_image_id
+
+            self._envs[(name, docker)] = env_fingerprint(self.spec, name, self.project.root, docker=docker,
+                                                         docker_base_id=base_image_id if docker else None)
         return self._envs[(name, docker)]
 
     def data_digest(self, rel: str) -> str:
@@ -155,7 +159,7 @@ def outputs_digest(files: list[tuple[str, str, int]], path: str) -> str:
 
 
 def make_plan(project: Project, spec: Spec, state: Any, *, targets: Iterable[str] = (),
-              force: Iterable[str] = (), record: bool = False) -> tuple[Plan, Planner]:
+              force: Iterable[str] = (), record: bool = False, prune: bool = False) -> tuple[Plan, Planner]:
     unknown = [t for t in [*targets, *force] if t not in spec.jobs]
     if unknown:
         from runner.errors import RunnerError
@@ -171,4 +175,7 @@ def make_plan(project: Project, spec: Spec, state: Any, *, targets: Iterable[str
         if action.action == "run":
             will_run.add(name)
         actions.append(action)
+    from runner.registry.reconcile import plan_models  # models follow the jobs: register / update / archive
+
+    actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets))
     return Plan(tuple(actions)), planner

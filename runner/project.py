@@ -16,10 +16,14 @@ class Project:
     root: Path
     spec_file: Path
     display: str  # the spec file's path as the user should read it in messages
+    # Set for a commit's exported tree (`--ref`): its runs still belong to the original project.
+    state_root: Path | None = None
 
     @property
     def state_dir(self) -> Path:
         """`.runner/` in the project, or `$RUNNER_STATE_DIR` (e.g. off a network filesystem)."""
+        if self.state_root is not None:
+            return self.state_root
         moved = os.environ.get("RUNNER_STATE_DIR")
         return Path(moved).resolve() if moved else self.root / ".runner"
 

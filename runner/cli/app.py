@@ -38,7 +38,11 @@ def _register_commands() -> None:
     from runner.cli import envs_cmds  # noqa: F401
     from runner.cli import run_cmds  # noqa: F401
     from runner.cli import runs_cmds  # noqa: F401
+    from runner.cli import models_cmds  # noqa: F401
     from runner.cli import state_cmds  # noqa: F401
+    from runner.cli import hook_cmds  # noqa: F401
+    from runner.cli import ci_cmds  # noqa: F401
+    from runner.cli import watch_cmds  # noqa: F401
 
 
 def run(args: list[str]) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -21,6 +22,12 @@ from runner.cli.common import (
 envs_app = typer.Typer(name="envs", help="Environments: fingerprints and the shared build cache.",
                        no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
+
+
+# Sets RUNNER_CA_BUNDLE for this process: docker image builds copy the bundle in (runner.envs.ca_bundle).
+CaBundleOpt = Annotated[Optional[Path], typer.Option(
+    "--ca-bundle", help="CA bundle (PEM) image builds trust, for a TLS-inspecting proxy. "
+    "Default: $RUNNER_CA_BUNDLE, else $SSL_CERT_FILE / $REQUESTS_CA_BUNDLE / $PIP_CERT.", show_default=False)]
 
 
 def _loaded(project: Any | None, file: Any | None) -> tuple[Any, Any]:
@@ -51,10 +58,13 @@ def list_cmd(project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = F
 
 @envs_app.command("build")
 def build_cmd(names: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
-              project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+              project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False,
+              ca_bundle: CaBundleOpt = None) -> int:
     """Build the environments that are not cached yet; print what was a hit and what was built."""
+    from runner.envs.ca_bundle import set_ca_bundle
     from runner.envs.manage import build_envs
 
+    set_ca_bundle(ca_bundle)
     proj, spec = _loaded(project, file)
     with stderr().status("checking environments") as status:
         rows = build_envs(spec, proj.root, list(names or []),

@@ -48,3 +48,12 @@ def apply_summary(outcomes: list[Any]) -> str:
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return "Apply: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + "."
+
+
+def model_line(outcome: Any) -> str:
+    """One line per model action apply carried out (a runner.registry.sync.ModelOutcome)."""
+    mark = {"registered": "✓", "updated": "✓", "archived": "✓", "not archived": "-",
+            "up to date": "="}.get(outcome.status, "✗")
+    version = f" version {outcome.version}" if outcome.version else ""
+    detail = f" ({outcome.detail})" if outcome.detail else ""
+    return f"{mark} model:{outcome.name}{version} {outcome.status}{detail}"

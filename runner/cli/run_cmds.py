@@ -10,33 +10,48 @@ import typer
 
 from runner.cli.app import app
 from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
+from runner.cli.envs_cmds import CaBundleOpt
 
 JobsArg = Annotated[Optional[list[str]], typer.Argument(help="Limit to these jobs and what they need.",
                                                        show_default=False)]
+RefOpt = Annotated[Optional[str], typer.Option(
+    "--ref", help="Use this commit's tree (sha, branch, tag), not the working tree.", show_default=False)]
+PruneOpt = Annotated[bool, typer.Option(
+    "--prune", help="Archive registered models that are no longer in train.yaml (never deletes them).")]
 
 
-def _open(project: Any, file: Any, *, create: bool) -> tuple[Any, Any, Any]:
+def _open(project: Any, file: Any, *, create: bool, ref: str | None = None,
+          ctx: typer.Context | None = None) -> tuple[Any, Any, Any, Any]:
+    """(project, spec, state, git metadata or None); with `ref`, the project is that commit's export,
+    removed when the command ends (click closes the context's resources, on errors and Ctrl-C too)."""
     from runner.spec import load
     from runner.state import open_state
 
-    proj = project_of(project, file)
+    proj, git = project_of(project, file), None
+    if ref is not None and ctx is not None:
+        from runner.reftree import ref_tree
+
+        tree = ctx.with_resource(ref_tree(proj, ref))
+        proj, git = tree.project, tree.git
     spec = load(proj)
-    return proj, spec, open_state(proj, create=create)
+    return proj, spec, open_state(proj, create=create), git
 
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     jobs: JobsArg = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                     help="Exit 2 when something would change, 0 when not.")] = False,
-    project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False,
+    prune: PruneOpt = False,
+    project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
 ) -> int:
     """Show what apply would run, and why (it runs nothing)."""
     from runner.cli.render import print_plan
     from runner.plan import make_plan
 
-    proj, spec, state = _open(project, file, create=False)
-    result, _ = make_plan(proj, spec, state, targets=jobs or ())
+    proj, spec, state, _git = _open(project, file, create=False, ref=ref, ctx=ctx)
+    result, _ = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
     if json:
         print_json(result.as_json())
     else:
@@ -46,19 +61,25 @@ def plan(
 
 @app.command()
 def apply(
+    ctx: typer.Context,
     jobs: JobsArg = None,
     parallel: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Independent jobs run at once.")] = 1,
     force: Annotated[Optional[list[str]], typer.Option("--force", help="Rerun this job even if up to date.",
                                                        show_default=False)] = None,
-    project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False,
+    prune: PruneOpt = False,
+    project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
+    ca_bundle: CaBundleOpt = None,
 ) -> int:
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     from runner.apply import apply as do_apply
     from runner.cli.render import apply_summary, outcome_line
+    from runner.envs.ca_bundle import set_ca_bundle
 
-    proj, spec, state = _open(project, file, create=True)
+    set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
+    proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
     events = _events(json, parallel)
-    result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel, events=events)
+    result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel, events=events,
+                      git=git, prune=prune)
     if json:
         print_json(result.as_json())
     elif result.outcomes:
@@ -68,7 +89,7 @@ def apply(
 
 def _events(json: bool, parallel: int) -> Any:
     from runner.apply import ApplyEvents
-    from runner.cli.render import outcome_line, print_plan
+    from runner.cli.render import model_line, outcome_line, print_plan
 
     out = sys.stderr if json else sys.stdout
     lock = threading.Lock()
@@ -87,4 +108,5 @@ def _events(json: bool, parallel: int) -> Any:
         started=lambda job, run_id: say(f"▶ {run_id} running"),
         ended=lambda outcome: say(outcome_line(outcome)),
         note=lambda message: say(f"! {message}"),
+        model=lambda outcome: say(model_line(outcome)),
     )

@@ -8,13 +8,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of, stdout
+from runner.cli.common import (
+    FileOpt,
+    JsonOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+    stdout,
+)
 from runner.errors import RunnerError
 
 
@@ -67,7 +74,7 @@ def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json
 
 @snapshot_app.command("diff")
 def diff_cmd(job: JobArg,
-             old_digest: Annotated[Optional[str], typer.Argument(
+             old_digest: Annotated[str | None, typer.Argument(
                  help="A recorded snapshot (default: the job's previous one).", show_default=False)] = None,
              project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Files added, removed, modified between a recorded snapshot of JOB and now."""

@@ -54,7 +54,9 @@ def targets(spec: Spec, name: str, root: Path) -> list[EnvFingerprint]:
     computes = {spec.compute_of(job).type for job in spec.jobs.values() if job.environment == name}
     found = [env_fingerprint(spec, name, root)] if computes != {"docker"} else []
     if "docker" in computes:
-        found.append(env_fingerprint(spec, name, root, docker=True))
+        from runner.envs.docker import docker_fingerprint
+
+        found.append(docker_fingerprint(spec, name, root))
     return found
 
 
@@ -63,8 +65,9 @@ def _row(fp: EnvFingerprint) -> EnvRow:
     if fp.kind == "user_managed":
         return EnvRow(fp.name, fp.digest, fp.kind, True, fp.components["interpreter"])
     if fp.kind == "docker":
-        # TODO(docker backend): ask the daemon whether the image exists.
-        return EnvRow(fp.name, fp.digest, fp.kind, False, f"runner-env:{fp.digest[:12]}")
+        from runner.envs.docker import image_cached, image_tag
+
+        return EnvRow(fp.name, fp.digest, fp.kind, image_cached(fp), image_tag(fp))
     return EnvRow(fp.name, fp.digest, fp.kind, is_cached(fp.digest), str(env_path(fp.digest)))
 
 
@@ -73,7 +76,7 @@ def build_envs(spec: Spec, root: Path, names: list[str], *,
     """Build the named host environments (default: all of them) that are not cached yet.
 
     user_managed environments build nothing: a named one only has its interpreter checked.
-    Env images for docker computes are left to the docker backend.
+    Env images of docker computes are built (or pulled from the compute's `registry:`) too.
     """
     say = log or (lambda _name, _message: None)
     rows = []
@@ -90,8 +93,12 @@ def _build_one(spec: Spec, root: Path, fp: EnvFingerprint, *, named: bool,
 
     assert fp.name is not None
     name = fp.name
-    if fp.kind == "docker":  # TODO(docker backend): build the image here
-        return None
+    if fp.kind == "docker":
+        from runner.envs.docker import ensure_image
+
+        image = ensure_image(spec, name, root, fp, registry=_registry(spec, name),
+                             log=lambda message: say(name, message))
+        return BuildRow(name, fp.digest, image.cache, image.seconds)
     if fp.kind == "user_managed":
         if named:
             materialise(spec, name, root, fp)
@@ -112,6 +119,13 @@ def show_env(spec: Spec, root: Path, name: str) -> dict[str, Any]:
         else:
             shown.update(entry)
     return shown
+
+
+def _registry(spec: Spec, name: str) -> str | None:
+    """The `registry:` of a docker compute that runs env `name`, if any names one."""
+    found = [spec.compute_of(job).registry for job in spec.jobs.values()
+             if job.environment == name and spec.compute_of(job).type == "docker"]
+    return next((r for r in found if r), None)
 
 
 def _known(spec: Spec, name: str) -> str:

@@ -22,7 +22,7 @@ class RunContext:
     def __init__(self, project: Project, spec: Spec, state: Any, git: dict[str, Any]) -> None:
         self.project, self.spec, self.state, self.git = project, spec, state, git
         self._targets: dict[str, Any] = {}
-        self._envs: dict[str | None, Any] = {}
+        self._envs: dict[tuple[str | None, str, str | None], Any] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -45,12 +45,22 @@ class RunContext:
 
     def materialise(self, job: Job, log: Callable[[str], None]) -> Any:
         """The job's environment, built once per apply (and once per content across applies)."""
+        compute = self.spec.compute_of(job)
+        key = (job.environment, compute.type, compute.registry)
+        with self._lock:  # one build at a time; the env cache has its own cross-process lock
+            if key not in self._envs:
+                self._envs[key] = self._build_env(job.environment, compute, log)
+            return self._envs[key]
+
+    def _build_env(self, name: str | None, compute: Any, log: Callable[[str], None]) -> Any:
+        """A host env for `local`; for `docker`, the env's image (pulled from or pushed to `registry:`)."""
+        if compute.type == "docker":
+            from runner.envs.docker import ensure_image
+
+            return ensure_image(self.spec, name, self.project.root, registry=compute.registry, log=log)
         from runner.envs import materialise
 
-        with self._lock:  # one build at a time; the env cache has its own cross-process lock
-            if job.environment not in self._envs:
-                self._envs[job.environment] = materialise(self.spec, job.environment, self.project.root, log=log)
-            return self._envs[job.environment]
+        return materialise(self.spec, name, self.project.root, log=log)
 
     def stage_inputs(self, name: str, run_dir: Path, store: RunStore) -> dict[str, str]:
         """Absolute paths the run sees: project data in place, upstream outputs copied from objects."""

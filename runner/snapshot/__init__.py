@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from runner.snapshot.data import hash_path
-from runner.snapshot.manifest import FileEntry, SnapshotDiff, diff_manifests, load_manifest
+from runner.snapshot.manifest import (
+           FileEntry,
+           SnapshotDiff,
+           diff_manifests,
+           load_manifest,
+)
 from runner.snapshot.stage import stage_snapshot
 from runner.snapshot.take import Snapshot, take_snapshot
 

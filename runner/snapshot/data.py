@@ -1,45 +1,50 @@
 """Digests of data inputs (a dataset or a project path: one file or a folder), through the stat cache.
 
-A folder's digest is its manifest digest (ignore files inside data folders are not
-applied: data is what it is). Contents go into the object store like code, so a data
-version can be staged or compared later.
+A file's digest is the sha256 of its content; a folder's is its manifest digest, as a
+snapshot's, but ignore files are not applied (data folders are usually git-ignored
+themselves) and there are no size warnings. Contents go into the object store like
+code, so unchanged data is never read twice and a data version can be staged later.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from runner.errors import RunnerError
 from runner.snapshot import statcache
+from runner.snapshot.take import classify, scan_folder, store_scan
+from runner.snapshot.walk import WalkResult
 
 if TYPE_CHECKING:
     from runner.state import State
 
+_NO_LIMITS = SimpleNamespace(warn_mb=float("inf"), warn_files=sys.maxsize)
+
 
 def hash_path(project_root: Path, rel: str, state: State) -> str:
-    path = project_root / rel
-    if path.is_dir():
-        from runner.snapshot.take import scan_folder, store_scan
+    """The digest of the project-relative file or folder `rel` (no escaping symlinks)."""
+    root = os.path.realpath(project_root)
+    real = os.path.realpath(os.path.join(root, rel))
+    if real != root and not real.startswith(root + os.sep):
+        raise RunnerError(f"{rel}: this input leads outside the project (to {real})")
+    if os.path.isdir(real):
+        scan = scan_folder(Path(root), rel, state, ignore_files=False)
+        return store_scan(Path(root), scan, state, None, _NO_LIMITS, code=None).digest
+    if not os.path.isfile(real):
+        raise RunnerError(f"{rel}: cannot read this input (it does not exist in {root})")
+    return _hash_file(Path(root), rel, real, state)
 
-        scan = scan_folder(project_root, rel, state, ignore_files=False)
-        return store_scan(project_root, scan, state, None, None, code=None).digest
-    return _hash_file(project_root, rel, state)
 
-
-def _hash_file(project_root: Path, rel: str, state: State) -> str:
-    recorded_ns = time.time_ns()
-    try:
-        st = os.stat(project_root / rel)
-    except OSError as exc:
-        raise RunnerError(f"{rel}: cannot read this input ({exc.strerror})") from exc
-    cached = statcache.lookup(statcache.load_path(state.db, rel).get(rel), st)
-    if cached is not None:
-        return cached
-    digest, _size = state.objects.put_file(project_root / rel)
-    if state.exists:
-        with state.transaction() as db:
-            statcache.save(db, {rel: statcache.row_for(st, digest, recorded_ns)}, [])
-    return digest
+def _hash_file(root: Path, rel: str, real: str, state: State) -> str:
+    recorded_ns = time.time_ns()  # before the stat: the racy rule in statcache
+    found = WalkResult(files=[(rel, os.stat(real))])
+    scan = classify(found, "", statcache.load_path(state.db, rel), recorded_ns)
+    snap = store_scan(root, scan, state, None, _NO_LIMITS, code=None)
+    if not snap.files:
+        raise RunnerError(f"{rel}: this input disappeared while it was being read; try again")
+    return snap.files[0].digest

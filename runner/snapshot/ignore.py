@@ -40,6 +40,7 @@ class _Pattern:
     regex: re.Pattern[str]
     dir_mark: bool       # the regex has the `ps_d` group
     anchored: bool       # the regex starts with ^ (pathspec's `*/` and `**/` do not)
+    dir_only: bool = False  # `X/**/`: folders below X, not X itself (pathspec reads it as `X/`)
 
 
 class RulesFile:
@@ -63,6 +64,8 @@ class RulesFile:
 
 
 def _matches_itself(pattern: _Pattern, sub: str, is_dir: bool) -> bool:
+    if pattern.dir_only and not is_dir:
+        return False
     match = pattern.regex.search(sub)
     if match is not None and not (pattern.dir_mark and match.start("ps_d") >= 0):
         return True  # matched the name itself, not one of its folders
@@ -94,24 +97,24 @@ class Rules:
 
 
 def load_rules_file(file: Path, prefix: str, display: str) -> RulesFile:
-    from pathspec import GitIgnoreSpec
-
     lines = file.read_bytes().decode("utf-8", errors="surrogateescape").splitlines()
-    try:
-        spec = GitIgnoreSpec.from_lines(lines)
-    except ValueError as exc:
-        raise RunnerError(f"{display}:{_bad_line(lines)}: {exc}; fix or remove that line") from exc
-    patterns = [_Pattern(bool(p.include), p.regex, "ps_d" in p.regex.groupindex, p.regex.pattern.startswith("^"))
-                for p in spec.patterns if p.include is not None and p.regex is not None]
+    patterns = []
+    for number, line in enumerate(lines, start=1):
+        pattern = _compile(line, f"{display}:{number}")
+        if pattern is not None:
+            patterns.append(pattern)
     return RulesFile(prefix, patterns)
 
 
-def _bad_line(lines: list[str]) -> int:
-    from pathspec import GitIgnoreSpec
+def _compile(line: str, where: str) -> _Pattern | None:
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-    for number, line in enumerate(lines, start=1):
-        try:
-            GitIgnoreSpec.from_lines([line])
-        except ValueError:
-            return number
-    return 0
+    below = line.rstrip().endswith("/**/")  # read as `X/**` limited to folders: see _Pattern.dir_only
+    try:
+        parsed = GitIgnoreSpecPattern(line.rstrip()[:-1] if below else line)
+    except ValueError as exc:
+        raise RunnerError(f"{where}: {exc}; fix or remove that line") from exc
+    if parsed.include is None or parsed.regex is None:
+        return None  # a blank line or a comment
+    regex = parsed.regex
+    return _Pattern(bool(parsed.include), regex, "ps_d" in regex.groupindex, regex.pattern.startswith("^"), below)

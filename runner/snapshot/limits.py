@@ -20,10 +20,11 @@ def size_warnings(entries: tuple[FileEntry, ...], label: str, warn_mb: float | N
     if total <= warn_mb * MB and len(entries) <= warn_files:
         return []
     by_count = len(entries) > warn_files and total <= warn_mb * MB
-    return [f"{label}: the snapshot holds {len(entries):,} files, {_mb(total)} (warning above "
-            f"{warn_files:,} files or {warn_mb:g} MB; `snapshot:` in train.yaml); "
-            f"largest files: {_largest_files(entries)}; largest folders: {_largest_folders(entries, by_count)}; "
-            f"list what the job does not need in .runnerignore"]
+    message = (f"{label}: the snapshot holds {len(entries):,} files, {_mb(total)} (warning above "
+               f"{warn_files:,} files or {warn_mb:g} MB; `snapshot:` in train.yaml); "
+               f"largest files: {_largest_files(entries)}; largest folders: {_largest_folders(entries, by_count)}; "
+               f"list what the job does not need in .runnerignore")
+    return [message]
 
 
 def _largest_files(entries: tuple[FileEntry, ...]) -> str:

@@ -46,8 +46,12 @@ def normal_mode(st_mode: int) -> int:
 
 def encode(entries: list[FileEntry] | tuple[FileEntry, ...]) -> bytes:
     """The canonical manifest bytes; `entries` must already be sorted by path."""
-    doc = {"algorithm": ALGORITHM, "fields": list(FIELDS), "version": VERSION,
-           "files": [[e.path, e.size, e.mode, e.digest] for e in entries]}
+    return encode_rows([(e.path, e.size, e.mode, e.digest) for e in entries])
+
+
+def encode_rows(rows: list[tuple[str, int, int, str]]) -> bytes:
+    """`encode` for (path, size, mode, digest) tuples, sorted by path."""
+    doc = {"algorithm": ALGORITHM, "fields": list(FIELDS), "version": VERSION, "files": rows}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 

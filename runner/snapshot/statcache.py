@@ -25,6 +25,9 @@ COARSE_WINDOW_NS = 2_000_000_000
 MAX_WAIT_NS = 200_000_000
 
 
+Cached = tuple[str, int, int, int, int, str, int]  # a loaded row: path first, then Row's fields
+
+
 class Row(NamedTuple):
     size: int
     mtime_ns: int
@@ -42,22 +45,29 @@ def is_racy(mtime_ns: int, recorded_ns: int) -> bool:
     return mtime_ns + window(mtime_ns) > recorded_ns
 
 
-def load(db: sqlite3.Connection, prefix: str) -> dict[str, Row]:
-    """Rows whose path is under `prefix` ('' for the whole project, else 'src/')."""
-    sql = "SELECT path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns FROM stat_cache"
+_SELECT = "SELECT path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns FROM stat_cache"
+
+
+def load(db: sqlite3.Connection, prefix: str) -> dict[str, Cached]:
+    """Rows whose path is under `prefix` ('' for the whole project, else 'src/'), in one query."""
     if not prefix:
-        cursor = db.execute(sql)
+        cursor = db.execute(_SELECT)
     else:  # a range scan on the primary key: '/' + 1 == '0'
-        cursor = db.execute(sql + " WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0"))
-    return {row[0]: Row(*row[1:]) for row in cursor}
+        cursor = db.execute(_SELECT + " WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0"))
+    return {row[0]: row for row in cursor}
 
 
-def lookup(row: Row | None, st: os.stat_result) -> str | None:
+def load_path(db: sqlite3.Connection, path: str) -> dict[str, Cached]:
+    """The row of one file, if any."""
+    return {row[0]: row for row in db.execute(_SELECT + " WHERE path = ?", (path,))}
+
+
+def lookup(row: Cached | None, st: os.stat_result) -> str | None:
     """The cached digest if `st` is what was recorded and the row is not racy."""
-    if (row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns
-            or row.ino != st.st_ino or row.ctime_ns != st.st_ctime_ns):
+    if (row is None or row[1] != st.st_size or row[2] != st.st_mtime_ns
+            or row[3] != st.st_ino or row[4] != st.st_ctime_ns):
         return None
-    return None if is_racy(row.mtime_ns, row.recorded_ns) else row.digest
+    return None if is_racy(row[2], row[6]) else row[5]
 
 
 def row_for(st: os.stat_result, digest: str, recorded_ns: int) -> Row:
@@ -70,9 +80,3 @@ def save(db: sqlite3.Connection, rows: dict[str, Row], stale: list[str]) -> None
                    "recorded_ns) VALUES (?, ?, ?, ?, ?, ?, ?)", [(path, *row) for path, row in rows.items()])
     db.executemany("DELETE FROM stat_cache WHERE path = ?", [(path,) for path in stale])
 
-
-def load_path(db: sqlite3.Connection, path: str) -> dict[str, Row]:
-    """The row of one file, if any."""
-    cursor = db.execute("SELECT path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns FROM stat_cache "
-                        "WHERE path = ?", (path,))
-    return {row[0]: Row(*row[1:]) for row in cursor}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from runner.snapshot import statcache
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
-from runner.snapshot.manifest import FileEntry, encode, normal_mode
+from runner.snapshot.manifest import FileEntry, encode, encode_rows
 from runner.snapshot.walk import WalkResult, walk
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Snapshot:
 
 
 @dataclass
-class _Scan:
+class Scan:
     found: WalkResult
     prefix: str
     known: dict[str, str]          # project-relative path -> digest vouched for by the cache
@@ -69,40 +69,43 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
         return store_scan(project_root, scan, state, job, limits, code=code)
 
 
-def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True) -> _Scan:
+def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True) -> Scan:
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    found = walk(project_root, code, ignore_files=ignore_files)
+    found = walk(project_root, code, ignore_files=ignore_files, skip=state.root)
     prefix = "" if code == "." else code + "/"
     return classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
 
 
-def classify(found: WalkResult, prefix: str, cache: dict[str, statcache.Row], recorded_ns: int) -> _Scan:
+def classify(found: WalkResult, prefix: str, cache: dict[str, statcache.Cached], recorded_ns: int) -> Scan:
     """Split the walked files into those the cache vouches for and those to read."""
     known: dict[str, str] = {}
     dirty = []
+    lookup, get = statcache.lookup, cache.get
     for path, st in found.files:
-        digest = statcache.lookup(cache.get(path), st)
+        digest = lookup(get(path), st)
         if digest is None:
             dirty.append((path, st))
         else:
             known[path] = digest
     stale = list(cache.keys() - {path for path, _ in found.files}) if len(cache) > len(known) else []
-    return _Scan(found, prefix, known, dirty, stale, recorded_ns)
+    return Scan(found, prefix, known, dirty, stale, recorded_ns)
 
 
-def store_scan(project_root: Path, scan: _Scan, state: State, job: str | None, limits: Any,
-           *, code: str | None) -> Snapshot:
+def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, limits: Any,
+               *, code: str | None) -> Snapshot:
     """Hash the dirty files; commit cache rows (and, with `code`, the recorded snapshot)."""
     root = os.path.realpath(project_root)
     with state.objects.batch():
         hashed = hash_files(state.objects, root, scan.dirty, scan.recorded_ns)
         snap = _snapshot(scan, hashed, job, limits)
         if code is not None:
-            state.objects.put_bytes(encode(snap.files))
+            state.objects.put_bytes(encode(snap.files))  # the bytes whose hash is snap.digest
     if not state.exists:
         return snap
     with state.transaction() as db:
-        rows = {p: row for p, (row, _) in hashed.items() if state.objects.has(row.digest)}
+        rows = {p: row for p, (row, _) in hashed.items()}
+        if code is None:  # no project lock: gc may have removed an object since we stored it
+            rows = {p: row for p, row in rows.items() if state.objects.has(row.digest)}
         statcache.save(db, rows, scan.stale)
         if code is not None and _latest(state, job) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
@@ -111,23 +114,29 @@ def store_scan(project_root: Path, scan: _Scan, state: State, job: str | None, l
     return snap
 
 
-def _snapshot(scan: _Scan, hashed: Hashed, job: str | None, limits: Any) -> Snapshot:
-    cut = len(scan.prefix)
-    entries = []
-    for path, st in scan.found.files:
-        if path in scan.known:
-            entries.append(FileEntry(path[cut:], st.st_size, normal_mode(st.st_mode), scan.known[path]))
-        elif path in hashed:
-            row, size = hashed[path]
-            entries.append(FileEntry(path[cut:], size, normal_mode(st.st_mode), row.digest))
-    entries.sort(key=lambda e: e.path)
-    files = tuple(entries)
+def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any) -> Snapshot:
+    rows = _rows(scan, hashed)
+    rows.sort()  # paths are unique, so this sorts by path
+    files = tuple(map(FileEntry, *zip(*rows))) if rows else ()
     label = f"job {job!r}" if job else "snapshot"
     warnings = scan.found.warnings + size_warnings(files, label, getattr(limits, "warn_mb", None),
                                                    getattr(limits, "warn_files", None))
-    return Snapshot(job=job, digest=hashlib.sha256(encode(files)).hexdigest(), files=files,
-                    bytes=sum(e.size for e in files), hashed=len(hashed),
+    return Snapshot(job=job, digest=hashlib.sha256(encode_rows(rows)).hexdigest(), files=files,
+                    bytes=sum(row[1] for row in rows), hashed=len(hashed),
                     excluded=tuple(sorted(scan.found.excluded)), warnings=tuple(warnings))
+
+
+def _rows(scan: Scan, hashed: Hashed) -> list[tuple[str, int, int, str]]:
+    """(path in the code folder, size, normalised mode, digest) of every file still there."""
+    cut, known, rows = len(scan.prefix), scan.known, []
+    for path, st in scan.found.files:
+        mode = 0o755 if st.st_mode & 0o111 else 0o644  # normal_mode, inlined: this runs per file
+        if path in known:
+            rows.append((path[cut:], st.st_size, mode, known[path]))
+        elif path in hashed:
+            row, size = hashed[path]
+            rows.append((path[cut:], size, mode, row.digest))
+    return rows
 
 
 def _latest(state: State, job: str | None) -> str | None:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import RunnerError
-from runner.snapshot.ignore import ALWAYS_EXCLUDED, RULE_FILES, Rules, load_rules_file, rules_file_in
+from runner.snapshot.ignore import (
+    ALWAYS_EXCLUDED,
+    RULE_FILES,
+    Rules,
+    load_rules_file,
+    rules_file_in,
+)
 
 
 @dataclass
@@ -24,16 +30,17 @@ class WalkResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def walk(project_root: Path, code: str, *, ignore_files: bool = True) -> WalkResult:
+def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path | None = None) -> WalkResult:
     """Everything in `project_root/code` that the ignore rules keep.
 
     ignore_files=False (dataset folders, usually git-ignored themselves): only `.git` and
-    `.runner` are left out.
+    `.runner` are left out. `skip`: the state folder when $RUNNER_STATE_DIR puts it in the
+    project under another name.
     """
     root = os.path.realpath(project_root)
     folder = _code_folder(root, code)
     prefix = "" if code == "." else code + "/"
-    walker = _Walker(root, ignore_files)
+    walker = _Walker(root, ignore_files, os.path.realpath(skip) if skip else None)
     rules = _ancestor_rules(root, code) if ignore_files else Rules()
     walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
     return walker.result
@@ -70,9 +77,10 @@ def _inside(path: str, root: str) -> bool:
 
 
 class _Walker:
-    def __init__(self, root: str, ignore_files: bool) -> None:
+    def __init__(self, root: str, ignore_files: bool, skip: str | None) -> None:
         self.root = root
         self.ignore_files = ignore_files
+        self.skip = skip
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
 
@@ -83,26 +91,29 @@ class _Walker:
         if name:
             rules = rules.push(load_rules_file(Path(folder, name), rel, rel + name))
         self.chain.add(real)
-        for entry in entries:
-            self._entry(entry, rel, rules, real, top)
-        self.chain.discard(real)
-
-    def _entry(self, entry: os.DirEntry[str], rel: str, rules: Rules, real: str, top: bool) -> None:
-        name = entry.name
-        path = rel + name
-        if name in ALWAYS_EXCLUDED:
-            self._exclude(name, top)
-        elif entry.is_symlink():
-            self._link(entry, path, rules, top)
-        elif entry.is_dir(follow_symlinks=False):
-            if rules.files and rules.ignored(path, True):
+        ignored = rules.ignored if rules.files else None
+        files = self.result.files
+        for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
+            name = entry.name
+            path = rel + name
+            if name in ALWAYS_EXCLUDED:
                 self._exclude(name, top)
-            else:
-                self.scan(entry.path, path + "/", rules, real + os.sep + name)
-        elif not rules.files or not rules.ignored(path, False):
-            self._file(path, entry.stat(follow_symlinks=False))
-        else:
-            self._exclude(name, top)
+            elif entry.is_file(follow_symlinks=False):
+                if ignored is None or not ignored(path, False):
+                    files.append((path, entry.stat(follow_symlinks=False)))
+                else:
+                    self._exclude(name, top)
+            elif entry.is_dir(follow_symlinks=False):
+                inner = real + os.sep + name
+                if (ignored is None or not ignored(path, True)) and inner != self.skip:
+                    self.scan(entry.path, path + "/", rules, inner)
+                else:
+                    self._exclude(name, top)
+            elif entry.is_symlink():
+                self._link(entry, path, rules, top)
+            elif ignored is None or not ignored(path, False):
+                self._file(path, entry.stat(follow_symlinks=False))
+        self.chain.discard(real)
 
     def _file(self, path: str, st: os.stat_result) -> None:
         if stat.S_ISREG(st.st_mode):

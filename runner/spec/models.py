@@ -107,7 +107,7 @@ PythonVersion = Annotated[str, BeforeValidator(_python_version),
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class DockerSpec(_Model):

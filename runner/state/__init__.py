@@ -18,6 +18,8 @@ from runner.state.db import connect, transaction
 from runner.state.objects import ObjectStore
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from runner.project import Project
     from runner.state.lock import ProjectLock
 
@@ -53,7 +55,7 @@ class State:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> State:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

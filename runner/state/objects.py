@@ -1,7 +1,7 @@
 """Content-addressed, immutable blobs: `objects/sha256/ab/<rest of the hex digest>`.
 
-An object is written to a temp file in `objects/tmp/`, fsynced, renamed into place and
-made read-only, so a reader sees a whole object or none. Reads verify the digest: a
+An object is written to a temp file in `objects/tmp/` (created read-only, 0o444),
+fsynced and renamed into place, so a reader sees a whole object or none. Reads verify the digest: a
 missing, truncated or tampered object is a `StateError` naming it, never used silently.
 
 Inside `batch()` the per-object fsync is replaced by one filesystem sync at the end of
@@ -12,8 +12,10 @@ rows that reference the objects only after the batch has ended.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,12 +42,19 @@ class ObjectStore:
         self.root = root
         self.writable = writable  # False: a read-only view (no .runner/ yet): hash, store nothing
         self._deferred: list[str] | None = None
+        self._base = os.path.join(root, ALGORITHM)  # str paths: this runs once per file
+        self._tmp = os.path.join(root, "tmp")
+        self._tmp_ready = False
+        self._names = itertools.count()
 
     def path(self, digest: str) -> Path:
-        return self.root / ALGORITHM / digest[:2] / digest[2:]
+        return Path(self._where(digest))
+
+    def _where(self, digest: str) -> str:
+        return f"{self._base}/{digest[:2]}/{digest[2:]}"
 
     def has(self, digest: str) -> bool:
-        return os.path.exists(self.root / ALGORITHM / digest[:2] / digest[2:])
+        return os.path.exists(f"{self._base}/{digest[:2]}/{digest[2:]}")
 
     def put_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -115,13 +124,20 @@ class ObjectStore:
 
     # -- writing
 
-    def _tmp_dir(self) -> Path:
-        tmp = self.root / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        return tmp
+    def _new_temp(self) -> tuple[int, str]:
+        """A new temp file in objects/tmp/ (named by pid, thread and a counter: cheaper than mkstemp)."""
+        if not self._tmp_ready:
+            os.makedirs(self._tmp, exist_ok=True)
+            self._tmp_ready = True
+        while True:
+            tmp = f"{self._tmp}/{os.getpid()}-{threading.get_ident()}-{next(self._names)}.tmp"
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY), tmp  # the fd still writes
+            except FileExistsError:  # left behind by a dead process that had our pid
+                continue
 
     def _temp_with(self, data: bytes) -> str:
-        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), suffix=".tmp")
+        fd, tmp = self._new_temp()
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -139,7 +155,7 @@ class ObjectStore:
                 hasher.update(chunk)
                 size += len(chunk)
             return hasher.hexdigest(), size
-        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), suffix=".tmp")
+        fd, tmp = self._new_temp()
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(head)
@@ -164,12 +180,11 @@ class ObjectStore:
             os.fsync(out.fileno())  # type: ignore[attr-defined]
 
     def _install(self, tmp: str, digest: str) -> None:
-        os.chmod(tmp, READ_ONLY)
-        final = self.path(digest)
+        final = self._where(digest)
         try:
             os.replace(tmp, final)
-        except FileNotFoundError:
-            final.parent.mkdir(parents=True, exist_ok=True)
+        except FileNotFoundError:  # first object of its shard (or gc just removed the empty shard)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
         if self._deferred is not None:
             self._deferred.append(digest)
@@ -185,13 +200,12 @@ class ObjectStore:
     def _copy_verified(self, src_path: Path, digest: str, out: object) -> str:
         hasher = hashlib.sha256()
         try:
-            src = open(src_path, "rb")
+            with open(src_path, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise ObjectError(digest, src_path, "is missing") from None
-        with src:
-            while chunk := src.read(CHUNK):
-                hasher.update(chunk)
-                out.write(chunk)  # type: ignore[attr-defined]
         return hasher.hexdigest()
 
 

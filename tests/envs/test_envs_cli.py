@@ -49,7 +49,8 @@ def test_list_json_contract(cli: Any, proj: Any) -> None:
 
 
 def test_build_json_contract_then_hit(cli: Any, proj: Any) -> None:
-    built = cli("envs", "build", "-C", proj.root, "--json")
+    # Named: `boxed` is a docker env on python:3.11-slim, which CI cannot pull (tests/envs/test_docker_images.py).
+    built = cli("envs", "build", "tiny", "host", "-C", proj.root, "--json")
     assert built.code == 0, built.err
     rows = json.loads(built.out)
     assert [set(r) for r in rows] == [{"name", "fingerprint", "cache", "seconds"}]
@@ -96,7 +97,7 @@ def _age(digest: str, days: float) -> None:
 
 
 def test_prune_removes_only_old_envs(cli: Any, proj: Any) -> None:
-    digest = json.loads(cli("envs", "build", "-C", proj.root, "--json").out)[0]["fingerprint"]
+    digest = json.loads(cli("envs", "build", "tiny", "-C", proj.root, "--json").out)[0]["fingerprint"]
     _age(digest, 40)
     dry = cli("envs", "prune", "--older-than", "30d", "--dry-run", "-C", proj.root)
     assert dry.code == 0 and f"would remove {digest[:12]}" in dry.out and env_path(digest).is_dir()
@@ -104,7 +105,7 @@ def test_prune_removes_only_old_envs(cli: Any, proj: Any) -> None:
     assert kept.code == 0 and digest[:12] not in kept.out and env_path(digest).is_dir()
     gone = cli("envs", "prune", "--older-than", "30d", "-C", proj.root)
     assert gone.code == 0 and f"removed {digest[:12]}" in gone.out and not env_path(digest).exists()
-    rebuilt = json.loads(cli("envs", "build", "-C", proj.root, "--json").out)
+    rebuilt = json.loads(cli("envs", "build", "tiny", "-C", proj.root, "--json").out)
     assert rebuilt[0]["cache"] == "built"
 
 
@@ -116,7 +117,7 @@ def test_prune_bad_age_is_a_clear_error(cli: Any, tmp_path: Path) -> None:
 def test_console_script_build_keeps_stdout_json_only(proj: Any) -> None:
     from tests.conftest import run_console
 
-    done = run_console("envs", "build", "--json", cwd=proj.root)
+    done = run_console("envs", "build", "tiny", "host", "--json", cwd=proj.root)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)  # progress went to stderr, never here
     assert [(r["name"], r["cache"]) for r in rows] == [("tiny", "built")]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runner.errors import RunnerError
 from runner.snapshot.walk import walk
@@ -95,7 +97,8 @@ def test_a_bad_pattern_names_its_file(project: ProjectDir) -> None:
 
 PATTERNS = ["*.log", "!keep.log", "data/", "data/*", "!data/keep.csv", "/top.txt", "sub/", "!sub/", "*", "!*/",
             "!*.py", "**/deep", "a/**/b.txt", "!a/", "*.csv", "!*.csv", "sub/*.txt", "deep/", "**/*.txt",
-            "!important.txt", "x/", "!x/y/", "a/x", "*/", "b.txt", "!b.txt", "/a/", "deep/**", "!deep/z.txt"]
+            "!important.txt", "x/", "!x/y/", "a/x", "*/", "b.txt", "!b.txt", "/a/", "deep/**", "!deep/z.txt",
+            "**", "a/**/", "/*.txt", "sub/**/*.py", "!/sub/deep/", "[dx]*", "?.log", "!**/keep.*", "data", "!data", "", "# a comment"]
 TREE = ["top.txt", "keep.log", "x.log", "run.py", "data/keep.csv", "data/x.csv", "sub/top.txt", "sub/x.log",
         "sub/keep.log", "sub/deep/f.py", "sub/deep/important.txt", "a/b.txt", "a/x/b.txt", "a/x/y/b.txt",
         "deep/z.txt", "deep/w.txt", "x/y/z.py", "x/q.txt", "sub/data/keep.csv"]
@@ -109,7 +112,8 @@ def _git_keeps(root: Path) -> set[str]:
     return set(out.split())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(top=rules, nested=rules)
 def test_same_result_as_git(top: list[str], nested: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

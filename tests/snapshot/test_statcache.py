@@ -63,7 +63,7 @@ def test_same_stat_but_racy_entry_is_read_again(project: ProjectDir, state: Stat
     project.gen({"src": {"a.py": "x = 1\n"}})
     snap(project, state)
     row = load(state.db, "src/")["src/a.py"]
-    assert not is_racy(row.mtime_ns, row.recorded_ns)
+    assert not is_racy(row[2], row[6])  # (path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns)
     # forge the race: the row says the file was stat'ed in the same tick it was written
     state.db.execute("UPDATE stat_cache SET recorded_ns = mtime_ns + ? WHERE path = 'src/a.py'", (WINDOW_NS // 2,))
     assert snap(project, state).hashed == 1
@@ -105,3 +105,16 @@ def test_plan_mode_fills_the_caches_but_records_nothing(project: ProjectDir, sta
     assert recorded.hashed == 0 and recorded.digest == planned.digest
     assert state.db.execute("SELECT job, digest FROM snapshots").fetchall() == [("train", planned.digest)]
     assert state.objects.has(planned.digest)
+
+
+def test_a_moved_state_folder_inside_the_project_is_not_snapshotted(project: ProjectDir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from runner.project import Project
+    from runner.state import open_state
+
+    monkeypatch.setenv("RUNNER_STATE_DIR", str(project / "local-state"))
+    project.gen({"a.py": "a\n"})
+    with open_state(Project(project.root, project / "train.yaml", "train.yaml")) as moved:
+        assert moved.root == project / "local-state"
+        first = take_snapshot(project.root, ".", moved, job="train")
+        assert [e.path for e in first.files] == ["a.py"] and "local-state" in first.excluded
+        assert take_snapshot(project.root, ".", moved, job="train").hashed == 0

@@ -8,7 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.errors import StateError
 from runner.state import State

@@ -1,0 +1,129 @@
+"""`runner hook install|uninstall`: the git post-commit hook that applies each new commit.
+
+The hook goes where git looks for hooks (`git rev-parse --git-path hooks`, so
+`core.hooksPath` is honoured) and is rendered from `templates/hooks/post-commit.j2`.
+It calls the interpreter that installed it (`sys.executable -m runner`) with `-C` the
+project folder, which may be a subfolder of the repository.
+
+A hook that is already there is never overwritten silently: install refuses, and
+`--force` moves it to `post-commit.runner-chained`, which runner's hook runs first.
+`uninstall` removes runner's hook and moves the chained one back. A runner hook is
+"ours" only when it names this project: another project of the same repository can
+install its own hook with `--force`, which chains the first project's.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.atomic import atomic_write
+from runner.errors import RunnerError
+from runner.project import SPEC_NAME, Project
+
+HOOK = "post-commit"
+MARKER = "# runner-hook: post-commit v1"
+CHAINED_SUFFIX = ".runner-chained"
+
+
+class HookError(RunnerError):
+    """The hook cannot be installed or removed as asked."""
+
+
+@dataclass(frozen=True)
+class HookState:
+    path: Path  # where git runs the post-commit hook from
+    exists: bool
+    ours: bool  # runner's hook for this project
+    chained: Path | None  # the earlier hook runner's hook runs first, if any
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": str(self.path), "installed": self.ours, "other_hook": self.exists and not self.ours,
+                "chained": str(self.chained) if self.chained else None}
+
+
+def hook_state(project: Project) -> HookState:
+    path = hooks_dir(project.root) / HOOK
+    chained = path.with_name(HOOK + CHAINED_SUFFIX)
+    ours = _is_ours(path, project)
+    return HookState(path, path.exists() or path.is_symlink(), ours, chained if ours and chained.exists() else None)
+
+
+def install(project: Project, *, force: bool = False) -> HookState:
+    """Write runner's hook; with `force`, keep a foreign hook as the chained one."""
+    state = hook_state(project)
+    chained = state.path.with_name(HOOK + CHAINED_SUFFIX)
+    if state.exists and not state.ours:
+        if not force:
+            raise HookError(f"{state.path} already exists and is not runner's hook for this project: "
+                            f"rerun with `runner hook install --force` to keep it and run it before runner's")
+        if chained.exists() or chained.is_symlink():
+            raise HookError(f"{chained} exists already (an earlier chained hook): merge or remove it, then retry")
+        os.replace(state.path, chained)
+    _prepare_runner_dir(project)
+    atomic_write(state.path, render_hook(project, chained=chained.exists()), mode=0o755)
+    return hook_state(project)
+
+
+def uninstall(project: Project) -> tuple[HookState, bool]:
+    """Remove runner's hook and put back the chained one; (state after, whether anything changed)."""
+    state = hook_state(project)
+    if not state.exists:
+        return state, False
+    if not state.ours:
+        raise HookError(f"{state.path} is not runner's hook for this project: leaving it as it is")
+    if state.chained is not None:
+        os.replace(state.chained, state.path)
+    else:
+        state.path.unlink()
+    return hook_state(project), True
+
+
+def render_hook(project: Project, *, chained: bool) -> str:
+    import jinja2
+
+    from runner.scaffold import templates_dir
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "hooks")),
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["q"] = shlex.quote
+    spec = project.spec_file.relative_to(project.root) if project.spec_file.parent == project.root else None
+    spec_args = f" -f {shlex.quote(str(spec))}" if spec is not None and str(spec) != SPEC_NAME else ""
+    return env.get_template(f"{HOOK}.j2").render(
+        marker=MARKER, project=str(project.root), python=sys.executable, chained=chained,
+        chained_suffix=CHAINED_SUFFIX, spec_args=spec_args)
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git runs hooks from for the repository holding `root` (honours core.hooksPath)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], check=False, cwd=root,
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HookError("git is not installed: the hook needs it") from None
+    if done.returncode != 0:
+        raise HookError(f"{root} is not in a git repository: run `git init` first")
+    # Relative to the folder git ran in (a relative core.hooksPath is already resolved from the top).
+    path = root / done.stdout.strip()
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def _is_ours(path: Path, project: Project) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return MARKER in text.splitlines() and f"# runner-project: {project.root}" in text.splitlines()
+
+
+def _prepare_runner_dir(project: Project) -> None:
+    """Create `.runner/hooks/` now (with `.runner/.gitignore`), so the hook has a log folder."""
+    from runner.state import open_state
+
+    open_state(project, create=True).close()
+    (project.state_dir / "hooks").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,41 @@
+"""`runner models download`: write a version's files, each verified against its digest.
+
+A file model is written as its file name under the folder; a folder model as its tree.
+Each file is copied to a temp file and renamed into place only once its digest matched,
+so a damaged object never leaves a plausible-looking file behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runner.errors import StateError
+from runner.registry.views import files, resolve
+from runner.state.objects import ObjectError
+
+
+class DamagedModel(StateError):
+    """A registered model's object is missing or does not match its digest."""
+
+
+def default_folder(version: dict[str, Any]) -> Path:
+    return Path(f"{version['name']}-{version['version']}")
+
+
+def download(state: Any, ref: str, dest: Path | None = None) -> tuple[dict[str, Any], Path, list[Path]]:
+    """Returns the version row, the folder written to, and the files written."""
+    version = resolve(state, ref)
+    folder = dest if dest is not None else default_folder(version)
+    written = []
+    for rel, digest, _size in files(state, version):
+        target = folder / rel
+        try:
+            state.objects.copy_to(digest, target, mode=0o644)
+        except ObjectError:
+            problem = "is missing" if not state.objects.has(digest) else "does not match its digest (tampered?)"
+            raise DamagedModel(f"model {version['name']}:{version['version']}: {rel}: object sha256:{digest} "
+                               f"({state.objects.path(digest)}) {problem}; it was not written. Restore "
+                               f".runner/objects from a backup, or rerun the job to register a new version") from None
+        written.append(target)
+    return version, folder, written

@@ -1,0 +1,138 @@
+"""`runner hook install|uninstall|status`: where the hook goes, what it keeps, what it restores."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from runner.hooks import CHAINED_SUFFIX, MARKER
+from tests.conftest import ProjectDir, run_console
+from tests.triggers.support import git
+
+SPEC = "version: 1\njobs:\n  noop:\n    command: 'true'\n"
+OLD_HOOK = "#!/bin/sh\necho old >> \"$(git rev-parse --show-toplevel)/old-hook-ran\"\n"
+
+
+def _project(project: ProjectDir) -> Path:
+    project.gen({"train.yaml": SPEC, ".gitignore": "old-hook-ran\n"})
+    project.commit("init")
+    return project.root
+
+
+def _status(root: Path) -> dict[str, object]:
+    done = run_console("hook", "status", "--json", "-C", root)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_install_and_uninstall_without_an_existing_hook(project: ProjectDir) -> None:
+    root = _project(project)
+    hook = root / ".git" / "hooks" / "post-commit"
+
+    done = run_console("hook", "install", "-C", root)
+
+    assert done.returncode == 0, done.stderr
+    assert MARKER in hook.read_text()
+    assert hook.stat().st_mode & stat.S_IXUSR
+    assert _status(root)["hook"] == {"path": str(hook), "installed": True, "other_hook": False, "chained": None}
+    assert run_console("hook", "install", "-C", root).returncode == 0  # again: an update, not a conflict
+
+    done = run_console("hook", "uninstall", "-C", root)
+
+    assert done.returncode == 0, done.stderr
+    assert not hook.exists()
+    assert _status(root)["hook"]["installed"] is False
+
+
+def test_an_existing_hook_is_refused_then_chained_and_restored(project: ProjectDir) -> None:
+    root = _project(project)
+    hook = root / ".git" / "hooks" / "post-commit"
+    hook.write_text(OLD_HOOK)
+    hook.chmod(0o755)
+
+    refused = run_console("hook", "install", "-C", root)
+
+    assert refused.returncode == 1
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert hook.read_text() == OLD_HOOK
+
+    forced = run_console("hook", "install", "--force", "-C", root)
+
+    assert forced.returncode == 0, forced.stderr
+    assert MARKER in hook.read_text()
+    chained = hook.with_name("post-commit" + CHAINED_SUFFIX)
+    assert chained.read_text() == OLD_HOOK
+    assert _status(root)["hook"]["chained"] == str(chained)
+    project.gen({"f": "1"})
+    project.commit("the old hook still runs")
+    assert (root / "old-hook-ran").read_text() == "old\n"
+
+    done = run_console("hook", "uninstall", "-C", root)
+
+    assert done.returncode == 0, done.stderr
+    assert hook.read_text() == OLD_HOOK and os.access(hook, os.X_OK)
+    assert not chained.exists()
+
+
+def test_uninstall_leaves_a_foreign_hook_alone(project: ProjectDir) -> None:
+    root = _project(project)
+    hook = root / ".git" / "hooks" / "post-commit"
+    hook.write_text(OLD_HOOK)
+
+    done = run_console("hook", "uninstall", "-C", root)
+
+    assert done.returncode == 1
+    assert "not runner's hook" in done.stderr
+    assert hook.read_text() == OLD_HOOK
+
+
+def test_core_hooks_path_is_honoured(project: ProjectDir) -> None:
+    root = _project(project)
+    git(root, "config", "core.hooksPath", ".githooks")
+
+    done = run_console("hook", "install", "-C", root)
+
+    assert done.returncode == 0, done.stderr
+    assert MARKER in (root / ".githooks" / "post-commit").read_text()
+    assert not (root / ".git" / "hooks" / "post-commit").exists()
+    assert _status(root)["hook"]["path"] == str(root / ".githooks" / "post-commit")
+    assert run_console("hook", "uninstall", "-C", root).returncode == 0
+    assert not (root / ".githooks" / "post-commit").exists()
+
+
+def test_project_in_a_subfolder_gets_its_own_hook(project: ProjectDir) -> None:
+    project.gen({"ml": {"train.yaml": SPEC}})
+    project.commit("init")
+
+    done = run_console("hook", "install", "-C", project.root / "ml")
+
+    text = (project.root / ".git" / "hooks" / "post-commit").read_text()
+    assert done.returncode == 0, done.stderr
+    assert f"project={project.root / 'ml'}" in text
+    assert (project.root / "ml" / ".runner" / "hooks").is_dir()
+
+
+def test_a_commit_succeeds_even_when_runner_is_gone(project: ProjectDir) -> None:
+    root = _project(project)
+    assert run_console("hook", "install", "-C", root).returncode == 0
+    hook = root / ".git" / "hooks" / "post-commit"
+    lines = hook.read_text().splitlines()
+    hook.write_text("\n".join("python=/nonexistent/python" if line.startswith("python=") else line
+                              for line in lines) + "\n")
+
+    project.gen({"f": "2"})
+    sha = project.commit("still fine")
+
+    assert git(root, "rev-parse", "HEAD") == sha
+    assert _status(root)["applies"] == []
+
+
+def test_not_a_git_repository(tmp_path: Path) -> None:
+    ProjectDir(tmp_path).gen({"train.yaml": SPEC})
+
+    done = run_console("hook", "install", "-C", tmp_path)
+
+    assert done.returncode == 1
+    assert "not in a git repository" in done.stderr
