@@ -8,16 +8,16 @@ marked `lost` (its leftover processes killed) and planned again.
 from __future__ import annotations
 
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from runner.execute import Cancelled, RunExecutor, RunOutcome
-from runner.plan import Action, Plan, Planner, make_plan
+from runner.plan import Plan, make_plan
 from runner.project import Project
-from runner.runs.context import RunContext
 from runner.runs.store import RunStore
+
+if TYPE_CHECKING:
+    from runner.execute import Cancelled, RunOutcome
 
 
 @dataclass
@@ -41,7 +41,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return all(_succeeded(o) for o in self.outcomes) and all(m.ok for m in self.models)
+        return all(o.status in ("completed", "up to date") for o in self.outcomes) and all(m.ok for m in self.models)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.plan.as_json(), "ok": self.ok, "repaired": list(self.repaired),
@@ -65,9 +65,13 @@ def apply(project: Project, spec: Any, state: Any, *, targets: Iterable[str] = (
             return ApplyResult(plan, repaired=tuple(repaired))
         git = git if git is not None else _git(project)
         outcomes: tuple[RunOutcome, ...] = ()
-        if plan.count("run"):
+        if plan.count("run"):  # imported here: a no-op apply never pays for the executor
+            from runner.execute import Cancelled
+            from runner.runs.context import RunContext
+            from runner.schedule import Scheduler
+
             ctx = RunContext(project, spec, state, git)
-            scheduler = _Scheduler(plan, planner, ctx, events, max(1, jobs), cancelled or Cancelled(), set(force))
+            scheduler = Scheduler(plan, planner, ctx, events, max(1, jobs), cancelled or Cancelled(), set(force))
             outcomes = tuple(scheduler.run())
         from runner.registry.sync import apply_models  # after the runs: models need their outputs
 
@@ -105,84 +109,3 @@ def _belongs_to(pgid: int, run_dir: Path) -> bool:
         return Path(os.readlink(f"/proc/{pgid}/cwd")) == run_dir
     except OSError:
         return False
-
-
-class _Scheduler:
-    """Start each planned run once its upstream jobs ended; never more than `jobs` at once."""
-
-    def __init__(self, plan: Plan, planner: Planner, ctx: RunContext, events: ApplyEvents, jobs: int,
-                 cancelled: Cancelled, force: set[str]) -> None:
-        self.plan, self.planner, self.ctx, self.events = plan, planner, ctx, events
-        self.jobs, self.cancelled, self.force = jobs, cancelled, force
-        self.results: dict[str, RunOutcome] = {}
-
-    def run(self) -> list[RunOutcome]:
-        pending = [a for a in self.plan.actions if a.action == "run"]
-        running: dict[Future[RunOutcome], str] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            try:
-                while pending or running:
-                    for action in self._ready(pending, len(running)):
-                        submitted = self._resolve(action)
-                        if submitted is not None:
-                            running[pool.submit(self._one, *submitted)] = action.target
-                    if not running:
-                        continue
-                    # A timed wait: a Ctrl-C whose signal lands while this thread sleeps in an
-                    # untimed lock wait can go unnoticed until a job ends (seen with docker runs).
-                    done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        running.pop(future)
-                        self._record(future.result())
-            except KeyboardInterrupt:
-                self.cancelled.cancel_all()
-                for future in running:
-                    self._record(future.result())
-                raise
-        return [self.results[a.target] for a in self.plan.actions if a.target in self.results]
-
-    def _ready(self, pending: list[Action], busy: int) -> list[Action]:
-        """Remove and return the actions that can start now; drop those whose upstream failed."""
-        ready: list[Action] = []
-        for action in list(pending):
-            failed = [dep for dep in action.after if dep in self.results and not _succeeded(self.results[dep])]
-            if failed or self.cancelled.event.is_set():
-                pending.remove(action)
-                detail = f"skipped: {failed[0]} failed" if failed else "skipped: canceled"
-                self._record(RunOutcome(action.target, None, "skipped", detail=detail))
-            elif busy + len(ready) < self.jobs and all(dep in self.results for dep in action.after):
-                pending.remove(action)
-                ready.append(action)
-        return ready
-
-    def _resolve(self, action: Action) -> tuple[str, Any, list[str]] | None:
-        """The fingerprint to run with. A job planned "after" an upstream is looked at again now
-        (in this thread: the planner's database connection is not shared)."""
-        if action.fingerprint is not None:
-            return action.target, action.fingerprint, list(action.reasons)
-        fresh = self.planner.decide(action.target, will_run=set(), force=self.force)
-        if fresh.action == "skip":
-            self._record(RunOutcome(action.target, None, "up to date",
-                                    detail=f"{fresh.reasons[0]}; upstream outputs unchanged"))
-            return None
-        return action.target, fresh.fingerprint, [*action.reasons[:1], *fresh.reasons]
-
-    def _record(self, outcome: RunOutcome) -> None:
-        self.results[outcome.job] = outcome
-        self.events.ended(outcome)
-
-    def _one(self, name: str, fp: Any, reasons: list[str]) -> RunOutcome:
-        store = self.ctx.thread_store()
-        executor = RunExecutor(self.ctx, store, self.events.line, self.cancelled, self.events.started)
-        retries = self.ctx.spec.jobs[name].retries
-        outcome = executor.run(name, fp, reasons)
-        for attempt in range(2, retries + 2):
-            if outcome.status != "failed" or self.cancelled.event.is_set():
-                break
-            outcome = executor.run(name, fp, [f"retry {attempt - 1} of {retries} after {outcome.run_id} failed"],
-                                   attempt=attempt)
-        return outcome
-
-
-def _succeeded(outcome: RunOutcome) -> bool:
-    return outcome.status in ("completed", "up to date")

@@ -64,7 +64,8 @@ class Planner:
             from runner.snapshot import take_snapshot
 
             self._snapshots[code] = take_snapshot(self.project.root, code, self.state, job=None,
-                                                  limits=self.spec.snapshot, record=self.record)
+                                                  limits=self.spec.snapshot, record=self.record,
+                                                  omit=self.project.snapshot_omit)
         return self._snapshots[code]
 
     def environment(self, name: str | None, docker: bool) -> Any:

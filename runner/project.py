@@ -20,6 +20,15 @@ class Project:
     state_root: Path | None = None
 
     @property
+    def snapshot_omit(self) -> frozenset[str]:
+        """The spec file, project-relative, which snapshots leave out: its fields reach the
+        fingerprint one by one, so editing a model's description must not rerun `code: .` jobs."""
+        try:
+            return frozenset({self.spec_file.relative_to(self.root).as_posix()})
+        except ValueError:
+            return frozenset()
+
+    @property
     def state_dir(self) -> Path:
         """`.runner/` in the project, or `$RUNNER_STATE_DIR` (e.g. off a network filesystem)."""
         if self.state_root is not None:

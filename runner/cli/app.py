@@ -33,20 +33,27 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
     """runner: plan and apply training runs like infrastructure."""
 
 
-def _register_commands() -> None:
-    from runner.cli import spec_cmds  # noqa: F401  (each module decorates `app`)
-    from runner.cli import envs_cmds  # noqa: F401
-    from runner.cli import run_cmds  # noqa: F401
-    from runner.cli import runs_cmds  # noqa: F401
-    from runner.cli import models_cmds  # noqa: F401
-    from runner.cli import state_cmds  # noqa: F401
-    from runner.cli import hook_cmds  # noqa: F401
-    from runner.cli import ci_cmds  # noqa: F401
-    from runner.cli import watch_cmds  # noqa: F401
+# Which module defines each top-level command. Each module decorates `app` when imported;
+# only the invoked command's module is imported, so `runner apply` does not pay for the rest.
+COMMAND_MODULES = {
+    "validate": "spec_cmds", "schema": "spec_cmds", "init": "spec_cmds",
+    "plan": "run_cmds", "apply": "run_cmds", "watch": "watch_cmds",
+    "runs": "runs_cmds", "models": "models_cmds", "envs": "envs_cmds",
+    "snapshot": "state_cmds", "gc": "state_cmds", "hook": "hook_cmds", "ci": "ci_cmds",
+}
+
+
+def _register_commands(args: list[str]) -> None:
+    """Import the module of the command in `args`, or every module (help, a mistyped command)."""
+    import importlib
+
+    wanted = COMMAND_MODULES.get(args[0]) if args else None
+    for module in [wanted] if wanted else dict.fromkeys(COMMAND_MODULES.values()):
+        importlib.import_module(f"runner.cli.{module}")
 
 
 def run(args: list[str]) -> int:
-    _register_commands()
+    _register_commands(args)
     try:
         result = app(args=args, prog_name="runner", standalone_mode=False)
     except typer.Exit as exc:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-ProjectOpt = Annotated[Optional[Path], typer.Option(
+ProjectOpt = Annotated[Path | None, typer.Option(
     "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
-FileOpt = Annotated[Optional[Path], typer.Option(
+FileOpt = Annotated[Path | None, typer.Option(
     "-f", "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+# Sets RUNNER_CA_BUNDLE for this process: docker image builds copy the bundle in (runner.envs.ca_bundle).
+CaBundleOpt = Annotated[Path | None, typer.Option(
+    "--ca-bundle", help="CA bundle (PEM) image builds trust, for a TLS-inspecting proxy. "
+    "Default: $RUNNER_CA_BUNDLE, else $SSL_CERT_FILE / $REQUESTS_CA_BUNDLE / $PIP_CERT.", show_default=False)]
 
 
 def stdout() -> Any:
@@ -32,7 +36,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def project_of(project: Optional[Path], file: Optional[Path]) -> Any:
+def project_of(project: Path | None, file: Path | None) -> Any:
     from runner.project import find_project
 
     return find_project(project, file)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from runner.cli.app import app
 from runner.cli.common import (
+    CaBundleOpt,
     FileOpt,
     JsonOpt,
     ProjectOpt,
@@ -23,11 +23,6 @@ envs_app = typer.Typer(name="envs", help="Environments: fingerprints and the sha
                        no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
 
-
-# Sets RUNNER_CA_BUNDLE for this process: docker image builds copy the bundle in (runner.envs.ca_bundle).
-CaBundleOpt = Annotated[Optional[Path], typer.Option(
-    "--ca-bundle", help="CA bundle (PEM) image builds trust, for a TLS-inspecting proxy. "
-    "Default: $RUNNER_CA_BUNDLE, else $SSL_CERT_FILE / $REQUESTS_CA_BUNDLE / $PIP_CERT.", show_default=False)]
 
 
 def _loaded(project: Any | None, file: Any | None) -> tuple[Any, Any]:

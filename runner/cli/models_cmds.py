@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -112,7 +112,7 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
 
 @models_app.command()
 def download(ref: RefArg,
-             to: Annotated[Optional[Path], typer.Option("--to", help="Folder (default: ./NAME-VERSION).")] = None,
+             to: Annotated[Path | None, typer.Option("--to", help="Folder (default: ./NAME-VERSION).")] = None,
              project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Write a version's files to a folder, verifying every digest."""
     from runner.registry.download import download as fetch

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
-from runner.cli.envs_cmds import CaBundleOpt
+from runner.cli.common import (
+    CaBundleOpt,
+    FileOpt,
+    JsonOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+)
 
-JobsArg = Annotated[Optional[list[str]], typer.Argument(help="Limit to these jobs and what they need.",
+JobsArg = Annotated[list[str] | None, typer.Argument(help="Limit to these jobs and what they need.",
                                                        show_default=False)]
-RefOpt = Annotated[Optional[str], typer.Option(
+RefOpt = Annotated[str | None, typer.Option(
     "--ref", help="Use this commit's tree (sha, branch, tag), not the working tree.", show_default=False)]
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Archive registered models that are no longer in train.yaml (never deletes them).")]
@@ -64,7 +70,7 @@ def apply(
     ctx: typer.Context,
     jobs: JobsArg = None,
     parallel: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Independent jobs run at once.")] = 1,
-    force: Annotated[Optional[list[str]], typer.Option("--force", help="Rerun this job even if up to date.",
+    force: Annotated[list[str] | None, typer.Option("--force", help="Rerun this job even if up to date.",
                                                        show_default=False)] = None,
     prune: PruneOpt = False,
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
@@ -72,7 +78,7 @@ def apply(
 ) -> int:
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     from runner.apply import apply as do_apply
-    from runner.cli.render import apply_summary, outcome_line
+    from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -25,8 +25,8 @@ def _state(project: Any, file: Any) -> Any:
 
 
 @runs_app.command("list")
-def list_(job: Annotated[Optional[str], typer.Option("--job", help="Only this job.")] = None,
-          status: Annotated[Optional[str], typer.Option("--status", help="Only runs in this status.")] = None,
+def list_(job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+          status: Annotated[str | None, typer.Option("--status", help="Only runs in this status.")] = None,
           project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Runs, newest first."""
     from runner.runs.views import list_runs
@@ -104,7 +104,8 @@ def _follow(path: Path, active: Any) -> None:
 @runs_app.command()
 def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Metric series logged with runner.tracking (live while the run goes on)."""
-    from runner.runs.views import metrics as series_of, resolve
+    from runner.runs.views import metrics as series_of
+    from runner.runs.views import resolve
 
     state = _state(project, file)
     series = series_of(state, resolve(state, ref)["id"])
@@ -118,10 +119,11 @@ def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json:
 
 
 @runs_app.command()
-def download(ref: RefArg, to: Annotated[Optional[Path], typer.Option("--to", help="Folder (default: ./RUN_ID).")] = None,
+def download(ref: RefArg, to: Annotated[Path | None, typer.Option("--to", help="Folder (default: ./RUN_ID).")] = None,
              project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Write a run's outputs/ and logs/ to a folder, verifying every digest."""
-    from runner.runs.views import download as fetch, resolve
+    from runner.runs.views import download as fetch
+    from runner.runs.views import resolve
 
     state = _state(project, file)
     run = resolve(state, ref)

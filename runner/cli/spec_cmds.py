@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of, stdout
+from runner.cli.common import (
+    FileOpt,
+    JsonOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+    stdout,
+)
 
 
 @app.command()
@@ -39,7 +46,7 @@ def schema(project: ProjectOpt = None, file: FileOpt = None) -> int:
 
 @app.command()
 def init(
-    directory: Annotated[Optional[Path], typer.Argument(help="Folder to create (default: -C or the current folder).")] = None,
+    directory: Annotated[Path | None, typer.Argument(help="Folder to create (default: -C or the current folder).")] = None,
     template: Annotated[str, typer.Option("--template", "-t", help="minimal | sklearn | pytorch")] = "minimal",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     project: ProjectOpt = None,

@@ -60,7 +60,8 @@ def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json
 
     proj, spec = _job(project, file, job)
     with open_state(proj) as state:
-        snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot)
+        snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
+                             omit=proj.snapshot_omit)
     _warn(snap.warnings)
     if json:
         print_json(snap.as_json())
@@ -83,7 +84,8 @@ def diff_cmd(job: JobArg,
 
     proj, spec = _job(project, file, job)
     with open_state(proj, create=False) as state:
-        found = diff_job(proj.root, spec.jobs[job].code, state, job, old_digest, limits=spec.snapshot)
+        found = diff_job(proj.root, spec.jobs[job].code, state, job, old_digest, limits=spec.snapshot,
+                         omit=proj.snapshot_omit)
     if json:
         print_json(found.diff.as_json())
         return 0

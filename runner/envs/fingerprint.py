@@ -48,7 +48,9 @@ def env_fingerprint(spec: Spec, name: str | None, project_root: Path, *, docker:
     if docker:
         from runner.envs.docker_parts import docker_components
 
-        components = {**_built_components(env, project_root),
+        # In an image the python is the base image's: the host's version must not enter it,
+        # or teammates on other pythons would each build (and push) their own image.
+        components = {**_built_components(env, project_root, default_python="image"),
                       **docker_components(env.docker, project_root, docker_base_id)}
         return make_fingerprint(name, "docker", components)
     if env.user_managed:
@@ -84,8 +86,8 @@ def running_python() -> str:
     return "{}.{}.{}".format(*sys.version_info[:3])
 
 
-def _built_components(env: Environment, root: Path) -> dict[str, str]:
-    components = {"python": env.python or running_python()}
+def _built_components(env: Environment, root: Path, default_python: str | None = None) -> dict[str, str]:
+    components = {"python": env.python or default_python or running_python()}
     if env.pip:
         # Sorted as written: order never changes what pip installs; spelling might.
         components["pip"] = json.dumps(sorted(env.pip))

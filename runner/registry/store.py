@@ -9,14 +9,10 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runner.runs.store import now
 from runner.state.db import transaction
-from runner.state.gc import register_root
-
-if TYPE_CHECKING:
-    from runner.state import State
 
 FileRow = tuple[str, str, int]  # (path relative to the model, digest, size)
 VERSION_COLUMNS = ("name", "version", "digest", "path", "kind", "run_id", "metadata", "lineage", "created_at")
@@ -192,9 +188,3 @@ def _version(row: Any) -> dict[str, Any]:
 
 def _j(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
-
-
-@register_root
-def model_roots(state: State) -> Iterable[str]:
-    """Every file of every registered version: gc never deletes a model, archived or not."""
-    return [digest for (digest,) in state.db.execute("SELECT DISTINCT digest FROM model_files")]

@@ -39,10 +39,10 @@ def resolve(state: State, ref: str) -> str:
 
 
 def diff_job(project_root: Path, code: str, state: State, job: str, old: str | None = None,
-             limits: Any = None) -> JobDiff:
+             limits: Any = None, omit: frozenset[str] = frozenset()) -> JobDiff:
     """Compare the working tree's snapshot of `job` with `old` (default: the newest recorded
     snapshot of the job that differs from now; no change if every recorded one equals now)."""
-    now = take_snapshot(project_root, code, state, job=job, limits=limits, record=False)
+    now = take_snapshot(project_root, code, state, job=job, limits=limits, record=False, omit=omit)
     if old is not None:
         base = resolve(state, old)
     else:

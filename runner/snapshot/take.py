@@ -52,13 +52,14 @@ class Scan:
 
 
 def take_snapshot(project_root: Path, code: str, state: State, *, job: str | None = None,
-                  limits: Any = None, record: bool = True) -> Snapshot:
-    """Snapshot `project_root/code`. `limits` has `warn_mb` and `warn_files` (spec.snapshot).
+                  limits: Any = None, record: bool = True, omit: frozenset[str] = frozenset()) -> Snapshot:
+    """Snapshot `project_root/code`. `limits` has `warn_mb` and `warn_files` (spec.snapshot);
+    `omit` names project-relative files left out (the spec file, see `walk`).
 
     record=True stores the manifest and a `snapshots` row (under the project lock);
     record=False (`runner plan`) only fills the caches (stat cache, objects).
     """
-    scan = scan_folder(project_root, code, state)
+    scan = scan_folder(project_root, code, state, omit=omit)
     if record and not scan.dirty and not scan.stale:
         snap = _snapshot(scan, {}, job, limits)
         if _latest(state, job) == snap.digest and state.objects.has(snap.digest):
@@ -69,9 +70,10 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
         return store_scan(project_root, scan, state, job, limits, code=code)
 
 
-def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True) -> Scan:
+def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True,
+                omit: frozenset[str] = frozenset()) -> Scan:
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    found = walk(project_root, code, ignore_files=ignore_files, skip=state.root)
+    found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
     prefix = "" if code == "." else code + "/"
     return classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
 

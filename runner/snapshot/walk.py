@@ -30,17 +30,19 @@ class WalkResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path | None = None) -> WalkResult:
+def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path | None = None,
+         omit: frozenset[str] = frozenset()) -> WalkResult:
     """Everything in `project_root/code` that the ignore rules keep.
 
     ignore_files=False (dataset folders, usually git-ignored themselves): only `.git` and
     `.runner` are left out. `skip`: the state folder when $RUNNER_STATE_DIR puts it in the
-    project under another name.
+    project under another name. `omit`: project-relative files left out (the spec file:
+    it is read into the fingerprint field by field, so its metadata must not rerun jobs).
     """
     root = os.path.realpath(project_root)
     folder = _code_folder(root, code)
     prefix = "" if code == "." else code + "/"
-    walker = _Walker(root, ignore_files, os.path.realpath(skip) if skip else None)
+    walker = _Walker(root, ignore_files, os.path.realpath(skip) if skip else None, omit)
     rules = _ancestor_rules(root, code) if ignore_files else Rules()
     walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
     return walker.result
@@ -77,10 +79,11 @@ def _inside(path: str, root: str) -> bool:
 
 
 class _Walker:
-    def __init__(self, root: str, ignore_files: bool, skip: str | None) -> None:
+    def __init__(self, root: str, ignore_files: bool, skip: str | None, omit: frozenset[str]) -> None:
         self.root = root
         self.ignore_files = ignore_files
         self.skip = skip
+        self.omit = omit
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
 
@@ -99,7 +102,7 @@ class _Walker:
             if name in ALWAYS_EXCLUDED:
                 self._exclude(name, top)
             elif entry.is_file(follow_symlinks=False):
-                if ignored is None or not ignored(path, False):
+                if (ignored is None or not ignored(path, False)) and path not in self.omit:
                     files.append((path, entry.stat(follow_symlinks=False)))
                 else:
                     self._exclude(name, top)

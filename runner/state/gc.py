@@ -1,10 +1,12 @@
 """`runner gc`: delete objects that nothing references.
 
-What is referenced is the union of the `ROOTS` functions, one per kind of record: this
-issue adds recorded snapshots (their manifests and every file in them); runs' outputs
-and model versions append their own function (`register_root`). The stat cache is not
-a root: gc drops the cache rows that point at the objects it deletes, so those files
-are simply read again next time.
+What is referenced is the union of the `ROOTS` functions, one per kind of record:
+recorded snapshots and the snapshots of runs (their manifests and every file in them),
+runs' stored outputs and logs, and every file of every model version (archived too).
+They are listed here, not registered by the modules that own the tables, so a root can
+never be missing because its module was not imported. The stat cache is not a root: gc
+drops the cache rows that point at the objects it deletes, so those files are simply
+read again next time.
 
 Deleting happens inside one SQLite write transaction. A writer that stores objects
 without the project lock (`runner plan` filling the caches) commits its cache rows in a
@@ -41,20 +43,27 @@ class GcResult:
 def snapshot_roots(state: State) -> Iterable[str]:
     from runner.snapshot.manifest import load_manifest
 
-    manifests = {row[0] for row in state.db.execute("SELECT DISTINCT digest FROM snapshots")}
+    manifests = _column(state, "SELECT digest FROM snapshots UNION SELECT snapshot FROM runs")
     for digest in manifests:
         yield digest
         yield from (entry.digest for entry in load_manifest(state, digest))
 
 
-ROOTS: list[RootFn] = [snapshot_roots]
+def run_file_roots(state: State) -> Iterable[str]:
+    """Outputs and logs stored for every run: `runs download` and model registration read them."""
+    return _column(state, "SELECT DISTINCT digest FROM run_files")
 
 
-def register_root(fn: RootFn) -> RootFn:
-    """Add a root function (usable as a decorator); idempotent."""
-    if fn not in ROOTS:
-        ROOTS.append(fn)
-    return fn
+def model_roots(state: State) -> Iterable[str]:
+    """Every file of every registered version: gc never deletes a model, archived or not."""
+    return _column(state, "SELECT DISTINCT digest FROM model_files")
+
+
+def _column(state: State, sql: str) -> set[str]:
+    return {row[0] for row in state.db.execute(sql) if row[0]}
+
+
+ROOTS: list[RootFn] = [snapshot_roots, run_file_roots, model_roots]
 
 
 def referenced(state: State) -> set[str]:

@@ -116,6 +116,7 @@ def test_docker_parts(make_spec: MakeSpec, tmp_path: Path) -> None:
     assert fp.kind == "docker" and fp.components["docker.apt"] == '["a", "b"]'
     assert fp.components["docker.base"] == "python:3.11-slim"
     assert fp.components["docker.base_id"] == "sha256:python:3.11-slim!"
+    assert fp.components["python"] == "image"  # the host's python never enters an image's fingerprint
     args = make_spec(e={**base, "docker": {**base["docker"], "build_args": {"X": "1"}}})
     other = env_fingerprint(args, "e", tmp_path, docker=True, docker_base_id=lambda name: f"sha256:{name}!")
     assert changed_components(fp.components, other.components) == ["docker.build_args"]

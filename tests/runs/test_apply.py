@@ -118,6 +118,21 @@ def test_metadata_changes_never_rerun(project, cli, old, new) -> None:
     assert plan_json(cli, project)["changes"] is False
 
 
+def test_spec_file_is_not_part_of_a_root_code_snapshot(project, cli) -> None:
+    """With `code: .` the project root holds train.yaml itself: editing only its metadata
+    must still not rerun, and the run folder does not carry the spec file."""
+    spec = SPEC.replace("code: src", "code: .").replace("prep.py", "src/prep.py").replace("script: train.py",
+                                                                                       "script: src/train.py")
+    two_jobs(project, spec)
+    assert apply_json(cli, project)[0] == 0
+    (project / "train.yaml").write_text(spec.replace("tags: {team: a}", "tags: {team: b}"))
+    assert plan_json(cli, project)["changes"] is False
+    (project / "notes.txt").write_text("a real code change\n")
+    assert reasons(plan_json(cli, project), "prep") == ["code: notes.txt added"]
+    snap = json.loads(cli("snapshot", "prep", "--json", "-C", project.root).out)
+    assert "train.yaml" in snap["excluded"] and snap["files"] == 4
+
+
 def test_yaml_style_changes_never_rerun(project, cli) -> None:
     two_jobs(project)
     apply_json(cli, project)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
 
 from runner.snapshot import hash_path, load_manifest, take_snapshot
 from runner.state import State
-from runner.state import gc as gc_module
-from runner.state.gc import collect_garbage, register_root
+from runner.state.gc import collect_garbage
 from tests.conftest import ProjectDir
 
 
@@ -47,19 +45,32 @@ def test_gc_then_snapshot_reads_dropped_files_again(project: ProjectDir, state: 
     assert state.objects.read_bytes(snap.files[0].digest) == b"a\n"
 
 
-def test_roots_can_be_extended(state: State) -> None:
-    kept = state.objects.put_bytes(b"a model")
+def test_gc_keeps_run_outputs_logs_and_models(project: ProjectDir, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Objects of runs (snapshot, outputs, logs) and of model versions are roots: after gc,
+    downloads still verify every digest. Run through the CLI, as a user would."""
+    project.gen({
+        "train.yaml": "version: 1\njobs:\n  train:\n    code: src\n    command: python make.py\n"
+                      "models:\n  m:\n    job: train\n    path: outputs/model.bin\n",
+        "src": {"make.py": "import os\nopen(os.environ['RUNNER_OUTPUTS'] + '/model.bin', 'w').write('w')\n"
+                           "print('trained')\n"},
+    })
+    assert cli("apply", "-C", project.root).code == 0
+    # Drop the snapshot records: the run still references its snapshot, so it must survive.
+    from runner.state import open_state_at
 
-    def models(_: State) -> Iterable[str]:
-        return [kept]
-
-    register_root(models)
-    try:
-        assert collect_garbage(state).objects == 0
-        assert state.objects.has(kept)
-    finally:
-        gc_module.ROOTS.remove(models)
-    assert collect_garbage(state).objects == 1
+    with open_state_at(project.root / ".runner") as state:
+        state.db.execute("DELETE FROM snapshots")
+        state.db.commit()
+        before = _objects(state)
+    done = cli("gc", "--json", "-C", project.root)
+    assert done.code == 0 and json.loads(done.out)["objects"] == 0, done.out
+    with open_state_at(project.root / ".runner") as state:
+        assert _objects(state) == before
+    assert cli("runs", "download", "train", "--to", tmp_path / "run", "-C", project.root).code == 0
+    assert (tmp_path / "run" / "outputs" / "model.bin").read_text() == "w"
+    assert "trained" in (tmp_path / "run" / "logs" / "std_log.txt").read_text()
+    assert cli("models", "download", "m", "--to", tmp_path / "model", "-C", project.root).code == 0
+    assert cli("apply", "-C", project.root, "--force", "train").code == 0  # staging old snapshots still works
 
 
 def test_stale_temp_files_are_removed(state: State) -> None:
