@@ -116,9 +116,10 @@ class Planner:
         if after:
             previous = (last or {}).get("components", {}).get("upstream")
             fp = self.fingerprint(name, upstream=previous or {})
-            own = self._reasons(name, fp, last, force)
-            return Action("run", name, (f"after {', '.join(after)}", *[r for r in own if "up to date" not in r]),
-                          symbol="~" if last else "+", after=after)
+            # "up to date" may change once the upstream ran; a first run says so by its `+`.
+            own = [r for r in self._reasons(name, fp, last, force)
+                   if not r.startswith("up to date") and r != "no previous run"]
+            return Action("run", name, (f"after {', '.join(after)}", *own), symbol="~" if last else "+", after=after)
         fp = self.fingerprint(name)
         reasons = self._reasons(name, fp, last, force)
         if reasons and reasons[0].startswith("up to date"):

@@ -199,11 +199,8 @@ def test_ci_fields_filled_in_and_out_of_git(repo, tmp_path: Path, monkeypatch: p
 
 
 def test_git_binary_missing(repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import git
-
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
-    monkeypatch.setattr(git.Git, "GIT_PYTHON_GIT_EXECUTABLE", "git")
     assert shutil.which("git", path=os.environ["PATH"]) is None
     assert git_metadata(repo.root) == EMPTY
