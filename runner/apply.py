@@ -75,7 +75,8 @@ def apply(project: Project, spec: Any, state: Any, *, targets: Iterable[str] = (
             outcomes = tuple(scheduler.run())
         from runner.registry.sync import apply_models  # after the runs: models need their outputs
 
-        models = apply_models(spec, state, plan, outcomes, prune=prune, git=git, report=events.model)
+        models = apply_models(spec, state, plan, outcomes, prune=prune, git=git, report=events.model,
+                              source=project.spec_name)
         return ApplyResult(plan, outcomes, tuple(repaired), models)
 
 

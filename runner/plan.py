@@ -37,6 +37,7 @@ class Action:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
+    warnings: tuple[str, ...] = ()  # e.g. a code folder above the snapshot size limits (printed on stderr)
 
     @property
     def changes(self) -> bool:
@@ -179,5 +180,6 @@ def make_plan(project: Project, spec: Spec, state: Any, *, targets: Iterable[str
         actions.append(action)
     from runner.registry.reconcile import plan_models  # models follow the jobs: register / update / archive
 
-    actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets))
-    return Plan(tuple(actions)), planner
+    actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets), source=project.spec_name)
+    warnings = dict.fromkeys(w for snap in planner._snapshots.values() for w in snap.warnings)
+    return Plan(tuple(actions), tuple(warnings)), planner

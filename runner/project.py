@@ -20,6 +20,14 @@ class Project:
     state_root: Path | None = None
 
     @property
+    def spec_name(self) -> str:
+        """The spec file as the project knows it: `train.yaml`, `train.docker.yaml`, `ml/train.yaml`."""
+        try:
+            return self.spec_file.relative_to(self.root).as_posix()
+        except ValueError:
+            return self.spec_file.name
+
+    @property
     def snapshot_omit(self) -> frozenset[str]:
         """The spec file, project-relative, which snapshots leave out: its fields reach the
         fingerprint one by one, so editing a model's description must not rerun `code: .` jobs."""

@@ -55,7 +55,7 @@ class Scheduler:
             failed = [dep for dep in action.after if dep in self.results and not succeeded(self.results[dep])]
             if failed or self.cancelled.event.is_set():
                 pending.remove(action)
-                detail = f"skipped: {failed[0]} failed" if failed else "skipped: canceled"
+                detail = f"{failed[0]} failed" if failed else "apply canceled before it started"
                 self._record(RunOutcome(action.target, None, "skipped", detail=detail))
             elif busy + len(ready) < self.jobs and all(dep in self.results for dep in action.after):
                 pending.remove(action)

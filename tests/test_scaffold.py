@@ -146,25 +146,3 @@ def test_example_data_is_the_whole_iris_table() -> None:
     assert rows[0] == ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
                        "petal width (cm)", "species"]
     assert len(rows) == 151 and {r[4] for r in rows[1:]} == {"setosa", "versicolor", "virginica"}
-
-
-def test_example_jobs_run_as_runner_would_run_them(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    pytest.importorskip("joblib")
-    prep, train = tmp_path / "prep", tmp_path / "train"
-    for run in (prep, train):
-        shutil.copytree(EXAMPLE / "src", run)  # the snapshot of `code: src`
-    raw = EXAMPLE / "data" / "iris.csv"
-    subprocess.run([sys.executable, "prep_iris.py", "--raw", str(raw), "--out", str(prep / "outputs" / "iris.csv")],
-                   cwd=prep, env=_run_env(prep / "logs"), check=True, capture_output=True, timeout=120)
-    header = (prep / "outputs" / "iris.csv").read_text().splitlines()[0]
-    assert header == "sepal_length,sepal_width,petal_length,petal_width,species"
-    subprocess.run([sys.executable, "train_iris.py", "--kernel", "linear", "--penalty", "1.0",
-                    "--data", str(prep / "outputs" / "iris.csv")],
-                   cwd=train, env=_run_env(train / "logs"), check=True, capture_output=True, timeout=300)
-    records = list(tracking.read_metrics(train / "logs" / "metrics.jsonl"))
-    accuracy = [r["value"] for r in records if r.get("name") == "accuracy"]
-    assert len(accuracy) == 1 and accuracy[0] > 0.9
-    assert {"type": "params", "params": {"kernel": "linear", "penalty": 1.0,
-                                         "train_rows": 105, "test_rows": 45}} in records
-    assert (train / "outputs" / "model.joblib").stat().st_size > 0

@@ -13,6 +13,9 @@ ProjectOpt = Annotated[Path | None, typer.Option(
     "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
 FileOpt = Annotated[Path | None, typer.Option(
     "-f", "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
+# For commands where `-f` means something else (`runs logs -f` follows, like `tail -f`).
+LongFileOpt = Annotated[Path | None, typer.Option(
+    "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 # Sets RUNNER_CA_BUNDLE for this process: docker image builds copy the bundle in (runner.envs.ca_bundle).
 CaBundleOpt = Annotated[Path | None, typer.Option(

@@ -27,7 +27,13 @@ def plan_summary(plan: Plan) -> str:
     return f"Plan: {', '.join(parts)}."
 
 
+def print_warnings(warnings: Any) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def print_plan(plan: Plan, *, stream: Any = None) -> None:
+    print_warnings(plan.warnings)
     out = stream or sys.stdout
     for line in plan_lines(plan):
         out.write(line + "\n")

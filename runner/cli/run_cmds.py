@@ -53,12 +53,13 @@ def plan(
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
 ) -> int:
     """Show what apply would run, and why (it runs nothing)."""
-    from runner.cli.render import print_plan
+    from runner.cli.render import print_plan, print_warnings
     from runner.plan import make_plan
 
     proj, spec, state, _git = _open(project, file, create=False, ref=ref, ctx=ctx)
     result, _ = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
     if json:
+        print_warnings(result.warnings)
         print_json(result.as_json())
     else:
         print_plan(result)

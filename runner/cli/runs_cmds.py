@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
+from runner.cli.common import FileOpt, JsonOpt, LongFileOpt, ProjectOpt, print_json, project_of
 
 runs_app = typer.Typer(help="The run history: list, show, logs, metrics, download, diff.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -71,7 +71,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
 
 @runs_app.command()
 def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow until the run ends.")] = False,
-         project: ProjectOpt = None, file: FileOpt = None) -> int:
+         project: ProjectOpt = None, file: LongFileOpt = None) -> int:
     """The run's log (logs/std_log.txt)."""
     from runner.runs.store import ACTIVE
     from runner.runs.views import log_path, read_log, resolve

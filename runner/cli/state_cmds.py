@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -55,6 +54,7 @@ def _job(project: Any, file: Any, job: str) -> tuple[Any, Any]:
 @snapshot_app.command("take")
 def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Snapshot JOB's code folder: digest, files, size, excluded top-level entries."""
+    from runner.cli.render import print_warnings
     from runner.snapshot import take_snapshot
     from runner.state import open_state
 
@@ -62,7 +62,7 @@ def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json
     with open_state(proj) as state:
         snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
                              omit=proj.snapshot_omit)
-    _warn(snap.warnings)
+    print_warnings(snap.warnings)
     if json:
         print_json(snap.as_json())
         return 0
@@ -127,9 +127,6 @@ def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say wha
     return 0
 
 
-def _warn(warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
 
 
 def human_bytes(size: float) -> str:

@@ -36,14 +36,14 @@ class Decision:
 
 
 def plan_models(spec: Spec, conn: sqlite3.Connection, job_actions: Sequence[Action], *, prune: bool,
-                scoped: bool) -> list[Action]:
+                scoped: bool, source: str = "train.yaml") -> list[Action]:
     """The model actions that follow the job actions in a plan.
 
     Only models whose job is in the plan are looked at (`runner plan JOB` limits both);
     archives are only planned for a whole-project plan.
     """
     planned = {a.target: a.action for a in job_actions}
-    planner = ModelPlanner(spec, conn)
+    planner = ModelPlanner(spec, conn, source)
     decisions = [planner.decide(name, running=planned[model.job] == "run")
                  for name, model in spec.models.items() if model.job in planned]
     if not scoped:
@@ -58,9 +58,9 @@ def metadata_of(model: Model) -> dict[str, Any]:
 
 
 class ModelPlanner:
-    def __init__(self, spec: Spec, conn: sqlite3.Connection) -> None:
+    def __init__(self, spec: Spec, conn: sqlite3.Connection, source: str = "train.yaml") -> None:
         self.spec, self.conn = spec, conn
-        self.registry, self.runs = ModelStore(conn), RunStore(conn)
+        self.registry, self.runs = ModelStore(conn, source), RunStore(conn)
 
     def decide(self, name: str, *, running: bool = False) -> Decision:
         model = self.spec.models[name]
@@ -95,15 +95,17 @@ class ModelPlanner:
                           lineage=lineage(self.conn, run))
 
     def archives(self, *, prune: bool) -> list[Decision]:
+        """Active models this spec file declared once and no longer does (another file's are not its own)."""
+        source = self.registry.source
         gone = [m["name"] for m in self.registry.models()
-                if m["status"] == "active" and m["name"] not in self.spec.models]
-        reasons = ("not in train.yaml",) if prune else ("not in train.yaml", "run apply --prune")
+                if m["status"] == "active" and m["name"] not in self.spec.models and m["spec"] == source]
+        reasons = (f"not in {source}",) if prune else (f"not in {source}", "run apply --prune")
         return [Decision(name, "archive", reasons) for name in gone]
 
     def _compare(self, name: str, model: Model, latest: dict[str, Any]) -> Decision:
         reasons = []
         if (self.registry.model(name) or {}).get("status") == "archived":
-            reasons.append("back in train.yaml: unarchive")
+            reasons.append(f"back in {self.registry.source}: unarchive")
         meta = metadata_of(model)
         changed = [key for key in METADATA_FIELDS if latest["metadata"].get(key) != meta[key]]
         if changed:

@@ -56,15 +56,16 @@ def alias_moves(current: dict[str, tuple[int, str]], declared: Iterable[str], ve
 
 
 class ModelStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, source: str = "train.yaml") -> None:
         self.conn = conn
+        self.source = source  # the spec file whose models this store registers and archives
 
     # -- reading
 
     def model(self, name: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT name, status, created_at, updated_at FROM models WHERE name = ?",
+        row = self.conn.execute("SELECT name, status, created_at, updated_at, spec FROM models WHERE name = ?",
                                 (name,)).fetchone()
-        return dict(zip(("name", "status", "created_at", "updated_at"), row)) if row else None
+        return dict(zip(("name", "status", "created_at", "updated_at", "spec"), row)) if row else None
 
     def models(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT name FROM models ORDER BY name").fetchall()
@@ -145,17 +146,18 @@ class ModelStore:
         at = now()
         with transaction(self.conn) as db:
             db.execute("UPDATE models SET status = 'archived', updated_at = ? WHERE name = ?", (at, name))
-            _history(db, name, "archive", None, {"reason": "not in train.yaml"}, at, commit)
+            _history(db, name, "archive", None, {"reason": f"not in {self.source}"}, at, commit)
 
     def _ensure_active(self, db: sqlite3.Connection, name: str, at: str, commit: str | None) -> None:
         current = self.model(name)
         if current is None:
-            db.execute("INSERT INTO models (name, status, created_at, updated_at) VALUES (?, 'active', ?, ?)",
-                       (name, at, at))
+            db.execute("INSERT INTO models (name, status, created_at, updated_at, spec) VALUES (?, 'active', ?, ?, ?)",
+                       (name, at, at, self.source))
             return
-        db.execute("UPDATE models SET status = 'active', updated_at = ? WHERE name = ?", (at, name))
+        db.execute("UPDATE models SET status = 'active', updated_at = ?, spec = ? WHERE name = ?",
+                   (at, self.source, name))
         if current["status"] == "archived":
-            _history(db, name, "unarchive", None, {"reason": "back in train.yaml"}, at, commit)
+            _history(db, name, "unarchive", None, {"reason": f"back in {self.source}"}, at, commit)
 
     def _move_aliases(self, db: sqlite3.Connection, name: str, declared: Iterable[str], version: int, at: str,
                       commit: str | None) -> None:

@@ -41,11 +41,11 @@ class ModelOutcome:
 
 
 def apply_models(spec: Spec, state: Any, plan: Plan, outcomes: Iterable[Any], *, prune: bool = False,
-                 git: dict[str, Any] | None = None,
+                 git: dict[str, Any] | None = None, source: str = "train.yaml",
                  report: Callable[[ModelOutcome], None] = lambda outcome: None) -> tuple[ModelOutcome, ...]:
     """Carry out the `model:` actions of `plan` (all but skips); `outcomes` are the runs this apply made."""
     runs = {o.job: o for o in outcomes}
-    sync = _Sync(spec, state, (git or {}).get("commit"), prune)
+    sync = _Sync(spec, state, (git or {}).get("commit"), prune, source)
     results = []
     for action in plan.actions:
         if action.target.startswith("model:") and action.action != "skip":  # a skip cannot change during apply
@@ -56,9 +56,9 @@ def apply_models(spec: Spec, state: Any, plan: Plan, outcomes: Iterable[Any], *,
 
 
 class _Sync:
-    def __init__(self, spec: Spec, state: Any, commit: str | None, prune: bool) -> None:
+    def __init__(self, spec: Spec, state: Any, commit: str | None, prune: bool, source: str) -> None:
         self.spec, self.state, self.commit, self.prune = spec, state, commit, prune
-        self.planner, self.registry = ModelPlanner(spec, state.db), ModelStore(state.db)
+        self.planner, self.registry = ModelPlanner(spec, state.db, source), ModelStore(state.db, source)
 
     def one(self, name: str, planned: str, upstream: list[Any]) -> ModelOutcome:
         if planned == "archive":
@@ -92,9 +92,9 @@ class _Sync:
     def _archive(self, name: str) -> ModelOutcome:
         if not self.prune:
             return ModelOutcome(name, "archive", "not archived",
-                                detail="not in train.yaml; run `runner apply --prune` to archive it")
+                                detail=f"not in {self.registry.source}; run `runner apply --prune` to archive it")
         self.registry.archive(name, commit=self.commit)
-        return ModelOutcome(name, "archive", "archived", detail="not in train.yaml; versions kept")
+        return ModelOutcome(name, "archive", "archived", detail=f"not in {self.registry.source}; versions kept")
 
 
 def _what_failed(outcome: Any) -> str:

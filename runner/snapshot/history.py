@@ -22,15 +22,20 @@ class JobDiff:
 
 
 def recorded(state: State, job: str | None) -> list[str]:
-    """The job's recorded snapshot digests, newest first."""
-    rows = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? ORDER BY id DESC", (job,))
-    return [row[0] for row in rows]
+    """The job's snapshot digests, newest first: those `runner snapshot JOB` recorded and
+    those its runs ran with (plan and apply record snapshots per code folder, not per job)."""
+    rows = state.db.execute(
+        "SELECT digest, created_at FROM snapshots WHERE job IS ? "
+        "UNION ALL SELECT snapshot, created_at FROM runs WHERE job IS ? AND snapshot IS NOT NULL "
+        "ORDER BY created_at DESC", (job, job))
+    return list(dict.fromkeys(row[0] for row in rows))
 
 
 def resolve(state: State, ref: str) -> str:
     """A recorded snapshot digest from its full hex or a unique prefix (at least 4 characters)."""
     ref = ref.strip().lower().removeprefix("sha256:")
-    rows = state.db.execute("SELECT DISTINCT digest FROM snapshots WHERE digest >= ? AND digest < ?",
+    rows = state.db.execute("SELECT digest FROM snapshots WHERE digest >= ?1 AND digest < ?2 UNION "
+                            "SELECT snapshot FROM runs WHERE snapshot >= ?1 AND snapshot < ?2",
                             (ref, ref + "g")).fetchall() if len(ref) >= 4 else []
     if len(rows) == 1:
         return str(rows[0][0])

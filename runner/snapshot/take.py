@@ -120,7 +120,7 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any) -> Snaps
     rows = _rows(scan, hashed)
     rows.sort()  # paths are unique, so this sorts by path
     files = tuple(map(FileEntry, *zip(*rows))) if rows else ()
-    label = f"job {job!r}" if job else "snapshot"
+    label = f"job {job!r}" if job else f"code folder {scan.prefix.rstrip('/') or '.'!r}"
     warnings = scan.found.warnings + size_warnings(files, label, getattr(limits, "warn_mb", None),
                                                    getattr(limits, "warn_files", None))
     return Snapshot(job=job, digest=hashlib.sha256(encode_rows(rows)).hexdigest(), files=files,

@@ -140,4 +140,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX model_history_by_name ON model_history (name, id);
     """,
+    # 5: which spec file declares each model: apply --prune archives only the models of the
+    # file in use, so train.yaml and train.docker.yaml can share one project's registry
+    """
+    ALTER TABLE models ADD COLUMN spec TEXT NOT NULL DEFAULT 'train.yaml';
+    """,
 ]

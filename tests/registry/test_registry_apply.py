@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from runner.registry.store import ModelStore
 from runner.registry.views import history, list_models, show, versions
 from runner.runs.store import RunStore
-from tests.registry.conftest import RegistryProject, model_actions
+from tests.registry.conftest import RegistryProject, model_actions, spec_text
 
 
 def _versions(reg: RegistryProject, name: str = "m") -> list[int]:
@@ -193,3 +195,18 @@ def test_model_files_are_gc_roots(reg: RegistryProject) -> None:
         state.db.commit()
         collect_garbage(state)
         assert state.objects.has(digest)
+
+def test_each_spec_file_prunes_only_its_own_models(reg: RegistryProject, cli) -> None:  # type: ignore[no-untyped-def]
+    """train.yaml and other.yaml share one registry (like the example's train.docker.yaml):
+    neither plans to archive the other's models, and once both applied neither has changes."""
+    reg.write({"m": {}})
+    other = spec_text({"n": {"job": "second"}}, jobs=("second",)).replace("outputs/model.bin", "outputs/folder")
+    reg.dir.gen({"other.yaml": other})
+    assert cli("apply", "-C", reg.root).code == 0
+    assert cli("apply", "-C", reg.root, "-f", "other.yaml", "--prune").code == 0
+    for args in ((), ("-f", "other.yaml")):
+        assert cli("plan", "-C", reg.root, "--detailed-exitcode", *args).code == 0, args
+    reg.dir.gen({"other.yaml": other.replace("models:\n  n:", "models:\n  renamed:")})
+    plan = json.loads(cli("plan", "-C", reg.root, "-f", "other.yaml", "--json").out)
+    assert {a["target"]: a["reasons"] for a in plan["actions"] if a["action"] == "archive"} == {
+        "model:n": ["not in other.yaml", "run apply --prune"]}

@@ -242,7 +242,7 @@ def test_failure_skips_dependents_and_independent_jobs_go_on(project, cli) -> No
     by_job = {r["job"]: r for r in result["runs"]}
     assert by_job["prep"]["status"] == "failed" and by_job["prep"]["exit_code"] == 3
     assert by_job["train"] == {"job": "train", "id": None, "status": "skipped", "exit_code": None,
-                               "detail": "skipped: prep failed"}
+                               "detail": "prep failed"}
     assert by_job["other"]["status"] == "completed"
     assert reasons(plan_json(cli, project), "prep") == ["previous run prep-1 failed"]
     logs = cli("runs", "logs", "prep-1", "-C", project.root)
@@ -298,3 +298,12 @@ def test_missing_secret_fails_only_that_run(project, cli, monkeypatch) -> None:
     assert code == 0
     db = (project / ".runner" / "state.db").read_bytes()
     assert b"s3cret-value" not in db
+
+
+def test_plan_warns_about_a_large_code_folder_on_stderr(project, cli) -> None:
+    spec = SPEC.replace("version: 1\n", "version: 1\nsnapshot: {warn_mb: 1}\n")
+    two_jobs(project, spec)
+    (project / "src" / "weights.bin").write_bytes(b"w" * 2_000_000)
+    done = cli("plan", "--json", "-C", project.root)
+    assert json.loads(done.out)["changes"] is True
+    assert done.err.count("warning: code folder 'src'") == 1 and "weights.bin" in done.err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.runs.helpers import apply_json, runs_json, start_apply, two_jobs, wait_for
+from tests.runs.helpers import apply_json, runner_cmd, runs_json, start_apply, two_jobs, wait_for
 
 LIST_KEYS = {"id", "job", "experiment", "status", "fingerprint", "created_at", "started_at", "ended_at",
              "exit_code", "git"}
@@ -106,3 +106,37 @@ def test_credentials_are_stripped_from_the_remote(project, cli) -> None:
     apply_json(cli, project)
     assert runs_json(project)[0]["git"]["repository"] == "https://git.example.com/team/repo.git"
     assert b"s3cret" not in (project / ".runner" / "state.db").read_bytes()
+
+
+def test_runs_logs_follow_streams_a_running_run_until_it_ends(project) -> None:
+    """`runner runs logs JOB -f` (-f is --follow here, like tail -f) prints lines as they come."""
+    project.gen({"train.yaml": "version: 1\njobs:\n  slow:\n    command: python slow.py\n",
+                 "slow.py": "import time\nprint('first', flush=True)\n"
+                            "while not __import__('os').path.exists('../../../../go'):\n    time.sleep(0.05)\n"
+                            "print('last', flush=True)\n"})
+    apply = start_apply(project)
+    try:
+        wait_for(lambda: any(r["status"] == "running" for r in runs_json(project)), what="the run to start")
+        follow = subprocess.Popen([*runner_cmd(), "runs", "logs", "slow", "-f", "-C", str(project.root)],
+                                  stdout=subprocess.PIPE, text=True)
+        assert follow.stdout is not None
+        assert follow.stdout.readline() == "first\n"
+        assert follow.poll() is None  # still following
+        (project.root.parent / "go").write_text("")  # the run folder is .runner/runs/slow-1: four levels down
+        out, _ = follow.communicate(timeout=60)
+        assert "last" in out and follow.returncode == 0
+    finally:
+        apply.wait(timeout=60)
+
+
+def test_snapshot_diff_after_apply_compares_with_the_last_run(project, cli) -> None:
+    """No `runner snapshot` was ever called: the runs' snapshots are the job's history."""
+    two_jobs(project)
+    apply_json(cli, project)
+    (project / "src" / "train.py").write_text((project / "src" / "train.py").read_text() + "# edited\n")
+    diff = cli("snapshot", "diff", "train", "--json", "-C", project.root)
+    assert diff.code == 0, diff.err
+    assert json.loads(diff.out) == {"added": [], "removed": [], "modified": ["train.py"]}
+    snapshot = json.loads(cli("runs", "show", "train", "--json", "-C", project.root).out)["snapshot"]
+    by_digest = cli("snapshot", "diff", "train", snapshot[:10], "--json", "-C", project.root)
+    assert json.loads(by_digest.out)["modified"] == ["train.py"]
