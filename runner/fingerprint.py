@@ -92,8 +92,12 @@ def _environment_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         return []  # a renamed environment is already named by the job's `environment` change
     from runner.envs import changed_components
 
-    parts = changed_components(old.get("components", {}), new.get("components", {}))
+    components = new.get("components", {})
+    parts = changed_components(old.get("components", {}), components)
     label = new.get("name") or "default"
+    unknown = [f"{part} {components[part]}" for part in parts if str(components.get(part, "")).startswith("unknown:")]
+    if unknown:  # e.g. no docker daemon: say that, not "changed"
+        return [f"environment {label}: {'; '.join(unknown)}"]
     return [f"environment {label}: {', '.join(parts) or 'definition'} changed"]
 
 

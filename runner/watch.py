@@ -15,6 +15,7 @@ one still running). Ctrl-C cancels the runs, waits for them to end and returns 1
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
@@ -224,7 +225,14 @@ class Watcher:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
-        watcher = self
+        watcher, root = self, str(self.project.root)
+        observer = Observer()
+
+        def watch_folder(path: str) -> None:
+            """Each top-level folder is watched on its own, so `.runner/` and `.git/` (busy, and
+            never relevant) cost no inotify watches and raise no warnings."""
+            if os.path.basename(path) not in (".runner", ".git") and watcher.filter.relevant(path, True):
+                observer.schedule(handler, path, recursive=True)
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
@@ -232,10 +240,15 @@ class Watcher:
                     return
                 for path in filter(None, (event.src_path, getattr(event, "dest_path", ""))):
                     text = path.decode() if isinstance(path, bytes) else path
+                    if event.is_directory and os.path.dirname(text) == root and event.event_type != "deleted":
+                        watch_folder(text)  # a new top-level folder
                     if watcher.filter.relevant(text, event.is_directory):
                         watcher.debouncer.touch(text)
 
-        observer = Observer()
-        observer.schedule(Handler(), str(self.project.root), recursive=True)
+        handler = Handler()
+        observer.schedule(handler, root, recursive=False)
+        for entry in os.scandir(root):
+            if entry.is_dir(follow_symlinks=False):
+                watch_folder(entry.path)
         observer.start()
         return observer

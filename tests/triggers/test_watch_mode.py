@@ -111,6 +111,23 @@ def test_an_edit_reruns_only_the_affected_job(project: ProjectDir, watching: lis
 
 
 @pytest.mark.slow
+def test_a_folder_made_after_start_is_watched_and_runner_state_is_not(project: ProjectDir,
+                                                                      watching: list[Watch]) -> None:
+    """Top-level folders are watched one by one (never .runner/): a new one joins the watch."""
+    project.gen({"train.yaml": SPEC.replace("code: b", "code: later"), "a": {"job.py": QUICK.format(name="a", n=1)}})
+    root = project.root
+    watch = _start(watching, root)  # `later` does not exist yet: train.yaml is invalid, watch waits
+    poll(lambda: watch.saw("later"), what="the located error")
+    (root / "later").mkdir()
+    (root / "later" / "job.py").write_text(QUICK.format(name="b", n=1))
+    poll(lambda: find_run(root, "a-1", "completed") and find_run(root, "b-1", "completed"), what="the runs")
+    (root / "later" / "job.py").write_text(QUICK.format(name="b", n=2))
+    poll(lambda: find_run(root, "b-2", "completed"), what="b to rerun after an edit in the new folder")
+    assert _count(root, "a") == 1 and not watch.saw(".runner"), watch.output()
+    assert watch.interrupt() == 130
+
+
+@pytest.mark.slow
 def test_a_change_supersedes_the_run_in_flight(project: ProjectDir, watching: list[Watch]) -> None:
     root = _two_jobs(project)
     (root / "a" / "job.py").write_text(SLOW)
