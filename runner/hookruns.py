@@ -6,8 +6,8 @@
 own session with stdin closed and output to `.runner/hooks/SHA.log`, then returns.
 
 `run_commit()` (the detached process) waits for the project lock, so applies of
-commits in quick succession queue. Once it holds the lock it looks for a record queued
-after its own: a newer commit supersedes one that has not started, so it ends as
+commits in quick succession queue. Once it holds the lock it looks for a recorded commit
+that descends from its own: a newer commit supersedes one that has not started, so it ends as
 `superseded by SHA` without running anything. Otherwise it applies the commit's tree
 (`runner.reftree`) and records when it ended and its exit code. Records are written
 atomically; only the newest `KEEP` records (and their logs) are kept.
@@ -108,9 +108,20 @@ def apply_commit(project: Project, state: Any, commit: str, events: Any) -> int:
 
 
 def newer_than(project: Project, run: HookRun) -> HookRun | None:
-    """The newest record queued after `run` (another commit's), if any."""
-    later = [r for r in _all(project) if r.queued_ns > run.queued_ns and r.commit != run.commit]
-    return later[0] if later else None
+    """A recorded commit that descends from `run`'s: applying `run` after it would step back.
+
+    History decides, not the clock: the hook starts each launcher in the background, so
+    commits made in quick succession can be queued out of order. Of several newer ones,
+    the tip (the one every other descends into) is named, else the last queued.
+    """
+    def descends(commit: str, ancestor: str) -> bool:
+        done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, commit], cwd=project.root,
+                              capture_output=True, env=clean_git_env(), check=False)
+        return done.returncode == 0
+
+    newer = [r for r in _all(project) if r.commit != run.commit and descends(r.commit, run.commit)]
+    tips = [r for r in newer if all(o is r or descends(r.commit, o.commit) for o in newer)]
+    return (tips or newer or [None])[0]
 
 
 def recent(project: Project, *, limit: int = 10) -> list[HookRun]:
