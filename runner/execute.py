@@ -163,10 +163,10 @@ class RunExecutor:
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:
-        log = run_dir / "logs" / "std_log.txt"
-        if log.parent.is_dir():
-            with open(log, "a", encoding="utf-8") as handle:
-                handle.write(message + "\n")
+        log = run_dir / "logs" / "std_log.txt"  # may not exist yet: the environment is built first
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(message + "\n")
 
 
 def param_text(value: Any) -> str:

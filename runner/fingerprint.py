@@ -44,8 +44,8 @@ def explain(old: dict[str, Any], new: dict[str, Any], code_changes: SnapshotDiff
     if old.get("snapshot") != new["snapshot"]:
         reasons += code_changes(old.get("snapshot", ""), new["snapshot"]) or ["code changed"]
     reasons += _environment_changes(old.get("environment", {}), new["environment"])
-    reasons += _digest_changes(old.get("data", {}), new["data"], "input {}: data changed")
-    reasons += _digest_changes(old.get("upstream", {}), new["upstream"], "{}: upstream outputs changed")
+    reasons += _digest_changes(old.get("data", {}), new["data"], "input {}", "data")
+    reasons += _digest_changes(old.get("upstream", {}), new["upstream"], "{}", "upstream outputs")
     return reasons or ["fingerprint changed"]
 
 
@@ -101,8 +101,14 @@ def _environment_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"environment {label}: {', '.join(parts) or 'definition'} changed"]
 
 
-def _digest_changes(old: dict[str, str], new: dict[str, str], template: str) -> list[str]:
-    return [template.format(key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+def _digest_changes(old: dict[str, str], new: dict[str, str], label: str, what: str) -> list[str]:
+    """One reason per changed digest; a key on one side only was added or removed in train.yaml."""
+    def reason(key: str) -> str:
+        if key not in old or key not in new:
+            return f"{label.format(key)}: {'added' if key not in old else 'removed'}"
+        return f"{label.format(key)}: {what} changed"
+
+    return [reason(key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
 
 
 def _show(value: Any) -> str:

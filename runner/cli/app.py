@@ -61,6 +61,11 @@ def run(args: list[str]) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print("runner: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`runner runs list | head -1`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
     except RunnerError as exc:
         print(f"{exc}", file=sys.stderr)
         return exc.exit_code

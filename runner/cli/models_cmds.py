@@ -61,6 +61,8 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
     if json:
         print_json(entry)
         return 0
+    from runner.cli.render import git_line, text
+
     lineage, git = entry["lineage"], entry["lineage"].get("git", {})
     lines = [f"model       {entry['name']} version {entry['version']} ({entry['status']})",
              f"aliases     {', '.join(entry['aliases']) or '-'}",
@@ -70,8 +72,8 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"description {entry['description'] or '-'}",
              (f"run         {lineage.get('run_id')} (job {lineage.get('job')}, fingerprint "
               f"{(lineage.get('fingerprint') or '')[:12]})"),
-             f"git         {git.get('commit')} {git.get('branch') or ''}{' (dirty)' if git.get('dirty') else ''}"]
-    lines += [f"{label:<11} {k} = {v}" for label, section in (("tag", entry["tags"]), ("property", entry["properties"]),
+             f"git         {git_line(git or {})}"]
+    lines += [f"{label:<11} {k} = {text(v)}" for label, section in (("tag", entry["tags"]), ("property", entry["properties"]),
                                                               ("resource", entry["resources"] or {}),
                                                               ("metric", lineage.get("metrics", {})))
               for k, v in section.items()]
@@ -103,9 +105,11 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
     if json:
         print_json(events)
         return 0
+    from runner.cli.render import text
+
     for event in events:
         version = f"v{event['version']}" if event["version"] is not None else "-"
-        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
+        detail = text(event["detail"])
         print(f"{event['at']:<25} {event['action']:<9} {version:<5} {(event['commit'] or '-')[:8]:<9} {detail}")
     return 0
 

@@ -63,3 +63,21 @@ def model_line(outcome: Any) -> str:
     version = f" version {outcome.version}" if outcome.version else ""
     detail = f" ({outcome.detail})" if outcome.detail else ""
     return f"{mark} model:{outcome.name}{version} {outcome.status}{detail}"
+
+
+def text(value: Any) -> str:
+    """A value as a person reads it: `-` for nothing, lists and mappings without Python's brackets."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(text(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={text(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def git_line(git: dict[str, Any]) -> str:
+    """`git         COMMIT BRANCH (dirty)`, or `-` outside git."""
+    if not git.get("commit"):
+        return "-"
+    return f"{git['commit']} {git.get('branch') or '(detached)'}{' (dirty)' if git.get('dirty') else ''}"

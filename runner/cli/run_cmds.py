@@ -78,15 +78,20 @@ def apply(
     ca_bundle: CaBundleOpt = None,
 ) -> int:
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
+    import signal
+
     from runner.apply import apply as do_apply
     from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
+    from runner.interrupts import stop_signals_interrupt
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
     events = _events(json, parallel)
-    result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel, events=events,
-                      git=git, prune=prune)
+    # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
+    with stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
+        result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
+                          events=events, git=git, prune=prune)
     if json:
         print_json(result.as_json())
     elif result.outcomes:
@@ -98,7 +103,7 @@ def _events(json: bool, parallel: int) -> Any:
     from runner.apply import ApplyEvents
     from runner.cli.render import model_line, outcome_line, print_plan
 
-    out = sys.stderr if json else sys.stdout
+    out = _Terminal(sys.stderr if json else sys.stdout)
     lock = threading.Lock()
 
     def say(text: str) -> None:
@@ -117,3 +122,25 @@ def _events(json: bool, parallel: int) -> Any:
         note=lambda message: say(f"! {message}"),
         model=lambda outcome: say(model_line(outcome)),
     )
+
+
+class _Terminal:
+    """Progress output that outlives its reader: once `| head` or a dropped SSH session closes
+    the pipe, lines are dropped (the runs' logs keep them) and the runs go on."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.closed = stream, False
+
+    def write(self, text: str) -> None:
+        self._guard(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self.stream.flush)
+
+    def _guard(self, call: Any, *args: Any) -> None:
+        if self.closed:
+            return
+        try:
+            call(*args)
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self.closed = True

@@ -53,17 +53,19 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
         run.pop("git_full", None)
         print_json(run)
         return 0
+    from runner.cli.render import git_line, text
+
     git = run.pop("git_full")
-    lines = [f"run        {run['id']} ({run['status']}, exit code {run['exit_code']})",
+    lines = [f"run        {run['id']} ({run['status']}, exit code {text(run['exit_code'])})",
              f"job        {run['job']}  experiment {run['experiment']}",
              f"why        {'; '.join(run['reasons'])}",
-             f"created    {run['created_at']}  started {run['started_at']}  ended {run['ended_at']}",
-             f"git        {git.get('commit')} {git.get('branch') or ''}{' (dirty)' if git.get('dirty') else ''}",
-             f"snapshot   {run['snapshot']}", f"fingerprint {run['fingerprint']}"]
+             f"created    {run['created_at']}  started {text(run['started_at'])}  ended {text(run['ended_at'])}",
+             f"git        {git_line(git)}",
+             f"snapshot   {text(run['snapshot'])}", f"fingerprint {run['fingerprint']}"]
     if run["error"]:
         lines.append(f"error      {run['error']}")
-    lines += [f"param      {k} = {v}" for k, v in run["params"].items()]
-    lines += [f"metric     {k} = {v}" for k, v in run["metrics"].items()]
+    lines += [f"param      {k} = {text(v)}" for k, v in run["params"].items()]
+    lines += [f"metric     {k} = {text(v)}" for k, v in run["metrics"].items()]
     lines += [f"output     {o['path']} ({o['size']} bytes, {o['digest'][:12]})" for o in run["outputs"]]
     print("\n".join(lines))
     return 0
@@ -144,9 +146,11 @@ def diff(a: RefArg, b: RefArg, project: ProjectOpt = None, file: FileOpt = None,
         return 0
     left, right = result["runs"]
     print(f"--- {left}\n+++ {right}")
-    for section in ("params", "metrics"):
+    for section, label in (("params", "param"), ("inputs", "input"), ("metrics", "metric")):
         for key, (old, new) in result[section].items():
-            print(f"{section[:-1] if section == 'params' else 'metric'} {key}: {old} -> {new}")
+            if section == "inputs":
+                old, new = (str(v)[:12] if v else "none" for v in (old, new))
+            print(f"{label} {key}: {old} -> {new}")
     for what, paths in result["snapshot"].items():
         for path in paths:
             print(f"code {what}: {path}")

@@ -110,12 +110,14 @@ def _print_diff(found: Any) -> None:
 def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
            project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Remove stored objects that nothing references (snapshots, runs, models)."""
+    from runner.cli.render import print_warnings
     from runner.state import open_state
     from runner.state.gc import collect_garbage
 
     proj = project_of(project, file)
     with open_state(proj, create=False) as state:
         result = collect_garbage(state, dry_run=dry_run)
+    print_warnings(result.warnings)
     if json:
         print_json({"objects": result.objects, "bytes": result.bytes, "temp_files": result.temp_files,
                     "dry_run": result.dry_run})

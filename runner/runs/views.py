@@ -95,9 +95,13 @@ def download(state: Any, ref: str, dest: Path) -> list[Path]:
 
 def diff(state: Any, a: str, b: str) -> dict[str, Any]:
     left, right = show(state, a), show(state, b)
+    inputs = [resolve(state, ref)["components"] for ref in (left["id"], right["id"])]
     return {
         "runs": [left["id"], right["id"]],
         "params": _changed(left["params"], right["params"]),
+        # What the runs read: data inputs and upstream outputs, by digest.
+        "inputs": _changed({**inputs[0].get("data", {}), **inputs[0].get("upstream", {})},
+                           {**inputs[1].get("data", {}), **inputs[1].get("upstream", {})}),
         "metrics": _changed(left["metrics"], right["metrics"]),
         "snapshot": _snapshot_diff(state, left["snapshot"], right["snapshot"]),
         "environment": None if left["environment"] == right["environment"] else [left["environment"], right["environment"]],

@@ -8,6 +8,7 @@ project that `runner init` did not make.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -63,7 +64,27 @@ class State:
 
 
 def open_state(project: Project, *, create: bool = True) -> State:
-    return open_state_at(project.state_dir, create=create)
+    state = open_state_at(project.state_dir, create=create)
+    if project.state_root is None and os.environ.get("RUNNER_STATE_DIR") and state.exists:
+        _claim(state.root, project.root)
+    return state
+
+
+def _claim(root: Path, project_root: Path) -> None:
+    """One $RUNNER_STATE_DIR belongs to one project: run ids, history and `--prune` would
+    otherwise mix two projects' jobs and models."""
+    from runner.errors import StateError
+
+    owner_file = root / "project"
+    try:
+        owner = owner_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        atomic_write(owner_file, f"{project_root}\n")
+        return
+    if owner != str(project_root):
+        raise StateError(f"RUNNER_STATE_DIR={root} holds the state of the project {owner}, not of "
+                         f"{project_root}: give each project its own folder (if the project moved, "
+                         f"delete {owner_file})")
 
 
 def open_state_at(root: Path, *, create: bool = True) -> State:

@@ -28,7 +28,7 @@ from runner.state.db import transaction
 if TYPE_CHECKING:
     from runner.state import State
 
-RootFn = Callable[["State"], Iterable[str]]
+RootFn = Callable[["State", list[str]], Iterable[str]]  # (state, warnings to add to) -> digests
 TEMP_GRACE_S = 3600  # temp files younger than this may belong to a writer still running
 
 
@@ -38,23 +38,33 @@ class GcResult:
     bytes: int
     temp_files: int
     dry_run: bool
+    warnings: tuple[str, ...] = ()
 
 
-def snapshot_roots(state: State) -> Iterable[str]:
+def snapshot_roots(state: State, warnings: list[str]) -> Iterable[str]:
+    """Every recorded manifest and the files in it. A manifest that is gone or damaged keeps
+    nothing else alive (its snapshot cannot be staged any more) and gc goes on, saying so."""
     from runner.snapshot.manifest import load_manifest
+    from runner.state.objects import ObjectError
 
     manifests = _column(state, "SELECT digest FROM snapshots UNION SELECT snapshot FROM runs")
     for digest in manifests:
         yield digest
-        yield from (entry.digest for entry in load_manifest(state, digest))
+        try:
+            yield from (entry.digest for entry in load_manifest(state, digest))
+        except ObjectError as exc:
+            runs = [r for (r,) in state.db.execute("SELECT id FROM runs WHERE snapshot = ? ORDER BY id", (digest,))]
+            used = f" (the code of runs {', '.join(runs)})" if runs else ""
+            warnings.append(f"snapshot {digest[:12]}{used} cannot be read, so its files are not kept: "
+                            f"{str(exc).splitlines()[0]}")
 
 
-def run_file_roots(state: State) -> Iterable[str]:
+def run_file_roots(state: State, warnings: list[str]) -> Iterable[str]:
     """Outputs and logs stored for every run: `runs download` and model registration read them."""
     return _column(state, "SELECT DISTINCT digest FROM run_files")
 
 
-def model_roots(state: State) -> Iterable[str]:
+def model_roots(state: State, warnings: list[str]) -> Iterable[str]:
     """Every file of every registered version: gc never deletes a model, archived or not."""
     return _column(state, "SELECT DISTINCT digest FROM model_files")
 
@@ -66,10 +76,10 @@ def _column(state: State, sql: str) -> set[str]:
 ROOTS: list[RootFn] = [snapshot_roots, run_file_roots, model_roots]
 
 
-def referenced(state: State) -> set[str]:
+def referenced(state: State, warnings: list[str] | None = None) -> set[str]:
     found: set[str] = set()
     for root in ROOTS:
-        found.update(root(state))
+        found.update(root(state, warnings if warnings is not None else []))
     return found
 
 
@@ -81,14 +91,16 @@ def collect_garbage(state: State, *, dry_run: bool = False) -> GcResult:
 
 
 def _sweep(state: State, *, dry_run: bool) -> GcResult:
-    keep = referenced(state)
+    warnings: list[str] = []
+    keep = referenced(state, warnings)
     garbage = [(digest, path) for digest, path in state.objects.iter_objects() if digest not in keep]
     freed = sum(_size(path) for _, path in garbage)
     temps = _stale_temps(state.objects.root / "tmp")
     freed += sum(_size(path) for path in temps)
     if not dry_run:
         _delete(state, garbage, temps)
-    return GcResult(objects=len(garbage), bytes=freed, temp_files=len(temps), dry_run=dry_run)
+    return GcResult(objects=len(garbage), bytes=freed, temp_files=len(temps), dry_run=dry_run,
+                    warnings=tuple(warnings))
 
 
 def _delete(state: State, garbage: list[tuple[str, Path]], temps: list[Path]) -> None:

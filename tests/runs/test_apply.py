@@ -307,3 +307,17 @@ def test_plan_warns_about_a_large_code_folder_on_stderr(project, cli) -> None:
     done = cli("plan", "--json", "-C", project.root)
     assert json.loads(done.out)["changes"] is True
     assert done.err.count("warning: code folder 'src'") == 1 and "weights.bin" in done.err
+
+
+def test_an_environment_failure_is_in_the_runs_log(project, cli) -> None:
+    project.gen({"train.yaml": """
+        version: 1
+        environments:
+          gone: {user_managed: true, interpreter: /nonexistent/bin/python}
+        jobs:
+          a: {command: "echo never", environment: gone}
+        """})
+    code, result = apply_json(cli, project)
+    assert code == 1 and result["runs"][0]["status"] == "failed"
+    log = cli("runs", "logs", "a", "-C", project.root)
+    assert log.code == 0 and "/nonexistent/bin/python" in log.out, result

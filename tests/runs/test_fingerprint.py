@@ -62,7 +62,7 @@ def test_digest_is_the_same_in_another_process() -> None:
 
 
 def _parts(**changes: Any) -> dict[str, Any]:
-    base = {"job": {"params": {"k": "linear"}}, "snapshot": "s1", "data": {"inputs.raw": "d1"}, "upstream": {},
+    base = {"job": {"params": {"k": "linear"}}, "snapshot": "s1", "data": {"raw": "d1"}, "upstream": {},
             "environment": {"name": "sk", "digest": "e1", "components": {"pip": "[a]", "docker.base_id": "id1"}}}
     return {**base, **changes}
 
@@ -71,10 +71,10 @@ def test_explain_names_each_changed_part() -> None:
     def no_diff(old: str, new: str) -> list[str]:
         return []
 
-    new = _parts(job={"params": {"k": "rbf"}}, snapshot="s2", data={"inputs.raw": "d2"},
+    new = _parts(job={"params": {"k": "rbf"}}, snapshot="s2", data={"raw": "d2"},
                  environment={"name": "sk", "digest": "e2", "components": {"pip": "[a, b]", "docker.base_id": "id1"}})
     assert explain(_parts(), new, no_diff) == ["params.k: linear -> rbf", "code changed",
-                                               "environment sk: pip changed", "input inputs.raw: data changed"]
+                                               "environment sk: pip changed", "input raw: data changed"]
 
 
 def test_explain_says_when_a_part_cannot_be_known() -> None:
@@ -83,3 +83,8 @@ def test_explain_says_when_a_part_cannot_be_known() -> None:
                "components": {"pip": "[a]", "docker.base_id": "unknown: no docker daemon"}}
     assert explain(_parts(), _parts(environment=unknown), lambda o, n: []) == [
         "environment sk: docker.base_id unknown: no docker daemon"]
+
+
+def test_explain_names_an_added_dependency_as_added() -> None:
+    new = _parts(upstream={"needs.a": "o1"}, data={})
+    assert explain(_parts(), new, lambda o, n: []) == ["input raw: removed", "needs.a: added"]

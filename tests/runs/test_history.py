@@ -50,6 +50,12 @@ def test_runs_metrics_logs_download_diff(project, cli, tmp_path) -> None:
     result = json.loads(diff.out)
     assert result["params"] == {"k": ["linear", "rbf"]} and result["metrics"] == {"acc": [0.5, 0.75]}
     assert "param k: linear -> rbf" in cli("runs", "diff", "train-1", "train-2", "-C", project.root).out
+    assert result["inputs"] == {}
+    (project / "data" / "d.csv").write_text("3,4\n")
+    apply_json(cli, project)
+    inputs = json.loads(cli("runs", "diff", "prep-1", "prep-2", "-C", project.root, "--json").out)["inputs"]
+    assert list(inputs) == ["raw"] and inputs["raw"][0] != inputs["raw"][1]
+    assert "input raw: " in cli("runs", "diff", "prep-1", "prep-2", "-C", project.root).out
 
 
 def test_download_refuses_a_tampered_object(project, cli, tmp_path) -> None:

@@ -99,3 +99,19 @@ def test_gc_cli(project: ProjectDir, cli) -> None:  # type: ignore[no-untyped-de
     assert done.code == 0 and json.loads(done.out) == {"objects": 1, "bytes": 8, "temp_files": 0, "dry_run": False}
     again = cli("gc", "-C", project.root)
     assert again.code == 0 and "removed 0 objects" in again.out
+
+
+def test_a_lost_manifest_does_not_block_gc(project: ProjectDir, cli) -> None:  # type: ignore[no-untyped-def]
+    project.gen({"train.yaml": "version: 1\njobs:\n  a:\n    code: src\n    command: python a.py\n",
+                 "src": {"a.py": "print('a')\n"}})
+    assert cli("apply", "-C", project.root).code == 0
+    from runner.state import open_state_at
+
+    with open_state_at(project.root / ".runner") as state:
+        manifest = state.db.execute("SELECT snapshot FROM runs WHERE id = 'a-1'").fetchone()[0]
+        path = next(p for d, p in state.objects.iter_objects() if d == manifest)
+    path.chmod(0o600)
+    path.unlink()
+    done = cli("gc", "--dry-run", "-C", project.root)
+    assert done.code == 0, done.err
+    assert f"warning: snapshot {manifest[:12]} (the code of runs a-1) cannot be read" in done.err

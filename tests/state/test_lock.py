@@ -95,3 +95,18 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     state = open_state_at(tmp_path / ".runner")
     with state.lock():  # the kernel released the dead holder's lock: no wait, no message
         pass
+
+
+def test_a_moved_state_folder_belongs_to_one_project(tmp_path, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """$RUNNER_STATE_DIR shared by two projects would mix their runs and let one's --prune
+    archive the other's models: the second project gets one clear error instead."""
+    monkeypatch.setenv("RUNNER_STATE_DIR", str(tmp_path / "state"))
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.yaml").write_text("version: 1\njobs:\n  train:\n    command: echo hi\n")
+    assert cli("apply", "-C", tmp_path / "a").code == 0
+    assert cli("apply", "-C", tmp_path / "a").code == 0  # the same project again: fine
+    other = cli("apply", "-C", tmp_path / "b")
+    assert other.code == 1 and other.err.count("\n") == 1
+    assert f"holds the state of the project {tmp_path / 'a'}" in other.err and "own folder" in other.err
+    assert cli("runs", "list", "-C", tmp_path / "b").code == 1
