@@ -116,7 +116,22 @@ def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
     record = dict(zip(names, row))
     for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
         record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
+    if record["status"] in ACTIVE and not _alive(record.get("owner_pid")):
+        # Its runner died (kill -9): the next apply marks it lost; readers say so already.
+        record["status"] = "lost"
     return record
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return True  # no owner recorded: trust the status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _j(value: Any) -> str:
