@@ -6,6 +6,10 @@ name. A template file's output path drops the `.j2` suffix, and a leading `dot-`
 name becomes `.` (a real `.gitignore` inside runner's own repository would apply to
 runner's files, and wheels may drop dotfiles).
 
+Values a template fills into train.yaml go through the `yaml_string` filter, which writes
+them as double-quoted YAML strings: a folder named `2024`, `true` or `null` must stay the
+string it is, not become a number, a boolean or nothing.
+
 The written train.yaml points its `$schema` comment at `train.schema.json`, a copy of
 `runner schema` that init writes beside it: editors then check and complete train.yaml
 offline, in every clone, for the runner version that made it (refresh it with
@@ -68,10 +72,33 @@ def render(template: str, name: str) -> dict[str, str]:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "init")),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
                              autoescape=False)
+    env.filters["yaml_string"] = yaml_string
     context = {"name": name, "schema": SCHEMA_FILE, "template": template}
     files = {out: env.get_template(src).render(context) for out, src in sources.items()}
     files[SCHEMA_FILE] = _schema_text()
     return files
+
+
+def yaml_string(value: object) -> str:
+    """`value` as a double-quoted YAML scalar that reads back as the same string.
+
+    Only printable ASCII is written as is; everything else is escaped (`\\xXX`, `\\uXXXX`,
+    `\\UXXXXXXXX` are YAML escapes), so no character can end the line or the quotes.
+    """
+    out = []
+    for char in str(value):
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def project_name(dest: Path) -> str:

@@ -9,11 +9,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner import tracking
@@ -146,3 +147,56 @@ def test_example_data_is_the_whole_iris_table() -> None:
     assert rows[0] == ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
                        "petal width (cm)", "species"]
     assert len(rows) == 151 and {r[4] for r in rows[1:]} == {"setosa", "versicolor", "virginica"}
+
+
+# -- any folder name round-trips through train.yaml -----------------------------------
+
+YAML_LOOKALIKES = ["2024", "true", "false", "1.10", "0x1f", "0o17", "null", "yes", "no", "on", "off",
+                   "1e3", ".inf", ".nan", "2024-01-01", "12:30", "1_000", "-1", "0", "0.0", "y", "n"]
+
+
+def _folder_names() -> st.SearchStrategy[str]:
+    usable = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"), max_size=30)
+    return (st.sampled_from(YAML_LOOKALIKES) | st.from_regex(NAME_PATTERN, fullmatch=True) | usable).filter(
+        lambda s: s not in ("", ".", "..") and len(s.encode()) < 200)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("folder", ["2024", "true", "1.10", "0x1f", "null", "yes", "2024-01-01", "1e3"])
+def test_folder_names_that_look_like_yaml_values(tmp_path: Path, template: str, folder: str) -> None:
+    dest = tmp_path / folder
+    init_project(dest, template=template, force=False)
+    assert _valid(dest).experiment == folder
+
+
+@settings(max_examples=60, deadline=None)
+@given(folder=_folder_names(), template=st.sampled_from(TEMPLATES))
+def test_any_folder_name_validates_and_keeps_its_name(folder: str, template: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / folder
+        init_project(dest, template=template, force=False)
+        assert _valid(dest).experiment == project_name(dest)
+
+
+def test_cli_init_in_the_current_folder(tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("init")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert "  wrote train.yaml" in lines
+    assert lines[-2:] == ["Initialised a minimal project in .", "Next: runner validate"]
+
+
+def test_cli_init_names_the_folder_as_given_and_quotes_it(tmp_path: Path, cli: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("init", "my [bold]project", "-t", "sklearn")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert "  wrote my [bold]project/train.yaml" in lines
+    assert lines[-2:] == ["Initialised a sklearn project in 'my [bold]project'",
+                          "Next: runner validate -C 'my [bold]project'"]
+    assert cli("validate", "-C", "my [bold]project").code == 0
+    plain = cli("init", "./plain", "-t", "minimal")
+    assert plain.out.splitlines()[-2:] == ["Initialised a minimal project in plain",
+                                           "Next: runner validate -C plain"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -57,8 +58,12 @@ def init(
 
     dest = directory if directory is not None else (project or Path("."))
     written = init_project(dest, template=template, force=force)
+    here = dest.resolve() == Path.cwd().resolve()
+    shown = "." if here else shlex.quote(str(dest))
+    lines = [f"  wrote {path}" for path in written]
+    lines += [f"Initialised a {template} project in {shown}",
+              "Next: runner validate" + ("" if here else f" -C {shown}")]
     out = stdout()
-    for path in written:
-        out.print(f"  wrote {path}")
-    out.print(f"Initialised a {template} project in {dest}. Next: runner validate -C {dest}")
+    for line in lines:  # folder names are text, not rich markup or :emoji: codes
+        out.print(line, markup=False, emoji=False)
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 
 from runner.errors import Problem, SpecError
 from runner.project import Project
-from runner.spec.source import Located, Mark, Path_, read_source
+from runner.spec.source import Located, Mark, Path_, one_line, read_source
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _whole_file_checks(project: Project, doc: Located, spec: Any) -> list[tuple[
 
 
 def _result(project: Project, spec: Any, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
-    problems = sorted({Problem(project.display, m.line, m.column, dotted(p), msg) for m, p, msg in found},
+    problems = sorted({Problem(project.display, m.line, m.column, dotted(p), one_line(msg)) for m, p, msg in found},
                       key=lambda p: (p.line, p.column, p.message))
     return ValidationResult(spec=spec if not problems else spec, problems=tuple(problems))
 

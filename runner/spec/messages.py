@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
 
 from runner.spec.models import NAME_PATTERN, Spec
-from runner.spec.source import Located, Mark, Path_
+from runner.spec.source import Located, Mark, Path_, quoted
 
 TYPE_WORDS = {
     "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
@@ -19,6 +21,11 @@ TYPE_WORDS = {
     "list_type": "a list", "tuple_type": "a list", "model_type": "a mapping",
     "model_attributes_type": "a mapping", "literal_error": None, "none_required": "nothing",
 }
+# The same kinds in a list of alternatives ("a string, number or true/false"), in this order.
+KIND_NOUNS = {"a string": "string", "a number": "number", "a whole number": "whole number",
+              "true or false": "true/false", "a mapping": "mapping", "a list": "list", "nothing": "nothing"}
+BOUNDS = {"greater_than": ("gt", "greater than {}"), "greater_than_equal": ("ge", "{} or more"),
+          "less_than": ("lt", "less than {}"), "less_than_equal": ("le", "{} or less")}
 
 
 def describe(value: Any) -> str:
@@ -30,34 +37,67 @@ def describe(value: Any) -> str:
         return f"the number {value}"
     if isinstance(value, str):
         return f"the string {value!r}"
-    return "a list" if isinstance(value, list) else "a mapping"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"  # YAML reads an unquoted 2024-01-01 as a date
+    return f"the value {value!r}"
 
 
 def problems_from(errors: list[dict[str, Any]], doc: Located) -> list[tuple[Mark, Path_, str]]:
-    """Group pydantic errors by the data path they concern (a union yields several)."""
+    """One problem per place in the document, however many errors pydantic gives for it.
+
+    A union (`params` values, `args`, `gpus`) fails once per member: those errors are
+    grouped by the data path they concern, and a member's type error at a place is
+    dropped when another member got further, into the value (`args: {--x: [1]}` is a
+    mapping, so "expected a list" at `args` is noise beside the problem inside it).
+    """
     grouped: dict[tuple[Path_, bool], list[dict[str, Any]]] = {}
     for error in errors:
-        path, on_key = _data_path(error["loc"], doc.data)
-        grouped.setdefault((path, on_key), []).append(error)
-    return [_one(path, on_key, errs, doc) for (path, on_key), errs in grouped.items()]
+        grouped.setdefault(_data_path(error, doc.data), []).append(error)
+    deeper = {path[:n] for path, _ in grouped for n in range(len(path))}
+    return [_one(path, on_key, errs, doc) for (path, on_key), errs in grouped.items()
+            if not (path in deeper and not on_key and all(e["type"] in TYPE_WORDS for e in errs))]
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path_, bool]:
-    """Keep the parts of pydantic's `loc` that exist in the data (drop union member tags)."""
-    path: list[Any] = []
-    current = data
-    for i, part in enumerate(loc):
-        if part == "[key]" and i == len(loc) - 1 and i > 0:
-            return tuple(path), True
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, dict) and i == len(loc) - 1 and isinstance(part, str):
-            path.append(part)  # a missing or unknown field: the last part is its name
-    return tuple(path), False
+def _data_path(error: dict[str, Any], data: Any) -> tuple[Path_, bool]:
+    """The place in the data an error concerns, and whether it is about a mapping's key.
+
+    pydantic's `loc` mixes data keys with the names of union members ('str',
+    "literal['all']", 'tuple[...]'), and a key may be spelled like a member. Of the ways
+    to read `loc`, keep the one that arrives at the value pydantic reports as the input.
+    """
+    loc, kind = tuple(error["loc"]), error["type"]
+    if len(loc) > 1 and loc[-1] == "[key]":
+        walks = list(_walks(loc[:-1], data, ()))
+        key = error.get("input")
+        return next((p for p, _ in walks if p and p[-1] == key), walks[0][0]), True
+    field: tuple[Any, ...] = ()
+    if kind == "missing" and loc:  # pydantic's input is the mapping that lacks the field
+        loc, field = loc[:-1], (loc[-1],)
+    walks = list(_walks(loc, data, ()))
+    target = error.get("input")
+    for same in (lambda v: v is target, lambda v: type(v) is type(target) and v == target):
+        for path, value in walks:
+            if same(value):
+                return (*path, *field), False
+    return (*walks[0][0], *field), False
+
+
+def _walks(loc: tuple[Any, ...], current: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
+    """Every reading of `loc` as data keys and skipped member names, most keys first."""
+    if not loc:
+        yield path, current
+        return
+    part, rest = loc[0], loc[1:]
+    in_dict = isinstance(current, dict) and isinstance(part, str) and part in current
+    in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+    if in_dict or in_list:
+        yield from _walks(rest, current[part], (*path, part))
+    if isinstance(part, str):
+        yield from _walks(rest, current, path)
 
 
 def _one(path: Path_, on_key: bool, errors: list[dict[str, Any]], doc: Located) -> tuple[Mark, Path_, str]:
@@ -66,24 +106,24 @@ def _one(path: Path_, on_key: bool, errors: list[dict[str, Any]], doc: Located) 
     if kind == "missing":
         field = first["loc"][-1]
         parent = path[:-1] if path and path[-1] == field else path
-        return doc.key_mark(parent), (*parent, field), f"missing required field '{field}'"
+        return doc.key_mark(parent), (*parent, field), f"missing required field {quoted(field)}"
     if kind == "extra_forbidden":
         path = path if path and path[-1] == first["loc"][-1] else (*path, first["loc"][-1])
         return doc.key_mark(path), path, _unknown_key(path)
     value = _value_at(doc.data, path)
-    # a whole-mapping problem (e.g. "command or script") reads best at the mapping's key
-    mark = doc.key_mark(path) if on_key or isinstance(value, dict) else doc.value_mark(path)
     if on_key:
-        return mark, path, _bad_key(path, first)
+        return doc.key_mark(path), path, _bad_key(path, first)
     if all(e["type"] in TYPE_WORDS for e in errors):
-        return mark, path, _wrong_type(errors, value)
+        return doc.value_mark(path), path, _wrong_type(errors, value)
+    # a whole-mapping problem (e.g. "command or script") reads best at the mapping's key
+    mark = doc.key_mark(path) if isinstance(value, dict) else doc.value_mark(path)
     chosen = next((e for e in errors if e["type"] not in TYPE_WORDS), first)
-    return mark, path, _plain(chosen, value)
+    return mark, path, _plain(chosen, value, path)
 
 
 def _unknown_key(path: Path_) -> str:
     allowed = allowed_keys(path[:-1])
-    message = f"unknown key '{path[-1]}'"
+    message = f"unknown key {quoted(path[-1])}"
     close = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
     if close:
         return f"{message} (did you mean '{close[0]}'?)"
@@ -93,9 +133,9 @@ def _unknown_key(path: Path_) -> str:
 def _bad_key(path: Path_, error: dict[str, Any]) -> str:
     key = path[-1] if path else "?"
     if error.get("ctx", {}).get("pattern") == NAME_PATTERN:
-        return (f"invalid name '{key}': use lowercase letters, digits, '_', '.' and '-', "
+        return (f"invalid name {quoted(key)}: use lowercase letters, digits, '_', '.' and '-', "
                 f"starting with a letter or digit")
-    return f"invalid key '{key}': {_strip(error['msg'])}"
+    return f"invalid key {quoted(key)}: {_strip(error['msg'])}"
 
 
 def _wrong_type(errors: list[dict[str, Any]], value: Any) -> str:
@@ -103,20 +143,55 @@ def _wrong_type(errors: list[dict[str, Any]], value: Any) -> str:
     for error in errors:
         word = TYPE_WORDS[error["type"]]
         if word is None:
-            word = "one of " + str(error.get("ctx", {}).get("expected", ""))
+            word = str(error.get("ctx", {}).get("expected", "")) or "an allowed value"
         if word not in words:
             words.append(word)
-    expected = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    if len(words) == 1:
+        expected = words[0] if errors[0]["type"] != "literal_error" else "one of " + words[0]
+    else:
+        expected = _alternatives(words)
     return f"expected {expected}, got {describe(value)}"
 
 
-def _plain(error: dict[str, Any], value: Any) -> str:
-    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NAME_PATTERN:
+def _alternatives(words: list[str]) -> str:
+    """'a string', 'a whole number', 'a number', 'true or false' -> 'a string, number or true/false'."""
+    order = list(KIND_NOUNS)
+    kinds = sorted((w for w in words if w in KIND_NOUNS), key=order.index)
+    if "a number" in kinds and "a whole number" in kinds:
+        kinds.remove("a whole number")
+    values = [w for w in words if w not in KIND_NOUNS]  # literal choices: "'all'", "'a' or 'b'"
+    if len(kinds) == 1 and not values:
+        return kinds[0]
+    nouns = [KIND_NOUNS[k] for k in kinds]
+    if nouns and nouns[0] not in ("true/false", "nothing"):
+        nouns[0] = "a " + nouns[0]
+    items = nouns + values
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _plain(error: dict[str, Any], value: Any, path: Path_) -> str:
+    ctx = error.get("ctx", {})
+    if error["type"] == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
         return (f"invalid name {value!r}: use lowercase letters, digits, '_', '.' and '-', "
                 f"starting with a letter or digit")
     if error["type"] == "string_pattern_mismatch":
         return f"invalid value {value!r}"
+    if error["type"] in BOUNDS:
+        key, phrase = BOUNDS[error["type"]]
+        bound = ctx.get(key)
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return f"{_field_name(path)} must be {phrase.format(bound)}"
     return _strip(error["msg"])
+
+
+def _field_name(path: Path_) -> str:
+    """`("computes", "c", "gpus", 1)` -> 'gpus[1]': the field and any list positions after it."""
+    name = ""
+    for part in reversed(path):
+        name = f"[{part}]{name}" if isinstance(part, int) else f"{part}{name}"
+        if not isinstance(part, int):
+            return name
+    return "the value" + name
 
 
 def _strip(msg: str) -> str:

@@ -19,10 +19,12 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveFloat,
+    PositiveInt,
     StringConstraints,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -48,10 +50,26 @@ def _scalar_to_text(value: Any) -> Any:
 Text = Annotated[str, BeforeValidator(_scalar_to_text)]
 
 
+def _not_a_boolean(kind: str) -> BeforeValidator:
+    """pydantic reads true/false as 1/0 for numbers; in train.yaml that is always a mistake."""
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(kind, "expected a number, not true or false")
+        return value
+
+    return BeforeValidator(check)
+
+
+Count = Annotated[NonNegativeInt, _not_a_boolean("int_type")]
+PositiveCount = Annotated[PositiveInt, _not_a_boolean("int_type")]
+Amount = Annotated[PositiveFloat, _not_a_boolean("float_type")]
+
+
 def parse_duration(value: Any) -> Any:
     """`30m`, `1h30m`, `45s` or a whole number of seconds -> seconds."""
     if isinstance(value, bool):
-        return value
+        raise ValueError(f"bad duration {str(value).lower()}: use a number with s, m or h, "  # noqa: TRY004
+                         f"e.g. 30m or 1h30m")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -64,10 +82,10 @@ def parse_duration(value: Any) -> Any:
 
 
 Duration = Annotated[
-    NonNegativeInt,
+    PositiveInt,  # a zero timeout would fail every attempt at once
     BeforeValidator(parse_duration),
-    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$",
-                    "description": "a duration: 30m, 1h30m, 45s, or seconds"}),
+    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$", "minimum": 1,
+                    "description": "a duration greater than 0: 30m, 1h30m, 45s, or seconds"}),
 ]
 
 
@@ -150,10 +168,10 @@ class Environment(_Model):
 
 class Compute(_Model):
     type: Literal["local", "docker"]
-    cpus: Optional[PositiveFloat] = None
+    cpus: Optional[Amount] = None
     memory: Optional[Size] = None
     shm_size: Optional[Size] = None
-    gpus: Union[Literal["all"], NonNegativeInt, tuple[NonNegativeInt, ...]] = 0
+    gpus: Union[Literal["all"], Count, tuple[Count, ...]] = 0
     network: Literal["bridge", "none", "host"] = "bridge"
     registry: Optional[str] = Field(None, description="share built environment images")
 
@@ -205,7 +223,7 @@ class Job(_Model):
     compute: Name = "local"
     needs: tuple[Name, ...] = ()
     timeout: Optional[Duration] = None
-    retries: NonNegativeInt = 0
+    retries: Count = 0
     experiment: Optional[Name] = None
     tags: dict[str, Text] = Field(default_factory=dict)
     description: Optional[str] = None
@@ -222,9 +240,9 @@ class Job(_Model):
 
 
 class Resources(_Model):
-    cpu: Optional[PositiveFloat] = None
-    memory_gb: Optional[PositiveFloat] = None
-    gpu: Optional[NonNegativeInt] = None
+    cpu: Optional[Amount] = None
+    memory_gb: Optional[Amount] = None
+    gpu: Optional[Count] = None
 
 
 class Model(_Model):
@@ -240,8 +258,8 @@ class Model(_Model):
 
 
 class SnapshotLimits(_Model):
-    warn_mb: PositiveFloat = 300
-    warn_files: Annotated[int, Field(gt=0)] = 2000
+    warn_mb: Amount = 300
+    warn_files: PositiveCount = 2000
 
 
 class Spec(_Model):

@@ -52,6 +52,12 @@ class Located:
         return Mark(line, column, index)
 
 
+def quoted(key: Any) -> str:
+    """A key as written, in quotes; escaped when it holds quotes or unprintable characters."""
+    text = str(key)
+    return f"'{text}'" if text.isprintable() and "'" not in text else repr(text)
+
+
 def _mark(node_mark: Any) -> Mark:
     return Mark(node_mark.line + 1, node_mark.column + 1, node_mark.index)
 
@@ -85,17 +91,29 @@ def _decode(raw: bytes) -> tuple[str, Mark | None]:
 def _compose(text: str, doc: Located) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     try:
         return YAML(typ="safe", pure=True).compose(text)
+    except ReaderError as exc:  # an unprintable character; its str() adds a second line
+        where = doc.mark_at(min(max(int(exc.position), 0), len(text)))
+        what = (f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+                if isinstance(exc.character, int) else str(exc.reason))
+        doc.problems.append((where, (), f"YAML syntax error: {one_line(what)}"))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _mark(mark) if mark is not None else Mark(1, 1, 0)
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        doc.problems.append((where, (), f"YAML syntax error: {what or exc}"))
+        doc.problems.append((where, (), f"YAML syntax error: {one_line(what or str(exc))}"))
     except YAMLError as exc:
-        doc.problems.append((Mark(1, 1, 0), (), f"YAML syntax error: {exc}"))
+        doc.problems.append((Mark(1, 1, 0), (), f"YAML syntax error: {one_line(str(exc))}"))
     return None
+
+
+def one_line(message: str) -> str:
+    """A message fit for one `FILE:LINE:COL: message` line: no line breaks or control characters."""
+    message = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 class _Builder:
@@ -135,7 +153,7 @@ class _Builder:
             if key is None:
                 continue
             if key in first:
-                self._problem(key_node, (*path, key), f"duplicate key '{key}' (first defined at line {first[key].line})")
+                self._problem(key_node, (*path, key), f"duplicate key {quoted(key)} (first defined at line {first[key].line})")
                 continue
             first[key] = _mark(key_node.start_mark)
             self.doc.keys[(*path, key)] = first[key]
@@ -167,8 +185,8 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # noqa: BLE001 - ruamel raises several types for bad scalars/tags
-            detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            self._problem(node, path, f"cannot read this value: {detail}")
+            detail = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+            self._problem(node, path, f"cannot read this value: {one_line(str(detail))}")
             return None
 
     def _problem(self, node: Any, path: Path_, message: str) -> None:

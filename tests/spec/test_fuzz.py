@@ -30,6 +30,7 @@ def _load(project, data: bytes) -> None:
         assert exc.problems
         for problem in exc.problems:
             assert problem.line >= 1 and problem.column >= 1 and problem.message
+            assert "\n" not in problem.message, problem.message
 
 
 @SETTINGS

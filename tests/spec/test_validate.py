@@ -266,3 +266,100 @@ def test_dash_f_reads_another_file(project, make, cli) -> None:
     (project / "other.yaml").write_text("version: 1\n")
     assert cli("validate", "-C", project.root, "-f", "other.yaml").code == 0
     assert "other.yaml: 0 jobs" in cli("validate", "-f", project / "other.yaml").out
+
+
+# -- unions: one message per location, describing every allowed kind -------------------
+
+SCRIPT_JOB = "version: 1\njobs:\n  a:\n    code: src\n    script: train.py\n"
+COMMAND_JOB = "version: 1\njobs:\n  a:\n    command: python x.py\n"
+GPUS = "version: 1\ncomputes:\n  c:\n    type: docker\n"
+
+
+@pytest.mark.parametrize("head,line_text,expect", [
+    (COMMAND_JOB, "    params: {x: {y: 1}}", (5, 17, "expected a string, number or true/false, got a mapping")),
+    (COMMAND_JOB, "    params: {x: [1, 2]}", (5, 17, "expected a string, number or true/false, got a list")),
+    (COMMAND_JOB, "    params: {str: {y: 1}}", (5, 19, "expected a string, number or true/false, got a mapping")),
+    (COMMAND_JOB, "    params: {x: 2024-01-01}", (5, 17,
+                                                  "expected a string, number or true/false, got the date 2024-01-01")),
+    (SCRIPT_JOB, "    args: {--x: {y: 1}}", (6, 17, "expected a string, number or true/false, got a mapping")),
+    (SCRIPT_JOB, "    args: {--x: [1]}", (6, 17, "expected a string, number or true/false, got a list")),
+    (SCRIPT_JOB, "    args: [1, [2]]", (6, 15, "expected a string, number or true/false, got a list")),
+    (SCRIPT_JOB, "    args: [{a: 1}]", (6, 12, "expected a string, number or true/false, got a mapping")),
+    (SCRIPT_JOB, "    args: 3", (6, 11, "expected a mapping or list, got the number 3")),
+    (GPUS, "    gpus: {a: 1}", (5, 11, "expected a whole number, list or 'all', got a mapping")),
+    (GPUS, "    gpus: some", (5, 11, "expected a whole number, list or 'all', got the string 'some'")),
+    (GPUS, "    gpus: [0, x]", (5, 15, "expected a whole number, got the string 'x'")),
+    (GPUS, "    gpus: [0, -1]", (5, 15, "gpus[1] must be 0 or more")),
+    (GPUS, "    gpus: -1", (5, 11, "gpus must be 0 or more")),
+    (GPUS, "    gpus: true", (5, 11, "expected a whole number, list or 'all', got the boolean true")),
+])
+def test_union_errors_collapse_into_one_message(make, head, line_text, expect) -> None:
+    assert only(make(head + line_text + "\n")) == expect
+
+
+def test_a_list_where_a_scalar_goes(make) -> None:
+    assert only(make(COMMAND_JOB + "    experiment: [a]\n")) == (5, 17, "expected a string, got a list")
+    assert only(make(COMMAND_JOB + "    tags: {a: {b: 1}}\n")) == (5, 15, "expected a string, got a mapping")
+
+
+def test_a_wrong_type_on_a_mapping_points_at_the_value(make) -> None:
+    text = "version: 1\nenvironments:\n  e:\n    pip: {a: 1}\njobs: {}\n"
+    assert only(make(text)) == (4, 10, "expected a list, got a mapping")
+
+
+# -- YAML errors: one line, located -----------------------------------------------------
+
+@pytest.mark.parametrize("text,where", [
+    (b"version: 1\njobs:\n  a:\n    command: python x\n\x00", (5, 1)),
+    (b"version: 1\njobs:\n  a:\n    command: python \x07x\n", (4, 21)),
+    ("version: 1\nexperiment: caf\u00e9\x00\n".encode(), (2, 17)),
+    (b"\xef\xbb\xbfversion: 1\n\x01", (2, 1)),
+])
+def test_unprintable_character_is_one_located_line(make, text, where) -> None:
+    line, col, msg = only(make(text))
+    assert (line, col) == where
+    assert msg.startswith("YAML syntax error: unacceptable character #x00") and "\n" not in msg
+    assert "position" not in msg and "<unicode string>" not in msg
+
+
+def test_cli_prints_one_line_per_yaml_error(project, make, cli) -> None:
+    make(b"version: 1\njobs:\n  a:\n    command: python x\n\x00")
+    result = cli("validate", "-C", project.root)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.out.strip().splitlines() == [
+        (f"{project.root / 'train.yaml'}:5:1: YAML syntax error: unacceptable character #x0000: "
+         "special characters are not allowed")]
+
+
+# -- numbers: zero timeouts, negative counts, booleans are not numbers -----------------
+
+@pytest.mark.parametrize("field,expect", [
+    ("timeout: 0s", "timeout must be greater than 0"),
+    ("timeout: 0", "timeout must be greater than 0"),
+    ("timeout: 0h0m", "timeout must be greater than 0"),
+    ("timeout: -5", "timeout must be greater than 0"),
+    ("timeout: true", "bad duration true"),
+    ("timeout: 1.5", "expected a whole number, got the number 1.5"),
+    ("retries: -1", "retries must be 0 or more"),
+    ("retries: true", "expected a whole number, got the boolean true"),
+    ("retries: 1.5", "expected a whole number, got the number 1.5"),
+])
+def test_job_numbers(make, field, expect) -> None:
+    line, col, msg = only(make(COMMAND_JOB + f"    {field}\n"))
+    assert (line, col) == (5, 5 + len(field.split(": ")[0]) + 2)
+    assert msg == expect or msg.startswith(expect), msg
+
+
+@pytest.mark.parametrize("field,expect", [
+    ("cpus: true", "expected a number, got the boolean true"),
+    ("cpus: 0", "cpus must be greater than 0"),
+    ("memory: true", "expected a string, got the boolean true"),
+])
+def test_compute_numbers(make, field, expect) -> None:
+    line, _, msg = only(make(GPUS + f"    {field}\n"))
+    assert (line, msg) == (5, expect)
+
+
+def test_smallest_valid_numbers(make) -> None:
+    assert make(COMMAND_JOB + "    timeout: 1s\n    retries: 0\n") == []
+    assert make(COMMAND_JOB + "    timeout: 1\n") == []
