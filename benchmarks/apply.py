@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import compile_runner
+
 ROUNDS = 7
 RUNNER = [str(Path(sys.executable).with_name("runner"))] if Path(sys.executable).with_name("runner").exists() \
     else [sys.executable, "-m", "runner"]
@@ -49,6 +51,7 @@ def project(root: Path) -> Path:
 
 
 def main() -> None:
+    compile_runner()
     with tempfile.TemporaryDirectory() as tmp:
         root = project(Path(tmp) / "proj")
         bare = timed([sys.executable, "-c", "pass"])

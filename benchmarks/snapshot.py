@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import compile_runner
+
 RUNNER = [str(Path(sys.executable).with_name("runner"))]
 SPEC = """\
 version: 1
@@ -124,6 +126,7 @@ def in_process_noop(root: Path, repeat: int) -> Timing:
 
 
 def main() -> None:
+    compile_runner()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--data-mb", type=int, default=200)

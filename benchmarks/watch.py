@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import compile_runner
+
 SPEC = "version: 1\njobs:\n  bench:\n    code: src\n    script: job.py\n"
 JOB = ("import os, time\nopen(os.environ['BENCH_STAMP'], 'w').write(repr(time.time()))\n"
        "# round {n}\n")
@@ -69,6 +71,7 @@ def measure(root: Path, stamp: Path, debounce: str, delay: float, rounds: int) -
 
 
 def main() -> None:
+    compile_runner()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--debounce", default="300ms")
     parser.add_argument("--rounds", type=int, default=10)

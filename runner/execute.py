@@ -15,14 +15,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from runner.compute.base import Handle, Launch
 from runner.errors import RunnerError
 from runner.fingerprint import Fingerprint
 from runner.runs.store import NewRun, RunStore
 from runner.spec import bindings
-from runner.spec.models import Job
+
+if TYPE_CHECKING:
+    from runner.spec.models import Job
 
 Sink = Callable[[str, str], None]  # (job, line)
 

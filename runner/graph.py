@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from runner.spec.models import Job, Spec
+if TYPE_CHECKING:
+    from runner.spec.models import Job, Spec
+
 
 
 def dependencies(job: Job) -> list[str]:

@@ -9,14 +9,16 @@ are only known once the upstream has run, so apply looks again at that point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from runner.fingerprint import Fingerprint, digest_json, explain, make_fingerprint
 from runner.graph import dependencies, topological, with_upstream
 from runner.project import Project
 from runner.runs.store import RunStore
-from runner.spec.models import Spec
 from runner.spec.normal import normalised_job
+
+if TYPE_CHECKING:
+    from runner.spec.models import Spec
 
 SYMBOLS = {"run": "+", "rerun": "~", "skip": "=", "register": "+", "update": "~", "archive": "-"}
 

@@ -60,10 +60,8 @@ def env_fingerprint(spec: Spec, name: str | None, project_root: Path, *, docker:
 
 
 def environment_of(spec: Spec, name: str | None) -> Environment:
-    from runner.spec.models import Environment
-
     if name is None:
-        return Environment.model_validate({"user_managed": True})
+        return spec.default_environment()
     if name not in spec.environments:
         known = ", ".join(sorted(spec.environments)) or "none"
         raise EnvError(f"environment {name!r} is not defined in train.yaml (defined: {known})")

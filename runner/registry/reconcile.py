@@ -11,12 +11,14 @@ import posixpath
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.plan import SYMBOLS, Action, outputs_digest
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
 from runner.runs.store import RunStore
-from runner.spec.models import Model, Spec
+
+if TYPE_CHECKING:
+    from runner.spec.models import Model, Spec
 
 METADATA_FIELDS = ("framework", "framework_version", "resources", "tags", "properties", "description")
 GIT_LINEAGE = ("commit", "branch", "dirty")

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.plan import Plan
 from runner.registry.reconcile import Decision, ModelPlanner, metadata_of
 from runner.registry.store import ModelStore
-from runner.spec.models import Spec
+
+if TYPE_CHECKING:
+    from runner.spec.models import Spec
 
 SUCCEEDED = ("completed", "up to date")
 

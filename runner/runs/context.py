@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from runner.errors import RunnerError
 from runner.plan import outputs_digest  # noqa: F401  (re-exported for callers that stage by digest)
 from runner.project import Project
 from runner.runs.store import RunStore
-from runner.spec.models import Job, Spec
+
+if TYPE_CHECKING:
+    from runner.spec.models import Job, Spec
 
 
 class RunContext:

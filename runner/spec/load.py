@@ -27,18 +27,32 @@ class ValidationResult:
 
 
 def load(project: Project) -> Any:
-    """The validated Spec, or SpecError carrying every located problem."""
-    result = check(project)
+    """The validated Spec, or SpecError carrying every located problem.
+
+    An unchanged train.yaml comes from the spec cache (runner.spec.cache), without pydantic.
+    """
+    from runner.spec import cache
+
+    try:
+        raw = project.spec_file.read_bytes()
+    except OSError:
+        raw = None
+    if raw is not None and (cached := cache.lookup(project, raw)) is not None:
+        return cached
+    result = check(project, raw)
     if not result.valid:
         raise SpecError(list(result.problems))
+    if raw is not None:
+        cache.store(project, raw, result.spec)
     return result.spec
 
 
-def check(project: Project) -> ValidationResult:
-    try:
-        raw = project.spec_file.read_bytes()
-    except OSError as exc:
-        return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
+def check(project: Project, raw: bytes | None = None) -> ValidationResult:
+    if raw is None:
+        try:
+            raw = project.spec_file.read_bytes()
+        except OSError as exc:
+            return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
     doc = read_source(raw)
     if doc.data is None:
         return _result(project, None, doc.problems)

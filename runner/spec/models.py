@@ -275,6 +275,10 @@ class Spec(_Model):
     def compute_of(self, job: Job) -> Compute:
         return self.computes.get(job.compute) or Compute(type="local")
 
+    def default_environment(self) -> Environment:
+        """What a job without `environment:` runs in: runner's own interpreter, nothing built."""
+        return Environment.model_validate({"user_managed": True})
+
     def experiment_of(self, job_name: str) -> str:
         return self.jobs[job_name].experiment or self.experiment or "default"
 

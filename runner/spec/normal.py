@@ -8,9 +8,11 @@ scheduling (timeout, retries, experiment, needs) are not part of it.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.spec.models import Job, Spec
+if TYPE_CHECKING:
+    from runner.spec.models import Job, Spec
+
 
 
 def normalised_job(spec: Spec, name: str) -> dict[str, Any]:
