@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 import typer
 
@@ -80,6 +79,7 @@ def run(args: list[str]) -> int:
 def _report_bug(exc: BaseException) -> int:
     import tempfile
     import time
+    import traceback
 
     fd, path = tempfile.mkstemp(prefix=f"runner-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
     with open(fd, "w", encoding="utf-8") as log:

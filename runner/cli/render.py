@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.plan import Plan
+if TYPE_CHECKING:
+    from runner.plan import Plan
 
 WIDTH = 14
 
