@@ -41,7 +41,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return all(o.status in ("completed", "up to date") for o in self.outcomes) and all(m.ok for m in self.models)
+        return all(o.ok for o in self.outcomes) and all(m.ok for m in self.models)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.plan.as_json(), "ok": self.ok, "repaired": list(self.repaired),

@@ -51,13 +51,3 @@ class StateError(RunnerError):
 
 class LockError(RunnerError):
     """The project lock could not be taken."""
-
-
-class RunFailed(RunnerError):
-    """At least one planned run or model registration failed."""
-
-
-class Canceled(RunnerError):
-    """The user pressed Ctrl-C; runs were canceled."""
-
-    exit_code = 130

@@ -33,9 +33,14 @@ Sink = Callable[[str, str], None]  # (job, line)
 class RunOutcome:
     job: str
     run_id: str | None
-    status: str  # completed | failed | canceled | skipped
+    status: str  # completed | failed | canceled | skipped | up to date (re-decided after its upstream)
     exit_code: int | None = None
     detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Its dependents and models may go on."""
+        return self.status in ("completed", "up to date")
 
 
 class Cancelled:

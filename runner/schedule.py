@@ -52,10 +52,10 @@ class Scheduler:
         """Remove and return the actions that can start now; drop those whose upstream failed."""
         ready: list[Action] = []
         for action in list(pending):
-            failed = [dep for dep in action.after if dep in self.results and not succeeded(self.results[dep])]
+            failed = [dep for dep in action.after if dep in self.results and not self.results[dep].ok]
             if failed or self.cancelled.event.is_set():
                 pending.remove(action)
-                detail = f"{failed[0]} failed" if failed else "apply canceled before it started"
+                detail = f"{failed[0]} {self.results[failed[0]].status}" if failed else "apply canceled before it started"
                 self._record(RunOutcome(action.target, None, "skipped", detail=detail))
             elif busy + len(ready) < self.jobs and all(dep in self.results for dep in action.after):
                 pending.remove(action)
@@ -90,6 +90,3 @@ class Scheduler:
                                    attempt=attempt)
         return outcome
 
-
-def succeeded(outcome: RunOutcome) -> bool:
-    return outcome.status in ("completed", "up to date")

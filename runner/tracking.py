@@ -216,6 +216,13 @@ def _decode(raw: bytes) -> Optional[dict[str, Any]]:
         return None
     if not isinstance(record, dict):
         return None
-    if record.get("type") == "metric" and isinstance(record.get("value"), str):
-        record["value"] = _NON_FINITE.get(record["value"], record["value"])
+    kind = record.get("type")
+    if kind == "metric":  # written by hand, not through log(): keep only what can be stored
+        step = record.get("step", 0)
+        if not isinstance(record.get("name"), str) or not isinstance(step, int) or isinstance(step, bool):
+            return None
+        if isinstance(record.get("value"), str):
+            record["value"] = _NON_FINITE.get(record["value"], record["value"])
+    elif kind in ("params", "tags") and not isinstance(record.get(kind), dict):
+        return None
     return record

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-import runner.registry.store  # noqa: F401  (registers the model files as gc roots for `runner gc`)
 from runner.cli.app import app
 from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runner.compute.base import Launch, Target
 
 __all__ = ["Launch", "Target", "target_for"]
@@ -15,11 +13,7 @@ def target_for(kind: str) -> Target:
 
         return LocalTarget()
     if kind == "docker":
-        from runner.compute.docker import DockerTarget  # type: ignore[import-not-found]
+        from runner.compute.docker import DockerTarget
 
         return DockerTarget()
     raise ValueError(f"unknown compute type {kind!r}")
-
-
-def _unused(_: Any) -> None:  # keeps the re-export list honest for linters
-    return None

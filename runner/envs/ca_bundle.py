@@ -14,6 +14,7 @@ The bundle is not part of the env fingerprint: it decides how packages are fetch
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from runner.envs.errors import EnvError
@@ -23,9 +24,10 @@ IMPLICIT = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
 IN_IMAGE = "/usr/local/share/runner/ca-bundle.crt"  # where builds put it inside the image
 
 
-def ca_bundle() -> Path | None:
-    """The host CA bundle builds should trust, or None."""
-    explicit = os.environ.get(EXPLICIT)
+def ca_bundle(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The host CA bundle builds (image, venv and conda alike) should trust, or None."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get(EXPLICIT)
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
@@ -33,7 +35,7 @@ def ca_bundle() -> Path | None:
                            f"give the PEM bundle your proxy's CA is in")
         return path.resolve()
     for name in IMPLICIT:
-        value = os.environ.get(name)
+        value = environ.get(name)
         if value and Path(value).expanduser().is_file():
             return Path(value).expanduser().resolve()
     return None

@@ -20,12 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from runner.envs.docker_build import PREFIX
 from runner.envs.docker_client import base_image_id, docker_client, image_or_none
-from runner.envs.fingerprint import (
-    EnvFingerprint,
-    env_fingerprint,
-    environment_of,
-    running_python,
-)
+from runner.envs.docker_parts import default_base
+from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
 
 if TYPE_CHECKING:
     from runner.spec.models import Environment, Spec
@@ -144,7 +140,7 @@ def _base(env: Environment, root: Path, fp: EnvFingerprint, say: Log, handle: IO
     """The image to layer on: the given one, the user's Dockerfile built, or python:X.Y-slim."""
     docker = env.docker
     if docker is None or not docker.dockerfile:
-        return (docker.image if docker else None) or f"python:{_minor(env.python or running_python())}-slim"
+        return (docker.image if docker else None) or default_base(env.python)
     from runner.envs.docker_build import build
 
     tag = f"{BASE_REPOSITORY}:{fp.digest[:12]}"
@@ -153,10 +149,6 @@ def _base(env: Environment, root: Path, fp: EnvFingerprint, say: Log, handle: IO
     build(docker_client(), context, tag, handle, logfile, say, dockerfile=(root / docker.dockerfile).resolve(),
           buildargs=dict(docker.build_args))
     return tag
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 def _push(registry: str, fp: EnvFingerprint, say: Log, handle: IO[str]) -> None:

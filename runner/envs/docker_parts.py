@@ -19,21 +19,27 @@ if TYPE_CHECKING:
     from runner.spec.models import DockerSpec
 
 
-def docker_components(docker: DockerSpec | None, root: Path,
-                      base_id: Callable[[str], str] | None) -> dict[str, str]:
-    """`docker.base` (image name), `docker.base_id` (with the hook), `docker.dockerfile`, apt, args."""
-    from runner.spec.models import DockerSpec
+def default_base(python: str | None) -> str:
+    """The base image of an environment that names none: python:X.Y-slim of its `python:`,
+    else of the Python running runner."""
+    from runner.envs.fingerprint import running_python
 
-    docker = docker or DockerSpec.model_validate({})
-    parts = {"docker.apt": json.dumps(sorted(docker.apt)),
-             "docker.build_args": json.dumps(docker.build_args, sort_keys=True)}
-    if docker.dockerfile:
+    return f"python:{'.'.join((python or running_python()).split('.')[:2])}-slim"
+
+
+def docker_components(docker: DockerSpec | None, root: Path, base_id: Callable[[str], str] | None,
+                      python: str | None = None) -> dict[str, str]:
+    """`docker.base` (image name), `docker.base_id` (with the hook), `docker.dockerfile`, apt, args."""
+    apt = list(docker.apt) if docker else []
+    build_args = dict(docker.build_args) if docker else {}
+    parts = {"docker.apt": json.dumps(sorted(apt)), "docker.build_args": json.dumps(build_args, sort_keys=True)}
+    if docker is not None and docker.dockerfile:
         context = docker.context or str(Path(docker.dockerfile).parent)
         parts["docker.dockerfile"] = dockerfile_digest(root, docker.dockerfile, context)
     else:
-        parts["docker.base"] = docker.image or ""
-        if base_id is not None and docker.image:
-            parts["docker.base_id"] = base_id(docker.image)
+        parts["docker.base"] = (docker.image if docker else None) or default_base(python)
+        if base_id is not None:
+            parts["docker.base_id"] = base_id(parts["docker.base"])
     return parts
 
 

@@ -51,7 +51,7 @@ def env_fingerprint(spec: Spec, name: str | None, project_root: Path, *, docker:
         # In an image the python is the base image's: the host's version must not enter it,
         # or teammates on other pythons would each build (and push) their own image.
         components = {**_built_components(env, project_root, default_python="image"),
-                      **docker_components(env.docker, project_root, docker_base_id)}
+                      **docker_components(env.docker, project_root, docker_base_id, env.python)}
         return make_fingerprint(name, "docker", components)
     if env.user_managed:
         return make_fingerprint(name, "user_managed", _managed_components(env, project_root))

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from runner.envs.ca_bundle import ca_bundle
 from runner.envs.errors import EnvBuildFailed, EnvError
 
-CA_VARIABLES = ("RUNNER_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
 PIP_TO_UV = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
              "PIP_FIND_LINKS": "UV_FIND_LINKS"}
 # Variables that would point uv at another environment than the one runner names.
@@ -36,21 +36,12 @@ def uv_bin() -> str:
     return found
 
 
-def ca_bundle(environ: Mapping[str, str]) -> str | None:
-    """The host CA bundle: RUNNER_CA_BUNDLE first, then the variables other tools read."""
-    for name in CA_VARIABLES:
-        value = environ.get(name, "")
-        if value and Path(value).is_file():
-            return value
-    return None
-
-
 def uv_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for uv: CA bundle, pip settings mapped to uv's, no Python downloads."""
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in _DROPPED}
     bundle = ca_bundle(env)
     if bundle:
-        env["SSL_CERT_FILE"] = bundle
+        env["SSL_CERT_FILE"] = str(bundle)
     for pip_name, uv_name in PIP_TO_UV.items():
         if env.get(pip_name) and not env.get(uv_name):
             env[uv_name] = _pip_list_to_uv(uv_name, env[pip_name])

@@ -22,7 +22,6 @@ from runner.registry.store import ModelStore
 if TYPE_CHECKING:
     from runner.spec.models import Spec
 
-SUCCEEDED = ("completed", "up to date")
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class _Sync:
     def one(self, name: str, planned: str, upstream: list[Any]) -> ModelOutcome:
         if planned == "archive":
             return self._archive(name)
-        failed = [o for o in upstream if o is None or o.status not in SUCCEEDED]
+        failed = [o for o in upstream if o is None or not o.ok]
         if failed:
             return ModelOutcome(name, planned, "failed", detail=f"{_what_failed(failed[0])}: model not touched; "
                                                                 f"fix the job and run `runner apply` again")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from runner.errors import RunnerError
-from runner.plan import outputs_digest  # noqa: F401  (re-exported for callers that stage by digest)
 from runner.project import Project
 from runner.runs.store import RunStore
 

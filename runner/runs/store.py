@@ -112,14 +112,24 @@ class RunStore:
 def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
-    names = [d[0] for d in conn.execute("SELECT * FROM runs LIMIT 0").description]
-    record = dict(zip(names, row))
+    record = dict(zip(_columns(conn), row))
     for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
         record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
     if record["status"] in ACTIVE and not _alive(record.get("owner_pid")):
         # Its runner died (kill -9): the next apply marks it lost; readers say so already.
         record["status"] = "lost"
     return record
+
+
+_COLUMNS: list[str] = []
+
+
+def _columns(conn: sqlite3.Connection) -> list[str]:
+    """The runs table's column names, asked once: every database is migrated to this
+    runner's schema when it is opened (`runs list` calls row_dict once per row)."""
+    if not _COLUMNS:
+        _COLUMNS.extend(d[0] for d in conn.execute("SELECT * FROM runs LIMIT 0").description)
+    return _COLUMNS
 
 
 def _alive(pid: int | None) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +119,3 @@ def _snapshot_diff(state: Any, old: str | None, new: str | None) -> dict[str, li
 
     result = diff_manifests(load_manifest(state, old), load_manifest(state, new))
     return {"added": list(result.added), "removed": list(result.removed), "modified": list(result.modified)}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)

@@ -3,7 +3,9 @@
 A file's digest is the sha256 of its content; a folder's is its manifest digest, as a
 snapshot's, but ignore files are not applied (data folders are usually git-ignored
 themselves) and there are no size warnings. Contents go into the object store like
-code, so unchanged data is never read twice and a data version can be staged later.
+code (a stat-cache row always has its object: a `code: .` snapshot that contains the
+data trusts the same rows), so unchanged data is never read twice; gc drops the copies
+no snapshot references, and those files are read again once.
 """
 
 from __future__ import annotations

@@ -40,9 +40,6 @@ class SnapshotDiff:
         return {"added": list(self.added), "removed": list(self.removed), "modified": list(self.modified)}
 
 
-def normal_mode(st_mode: int) -> int:
-    return 0o755 if st_mode & 0o111 else 0o644
-
 
 def encode(entries: list[FileEntry] | tuple[FileEntry, ...]) -> bytes:
     """The canonical manifest bytes; `entries` must already be sorted by path."""

@@ -62,7 +62,7 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
     scan = scan_folder(project_root, code, state, omit=omit)
     if record and not scan.dirty and not scan.stale:
         snap = _snapshot(scan, {}, job, limits)
-        if _latest(state, job) == snap.digest and state.objects.has(snap.digest):
+        if _latest(state, job, code) == snap.digest and state.objects.has(snap.digest):
             return snap
     if not record:
         return store_scan(project_root, scan, state, job, limits, code=None)
@@ -75,7 +75,11 @@ def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bo
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
     found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
     prefix = "" if code == "." else code + "/"
-    return classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
+    scan = classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
+    # A row the walk did not return is only dropped when its file is gone: under `code: .`
+    # the rows of a git-ignored dataset (hashed as a data input) must stay.
+    scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
+    return scan
 
 
 def classify(found: WalkResult, prefix: str, cache: dict[str, statcache.Cached], recorded_ns: int) -> Scan:
@@ -109,7 +113,7 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         if code is None:  # no project lock: gc may have removed an object since we stored it
             rows = {p: row for p, row in rows.items() if state.objects.has(row.digest)}
         statcache.save(db, rows, scan.stale)
-        if code is not None and _latest(state, job) != snap.digest:
+        if code is not None and _latest(state, job, code) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        (job, snap.digest, len(snap.files), snap.bytes, _now(), code))
@@ -132,7 +136,7 @@ def _rows(scan: Scan, hashed: Hashed) -> list[tuple[str, int, int, str]]:
     """(path in the code folder, size, normalised mode, digest) of every file still there."""
     cut, known, rows = len(scan.prefix), scan.known, []
     for path, st in scan.found.files:
-        mode = 0o755 if st.st_mode & 0o111 else 0o644  # normal_mode, inlined: this runs per file
+        mode = 0o755 if st.st_mode & 0o111 else 0o644  # only "executable or not" is kept
         if path in known:
             rows.append((path[cut:], st.st_size, mode, known[path]))
         elif path in hashed:
@@ -141,9 +145,9 @@ def _rows(scan: Scan, hashed: Hashed) -> list[tuple[str, int, int, str]]:
     return rows
 
 
-def _latest(state: State, job: str | None) -> str | None:
-    row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? ORDER BY id DESC LIMIT 1",
-                           (job,)).fetchone()
+def _latest(state: State, job: str | None, code: str) -> str | None:
+    row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? AND code IS ? ORDER BY id DESC LIMIT 1",
+                           (job, code)).fetchone()
     return row[0] if row else None
 
 

@@ -120,7 +120,7 @@ def _whole_file_checks(project: Project, doc: Located, spec: Any) -> list[tuple[
 def _result(project: Project, spec: Any, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
     problems = sorted({Problem(project.display, m.line, m.column, dotted(p), one_line(msg)) for m, p, msg in found},
                       key=lambda p: (p.line, p.column, p.message))
-    return ValidationResult(spec=spec if not problems else spec, problems=tuple(problems))
+    return ValidationResult(spec=spec, problems=tuple(problems))
 
 
 def dotted(path: Path_) -> str:

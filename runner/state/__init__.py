@@ -48,10 +48,16 @@ class State:
         return transaction(self.db)
 
     def forget_object(self, digest: str) -> None:
-        """Drop stat-cache rows that point at a missing or damaged object, so files are read again."""
+        """Drop stat-cache rows that point at a missing or damaged object, so files are read again.
+
+        Its own connection: runs are staged in worker threads, and a connection is per thread."""
         if self.exists:
-            with transaction(self.db):
-                self.db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
+            db = connect(self.root / "state.db")
+            try:
+                with transaction(db):
+                    db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
+            finally:
+                db.close()
 
     def close(self) -> None:
         self.db.close()

@@ -117,6 +117,11 @@ def test_docker_parts(make_spec: MakeSpec, tmp_path: Path) -> None:
     assert fp.components["docker.base"] == "python:3.11-slim"
     assert fp.components["docker.base_id"] == "sha256:python:3.11-slim!"
     assert fp.components["python"] == "image"  # the host's python never enters an image's fingerprint
+    bare = env_fingerprint(make_spec(e={"pip": ["six"], "python": "3.12"}), "e", tmp_path, docker=True,
+                           docker_base_id=lambda name: f"id-of-{name}")
+    # No base image named: the default one (python:X.Y-slim) and its id are part of the fingerprint.
+    assert (bare.components["docker.base"], bare.components["docker.base_id"]) == (
+        "python:3.12-slim", "id-of-python:3.12-slim")
     args = make_spec(e={**base, "docker": {**base["docker"], "build_args": {"X": "1"}}})
     other = env_fingerprint(args, "e", tmp_path, docker=True, docker_base_id=lambda name: f"sha256:{name}!")
     assert changed_components(fp.components, other.components) == ["docker.build_args"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.envs.uvcmd import ca_bundle, uv_environ
+import pytest
+
+from runner.envs.ca_bundle import ca_bundle
+from runner.envs.errors import EnvError
+from runner.envs.uvcmd import uv_environ
 
 
 def test_ca_bundle_from_any_known_variable(tmp_path: Path) -> None:
@@ -19,9 +23,12 @@ def test_runner_ca_bundle_wins_and_missing_files_are_ignored(tmp_path: Path) -> 
     ours, theirs = tmp_path / "ours.pem", tmp_path / "theirs.pem"
     ours.write_text("x")
     theirs.write_text("y")
-    assert ca_bundle({"RUNNER_CA_BUNDLE": str(ours), "SSL_CERT_FILE": str(theirs)}) == str(ours)
-    assert ca_bundle({"RUNNER_CA_BUNDLE": str(tmp_path / "gone"), "PIP_CERT": str(theirs)}) == str(theirs)
+    assert ca_bundle({"RUNNER_CA_BUNDLE": str(ours), "SSL_CERT_FILE": str(theirs)}) == ours
     assert "SSL_CERT_FILE" not in uv_environ({"PIP_CERT": str(tmp_path / "gone")})
+    # The bundle the user named is not silently replaced by another one: venv, conda and
+    # image builds all stop with the same error.
+    with pytest.raises(EnvError, match="RUNNER_CA_BUNDLE"):
+        uv_environ({"RUNNER_CA_BUNDLE": str(tmp_path / "gone"), "PIP_CERT": str(theirs)})
 
 
 def test_pip_settings_map_to_uv_unless_uv_ones_are_set() -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.runs.helpers import SPEC, actions, apply_json, plan_json, reasons, two_jobs
+from tests.runs.helpers import PREP, SPEC, TRAIN, actions, apply_json, plan_json, reasons, two_jobs
 
 
 def test_first_apply_runs_in_order_and_second_runs_nothing(project, cli) -> None:
@@ -321,3 +320,28 @@ def test_an_environment_failure_is_in_the_runs_log(project, cli) -> None:
     assert code == 1 and result["runs"][0]["status"] == "failed"
     log = cli("runs", "logs", "a", "-C", project.root)
     assert log.code == 0 and "/nonexistent/bin/python" in log.out, result
+
+
+def test_a_no_op_apply_reads_nothing_and_records_nothing(project, cli) -> None:
+    """`code: .` with a git-ignored dataset, and a second code folder: after the first apply,
+    plan and apply read no file again and add no snapshot rows."""
+    project.gen({".gitignore": "data/\n", "data": {"d.csv": "1,2\n"}, "src": {"prep.py": PREP},
+                 "train.yaml": SPEC.replace("    code: src\n    command: python prep.py",
+                                            "    code: .\n    command: python src/prep.py")})
+    (project / "src" / "train.py").write_text(TRAIN)
+    assert apply_json(cli, project)[0] == 0
+    from runner.state import open_state_at
+
+    def counts() -> tuple[int, int]:
+        with open_state_at(project.root / ".runner") as state:
+            rows = state.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+            data = state.db.execute("SELECT COUNT(*) FROM stat_cache WHERE path LIKE 'data/%'").fetchone()[0]
+        return rows, data
+
+    before = counts()
+    assert before[1] == 1  # the ignored dataset keeps its stat-cache row
+    for _ in range(3):
+        assert plan_json(cli, project)["changes"] is False
+        code, result = apply_json(cli, project)
+        assert code == 0 and result["changes"] is False
+    assert counts() == before

@@ -146,3 +146,15 @@ def test_snapshot_diff_after_apply_compares_with_the_last_run(project, cli) -> N
     snapshot = json.loads(cli("runs", "show", "train", "--json", "-C", project.root).out)["snapshot"]
     by_digest = cli("snapshot", "diff", "train", snapshot[:10], "--json", "-C", project.root)
     assert json.loads(by_digest.out)["modified"] == ["train.py"]
+
+
+def test_hand_written_metric_lines_of_the_wrong_shape_are_skipped(project, cli) -> None:
+    """A job that appends to metrics.jsonl itself: bad records are dropped, the run completes."""
+    writer = ("import json, os\nwith open(os.path.join(os.environ['RUNNER_LOGS'], 'metrics.jsonl'), 'a') as f:\n"
+              "    for r in [{'type': 'metric', 'value': 1}, {'type': 'metric', 'name': 'x', 'step': 'two',"
+              " 'value': 1}, {'type': 'params', 'params': [1]}, {'type': 'metric', 'name': 'ok', 'value': 2}]:\n"
+              "        f.write(json.dumps(r) + '\\n')\n")
+    project.gen({"train.yaml": "version: 1\njobs:\n  w:\n    command: python w.py\n", "w.py": writer})
+    code, result = apply_json(cli, project)
+    assert code == 0 and result["runs"][0]["status"] == "completed"
+    assert json.loads(cli("runs", "metrics", "w", "--json", "-C", project.root).out).keys() == {"ok"}
