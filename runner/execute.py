@@ -135,6 +135,7 @@ class RunExecutor:
     def _prepare(self, name: str, job: Job, run_id: str, run_dir: Path, fp: Fingerprint) -> Launch:
         from runner.snapshot import stage_snapshot
 
+        self.ctx.check_secrets(job)
         env = self.ctx.materialise(job, lambda line: self.sink(name, line))
         stage_snapshot(self.ctx.state, fp.components["snapshot"], run_dir)
         for folder in ("outputs", "logs"):

@@ -61,17 +61,25 @@ def build_cmd(names: Annotated[list[str] | None, typer.Argument(help="Environmen
 
     set_ca_bundle(ca_bundle)
     proj, spec = _loaded(project, file)
-    with stderr().status("checking environments") as status:
-        rows = build_envs(spec, proj.root, list(names or []),
-                          log=lambda name, step: status.update(f"{name}: {step}"))
+    err = stderr()
+
+    def progress(name: str, step: str) -> None:
+        if step.startswith("warning:"):  # kept on screen (and in CI logs), unlike the spinner
+            err.print(f"{name}: {step}", markup=False)
+        status.update(f"{name}: {step}")
+
+    with err.status("checking environments") as status:
+        rows, errors = build_envs(spec, proj.root, list(names or []), log=progress)
+    for error in errors:
+        err.print(error, markup=False, highlight=False)
     if json:
         print_json([row.as_json() for row in rows])
-        return 0
+        return 1 if errors else 0
     out = stdout()
     for row in rows:
-        verb = "built" if row.cache == "built" else "cached"
+        verb = {"built": "built", "pulled": "pulled"}.get(row.cache, "cached")
         out.print(f"{row.name}: {verb} {row.fingerprint[:12]} ({row.seconds:.2f}s)")
-    return 0
+    return 1 if errors else 0
 
 
 @envs_app.command("show")

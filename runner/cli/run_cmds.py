@@ -34,6 +34,10 @@ def _open(project: Any, file: Any, *, create: bool, ref: str | None = None,
     from runner.state import open_state
 
     proj, git = project_of(project, file), None
+    if ref is not None and not ref.strip():  # `--ref $SHA` with SHA unset in a CI script
+        from runner.errors import RunnerError
+
+        raise RunnerError("--ref was given an empty value: pass a commit sha, branch or tag")
     if ref is not None and ctx is not None:
         from runner.reftree import ref_tree
 

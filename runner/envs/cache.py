@@ -177,3 +177,36 @@ def last_used(digest: str) -> float | None:
     except (OSError, ValueError, KeyError, TypeError):
         marker = read_marker(env_path(digest))
         return float(marker["created_at"]) if marker else None
+
+
+# Envs this process runs jobs in: a shared flock on `<digest>.inuse`, held until the process
+# ends (an apply, or a watch session), so `runner envs prune` never removes an env under a run.
+_HELD: dict[str, int] = {}
+
+
+def hold_in_use(digest: str) -> None:
+    import fcntl
+
+    if digest in _HELD:
+        return
+    envs_dir().mkdir(parents=True, exist_ok=True)
+    fd = os.open(envs_dir() / f"{digest}.inuse", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _HELD[digest] = fd
+
+
+def in_use(digest: str) -> bool:
+    """Whether some process holds the env (asked by prune, which then keeps it)."""
+    import fcntl
+
+    path = envs_dir() / f"{digest}.inuse"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock taken just to ask
+    return False

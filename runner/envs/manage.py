@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,8 +63,9 @@ def targets(spec: Spec, name: str, root: Path) -> list[EnvFingerprint]:
 
 def _row(fp: EnvFingerprint) -> EnvRow:
     assert fp.name is not None
-    if fp.kind == "user_managed":
-        return EnvRow(fp.name, fp.digest, fp.kind, True, fp.components["interpreter"])
+    if fp.kind == "user_managed":  # nothing to build: "cached" means its interpreter is there
+        interpreter = fp.components["interpreter"]
+        return EnvRow(fp.name, fp.digest, fp.kind, os.access(interpreter, os.X_OK), interpreter)
     if fp.kind == "docker":
         from runner.envs.docker import image_cached, image_tag
 
@@ -72,22 +74,29 @@ def _row(fp: EnvFingerprint) -> EnvRow:
 
 
 def build_envs(spec: Spec, root: Path, names: list[str], *,
-               log: Callable[[str, str], None] | None = None) -> list[BuildRow]:
+               log: Callable[[str, str], None] | None = None) -> tuple[list[BuildRow], list[str]]:
     """Build the named host environments (default: all of them) that are not cached yet.
 
-    user_managed environments build nothing: a named one only has its interpreter checked.
+    user_managed environments build nothing: only their interpreter is checked.
     Env images of docker computes are built (or pulled from the compute's `registry:`) too.
+    One failure does not stop the others: returns (what was built or found, the errors).
     """
+    from runner.errors import RunnerError
+
     say = log or (lambda _name, _message: None)
-    rows = []
-    for name in names or sorted(spec.environments):
-        for fp in targets(spec, _known(spec, name), root):
-            row = _build_one(spec, root, fp, named=bool(names), say=say)
-            rows += [row] if row else []
-    return rows
+    known = [_known(spec, name) for name in names or sorted(spec.environments)]  # a typo stops at once
+    rows, errors = [], []
+    for name in known:
+        try:
+            for fp in targets(spec, name, root):
+                row = _build_one(spec, root, fp, say=say)
+                rows += [row] if row else []
+        except RunnerError as exc:
+            errors.append(str(exc) if name in str(exc) else f"environment {name}: {exc}")
+    return rows, errors
 
 
-def _build_one(spec: Spec, root: Path, fp: EnvFingerprint, *, named: bool,
+def _build_one(spec: Spec, root: Path, fp: EnvFingerprint, *,
                say: Callable[[str, str], None]) -> BuildRow | None:
     from runner.envs.materialise import materialise
 
@@ -100,8 +109,7 @@ def _build_one(spec: Spec, root: Path, fp: EnvFingerprint, *, named: bool,
                              log=lambda message: say(name, message))
         return BuildRow(name, fp.digest, image.cache, image.seconds)
     if fp.kind == "user_managed":
-        if named:
-            materialise(spec, name, root, fp)
+        materialise(spec, name, root, fp)  # builds nothing: checks that the interpreter is there
         return None
     done = materialise(spec, name, root, fp, log=lambda message: say(name, message))
     return BuildRow(name, fp.digest, done.cache, done.seconds)

@@ -26,8 +26,10 @@ class Materialised:
 
 
 def materialise(spec: Spec, name: str | None, project_root: Path, fp: EnvFingerprint | None = None,
-                *, log: Callable[[str], None] | None = None) -> Materialised:
-    """The host interpreter of environment `name`; builds the env when it is not cached."""
+                *, log: Callable[[str], None] | None = None, hold: bool = False) -> Materialised:
+    """The host interpreter of environment `name`; builds the env when it is not cached.
+
+    hold=True (runs): this process keeps the env from `runner envs prune` until it exits."""
     started = time.perf_counter()
     fp = fp or env_fingerprint(spec, name, project_root)
     say = log or (lambda _message: None)
@@ -35,8 +37,10 @@ def materialise(spec: Spec, name: str | None, project_root: Path, fp: EnvFingerp
         return _managed(fp, started)
     if fp.kind not in ("venv", "conda"):
         raise ValueError(f"materialise() builds host envs; {fp.kind!r} is built by its compute")
-    from runner.envs.cache import ensure
+    from runner.envs.cache import ensure, hold_in_use
 
+    if hold:
+        hold_in_use(fp.digest)  # before the cache lookup: prune cannot take it away in between
     ensured = ensure(fp, _builder(spec, name, project_root, say), relocatable=fp.kind == "venv", log=say)
     bin_dir = ensured.folder / "bin"
     return Materialised(python=str(bin_dir / "python"), bin_dir=str(bin_dir), location=str(ensured.folder),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.envs.cache import envs_dir, last_used, log_path, read_marker
+from runner.envs.cache import envs_dir, in_use, last_used, log_path, read_marker
 from runner.envs.errors import EnvError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -72,9 +72,11 @@ def _remove(folder: Path, digest: str) -> bool:
     except Timeout:
         return False
     try:
+        if in_use(digest):  # a run (or a watch session) is using it right now
+            return False
         _rename_then_delete(folder)
         if not (envs_dir() / digest).exists():
-            for suffix in (".used", ".owner"):
+            for suffix in (".used", ".owner"):  # never `.inuse`: a run may hold it
                 (envs_dir() / f"{digest}{suffix}").unlink(missing_ok=True)
             log_path(digest).unlink(missing_ok=True)
     finally:

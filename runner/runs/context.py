@@ -61,7 +61,7 @@ class RunContext:
             return ensure_image(self.spec, name, self.project.root, registry=compute.registry, log=log)
         from runner.envs import materialise
 
-        return materialise(self.spec, name, self.project.root, log=log)
+        return materialise(self.spec, name, self.project.root, log=log, hold=True)
 
     def stage_inputs(self, name: str, run_dir: Path, store: RunStore) -> dict[str, str]:
         """Absolute paths the run sees: project data in place, upstream outputs copied from objects."""
@@ -87,15 +87,24 @@ class RunContext:
             self.state.objects.copy_to(digest, base / rel, mode=0o644)
         return base / path
 
+    def check_secrets(self, job: Job) -> None:
+        """Fail before anything is built when a secret the environment names is not set."""
+        from runner.execute import secret_values
+
+        spec_env = self.spec.environments.get(job.environment) if job.environment else None
+        if spec_env is not None:
+            secret_values(spec_env.secrets)
+
     def run_env(self, name: str, job: Job, run_id: str, run_dir: Path, env: Any) -> dict[str, str]:
         from runner.execute import run_variables, secret_values
 
         spec_env = self.spec.environments.get(job.environment) if job.environment else None
         values = dict(os.environ) if self.spec.compute_of(job).type == "local" else {}
-        values.update(run_variables(run_id, name, self.spec.experiment_of(name), run_dir, dict(job.params)))
         if spec_env is not None:
             values.update(spec_env.variables)
             values.update(secret_values(spec_env.secrets))
+        # Last: a job's RUNNER_OUTPUTS and the like are runner's, whatever else set them.
+        values.update(run_variables(run_id, name, self.spec.experiment_of(name), run_dir, dict(job.params)))
         shim = getattr(env, "pythonpath", None) or _shim()
         values["PYTHONPATH"] = os.pathsep.join(p for p in (shim, values.get("PYTHONPATH", "")) if p)
         return values

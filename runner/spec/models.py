@@ -34,7 +34,17 @@ SIZE_PATTERN = r"^\d+(\.\d+)?[bkmgBKMG]?$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
-VarName = Annotated[str, StringConstraints(pattern=VAR_PATTERN)]
+# What runner sets in every run; an environment may not redefine them.
+RUN_VARIABLES = ("RUNNER_RUN_ID", "RUNNER_JOB", "RUNNER_EXPERIMENT", "RUNNER_OUTPUTS", "RUNNER_LOGS", "RUNNER_PARAMS")
+
+
+def _not_reserved(name: str) -> str:
+    if name in RUN_VARIABLES:
+        raise ValueError(f"{name} is set by runner in every run; choose another name")
+    return name
+
+
+VarName = Annotated[str, StringConstraints(pattern=VAR_PATTERN), AfterValidator(_not_reserved)]
 Scalar = Union[str, bool, int, float]
 Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
 

@@ -90,6 +90,17 @@ def test_missing_python_is_exit_1_without_traceback(cli: Any, project: Any) -> N
     assert "Traceback" not in result.err
 
 
+def test_build_goes_on_after_a_failure_and_lists_every_error(cli: Any, project: Any) -> None:
+    project.gen({"train.yaml": 'version: 1\nenvironments:\n  a-old: {python: "3.1"}\n  b-ok: {pip: []}\n'
+                               '  c-gone: {user_managed: true, interpreter: /no/such/python}\n'})
+    result = cli("envs", "build", "--json", "-C", project.root)
+    assert result.code == 1
+    assert [row["name"] for row in json.loads(result.out)] == ["b-ok"]  # built although a-old failed first
+    assert "a-old" in result.err and "c-gone" in result.err and "Traceback" not in result.err
+    listed = {r["name"]: r["cached"] for r in json.loads(cli("envs", "list", "--json", "-C", project.root).out)}
+    assert listed == {"a-old": False, "b-ok": True, "c-gone": False}  # a missing interpreter is not "cached"
+
+
 def _age(digest: str, days: float) -> None:
     stamp = time.time() - days * 86400
     (envs_dir() / f"{digest}.used").write_text(json.dumps({"version": 1, "last_used": stamp}))

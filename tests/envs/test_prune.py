@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +18,7 @@ from runner.envs.cache import _BuildLock, env_path, envs_dir
 from runner.envs.errors import EnvError
 from runner.envs.prune import UNITS, parse_age, prune_envs
 from runner.spec.models import Spec
+from tests.runs.helpers import runner_cmd, runs_json, start_apply, wait_for
 
 
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(sorted(UNITS)))
@@ -60,3 +64,29 @@ def test_half_built_leftovers_go_whatever_the_age(tmp_path: Path) -> None:
     (leftover / "bin").mkdir(parents=True)
     pruned = [p for p in prune_envs(10**9) if p.location == str(leftover)]
     assert pruned and pruned[0].last_used is None and not leftover.exists()
+
+
+def test_an_env_a_running_job_uses_is_kept(project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real apply holds its env while the job runs; prune (even --older-than 0s) keeps it,
+    and the job really runs in the env's interpreter."""
+    monkeypatch.setenv("RUNNER_CACHE_DIR", str(tmp_path / "own-cache"))
+    go = tmp_path / "go"
+    project.gen({"train.yaml": "version: 1\nenvironments:\n  e: {pip: []}\njobs:\n  long:\n"
+                               "    command: python wait.py\n    environment: e\n",
+                 "wait.py": f"import pathlib, sys, time\nprint(sys.prefix, flush=True)\n"
+                            f"while not pathlib.Path({str(go)!r}).exists():\n    time.sleep(0.05)\n"})
+    apply = start_apply(project)
+    try:
+        wait_for(lambda: any(r["status"] == "running" for r in runs_json(project)), what="the run to start")
+        done = subprocess.run([*runner_cmd(), "envs", "prune", "--older-than", "0s", "--json"],
+                              capture_output=True, text=True, check=True)
+        pruned = json.loads(done.stdout)
+        assert pruned and not any(p["removed"] for p in pruned), pruned
+    finally:
+        go.write_text("")
+        out, _ = apply.communicate(timeout=120)
+    assert apply.returncode == 0, out
+    assert str(tmp_path / "own-cache") in out  # the job ran in the cached env, which is still there
+    after = json.loads(subprocess.run([*runner_cmd(), "envs", "prune", "--older-than", "0s", "--json"],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert after and all(p["removed"] for p in after)  # nothing holds it once the apply ended

@@ -345,3 +345,16 @@ def test_a_no_op_apply_reads_nothing_and_records_nothing(project, cli) -> None:
         code, result = apply_json(cli, project)
         assert code == 0 and result["changes"] is False
     assert counts() == before
+
+
+def test_a_missing_secret_fails_before_the_environment_is_built(project, cli, monkeypatch) -> None:
+    monkeypatch.delenv("RUNNER_TEST_SECRET", raising=False)
+    project.gen({"train.yaml": """
+        version: 1
+        environments:
+          e: {pip: ["no-such-package-runner-test==1.0"], secrets: [RUNNER_TEST_SECRET]}
+        jobs:
+          a: {command: "echo never", environment: e}
+        """})
+    code, result = apply_json(cli, project)
+    assert code == 1 and result["runs"][0]["detail"].startswith("secret RUNNER_TEST_SECRET is not set")

@@ -362,3 +362,15 @@ def test_compute_numbers(make, field, expect) -> None:
 def test_smallest_valid_numbers(make) -> None:
     assert make(COMMAND_JOB + "    timeout: 1s\n    retries: 0\n") == []
     assert make(COMMAND_JOB + "    timeout: 1\n") == []
+
+
+def test_run_variables_cannot_be_redefined(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "train.yaml").write_text(
+        "version: 1\nenvironments:\n  e:\n    variables: {RUNNER_OUTPUTS: /tmp/x, A: '1'}\n"
+        "    secrets: [RUNNER_RUN_ID]\njobs:\n  a: {command: echo, environment: e}\n")
+    done = cli("validate", "-C", tmp_path)
+    assert done.code == 1
+    assert done.out.splitlines() == [
+        f"{tmp_path / 'train.yaml'}:4:17: invalid key 'RUNNER_OUTPUTS': RUNNER_OUTPUTS is set by runner in every "
+        "run; choose another name",
+        f"{tmp_path / 'train.yaml'}:5:15: RUNNER_RUN_ID is set by runner in every run; choose another name"]

@@ -113,6 +113,15 @@ def test_unknown_ref_is_one_clear_line(project: ProjectDir) -> None:
     assert runs(root) == []
 
 
+def test_an_empty_ref_is_an_error_not_head(project: ProjectDir) -> None:
+    """`runner apply --ref "$SHA"` with SHA unset must not quietly apply the working tree."""
+    root = _make(project)
+    done = run_console("apply", "--ref", "", "-C", root)
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "--ref was given an empty value: pass a commit sha, branch or tag")
+    assert runs(root) == []
+
+
 def test_option_like_ref_is_not_passed_to_git(project: ProjectDir) -> None:
     root = _make(project)
 
