@@ -109,7 +109,7 @@ class RunExecutor:
             step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
             code = handle.wait(step)
             if code is not None:
-                return code, ("canceled" if self.cancelled.event.is_set() else None)
+                return code, ("canceled" if self.cancelled.event.is_set() else getattr(handle, "reason", None))
             if self.cancelled.event.is_set():
                 handle.cancel()
                 return handle.wait(None), "canceled"

@@ -37,14 +37,20 @@ class DockerHandle:
         self.pgid: int | None = None  # no host process group: containers are found by label
         self.pump = pump
         self.code: int | None = None
+        self.reason: str | None = None  # why it ended, when the exit code alone would not say
         self.waiter = threading.Thread(target=self._wait_exit, daemon=True)
         self.waiter.start()
 
     def _wait_exit(self) -> None:
         try:
             self.code = int(self.container.wait()["StatusCode"])
+            self.container.reload()
+            if self.container.attrs["State"].get("OOMKilled"):
+                limit = self.container.attrs["HostConfig"].get("Memory") or 0
+                shown = f" (memory limit {limit // 2**20} MiB)" if limit else ""
+                self.reason = f"killed: out of memory{shown}"
         except docker_errors():  # removed under us (cancel): the run is over either way
-            self.code = 137
+            self.code = 137 if self.code is None else self.code
 
     def wait(self, timeout: float | None) -> int | None:
         self.waiter.join(timeout)

@@ -41,16 +41,20 @@ def render_dockerfile(env: Environment, fp: EnvFingerprint, base: str, *, ca: bo
         build_args=sorted(docker.build_args) if docker else [], ca_bundle=ca, ca_path=IN_IMAGE,
         apt=" ".join(shlex.quote(p) for p in (docker.apt if docker else ())), conda=bool(env.conda),
         python=env.python or "", pip="".join(" " + shlex.quote(p) for p in env.pip),
-        requirements=bool(env.requirements))
+        requirements=shlex.quote(f"/tmp/runner/req/{env.requirements}") if env.requirements else "")
 
 
 def stage_context(folder: Path, env: Environment, root: Path, dockerfile: str, ca: Path | None) -> None:
     """Write the Dockerfile and copy the few files it needs into the empty folder `folder`."""
+    from runner.envs.reqfiles import requirement_files
+
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-    copies = {"requirements.txt": env.requirements, "environment.yml": env.conda}
-    for name, rel in copies.items():
-        if rel:
-            shutil.copyfile(root / rel, folder / name)
+    if env.requirements:  # with its -r/-c includes, at their project paths, so the includes resolve
+        for rel in requirement_files(root, env.requirements):
+            (folder / "req" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, folder / "req" / rel)
+    if env.conda:
+        shutil.copyfile(root / env.conda, folder / "environment.yml")
     if ca is not None:
         shutil.copyfile(ca, folder / "ca-bundle.crt")
 

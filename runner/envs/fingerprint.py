@@ -89,8 +89,9 @@ def _built_components(env: Environment, root: Path, default_python: str | None =
     if env.pip:
         # Sorted as written: order never changes what pip installs; spelling might.
         components["pip"] = json.dumps(sorted(env.pip))
-    if env.requirements:
-        components["requirements"] = file_digest(root, env.requirements, "requirements")
+    from runner.envs.reqfiles import sources_digest
+
+    components.update(sources_digest(root, env.requirements, env.pip))  # includes and local packages
     if env.conda:
         components["conda"] = file_digest(root, env.conda, "conda")
     return components

@@ -68,12 +68,32 @@ def _managed(fp: EnvFingerprint, started: float) -> Materialised:
 
 
 def _bin_dir_of(interpreter: str) -> str | None:
-    """The interpreter's folder when `python` there is this interpreter (a venv's bin/, usually).
-
-    /usr/bin/python may be another Python than /usr/bin/python3.11: then PATH is left alone.
-    """
+    """A folder to put first on PATH so that `python` and `python3` in a command mean this
+    interpreter: its own folder when `python` there is it (a venv's bin/), else a folder of
+    two links to it in runner's cache (/usr/bin/python may be another Python than
+    /usr/bin/python3.11, or missing)."""
     folder = os.path.dirname(interpreter)
     candidate = os.path.join(folder, "python")
     if os.path.exists(candidate) and os.path.samefile(candidate, interpreter):
         return folder
-    return None
+    return _links_to(interpreter)
+
+
+def _links_to(interpreter: str) -> str | None:
+    import hashlib
+
+    from runner.envs.cache import cache_dir
+
+    folder = cache_dir() / "bin" / hashlib.sha256(interpreter.encode("utf-8")).hexdigest()[:16]
+    if not folder.is_dir():
+        staging = folder.with_name(f".{folder.name}-{os.getpid()}")
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            for name in ("python", "python3"):
+                if not (staging / name).is_symlink():
+                    (staging / name).symlink_to(interpreter)
+            os.rename(staging, folder)  # whole or not at all; a concurrent twin may win: fine
+        except OSError:
+            if not folder.is_dir():
+                return None
+    return str(folder)

@@ -209,6 +209,14 @@ def test_apply_after_a_crash_removes_orphan_containers(project: Any, cli: Any, e
 
 
 @pytest.mark.usefixtures("sweep")
+def test_out_of_memory_is_named(project: Any, cli: Any, env_mark: dict[str, Any]) -> None:
+    hog = "    command: python -c \"x = bytearray(400 * 2**20); print(len(x))\"\n    environment: e\n    compute: box\n"
+    docker_project(project, env_mark, compute="{type: docker, memory: 64m}", extra_jobs=f"  hog:\n{hog}")
+    code, result = apply_json(cli, project, "hog")
+    assert code == 1 and result["runs"][0]["detail"] == "killed: out of memory (memory limit 64 MiB)", result
+
+
+@pytest.mark.usefixtures("sweep")
 def test_gpus_without_a_gpu_runtime_fail_clearly(project: Any, cli: Any, env_mark: dict[str, Any]) -> None:
     if "nvidia" in json.dumps(client().info().get("Runtimes", {})):
         pytest.skip("this Docker has a GPU runtime")

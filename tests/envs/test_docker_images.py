@@ -96,7 +96,9 @@ def test_a_moved_base_tag_changes_the_fingerprint(docker_base: str, images: Imag
 # -- builds ------------------------------------------------------------------------------
 
 def test_built_once_then_a_hit(docker_base: str, images: Images, tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("six\n")
+    (tmp_path / "reqs").mkdir()
+    (tmp_path / "reqs" / "base.txt").write_text("six\n")
+    (tmp_path / "requirements.txt").write_text("-r reqs/base.txt\n")  # an include reaches the build too
     spec = make_spec(**boxed(docker_base, requirements="requirements.txt"))
     fp = docker_fingerprint(spec, "e", tmp_path)
     assert not image_cached(fp)
@@ -215,7 +217,8 @@ def test_dockerfile_quotes_packages_and_trusts_the_bundle_only_when_given(tmp_pa
 
 def test_ca_bundle_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RUNNER_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so teardown also undoes set_ca_bundle's write below:
+        monkeypatch.delenv(name)  # a fake bundle left behind made later image builds fail to reach PyPI
     assert ca_bundle() is None
     implicit, explicit = tmp_path / "a.pem", tmp_path / "b.pem"
     implicit.write_text("a")

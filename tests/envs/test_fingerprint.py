@@ -143,3 +143,24 @@ def test_changed_components_reports_added_and_removed() -> None:
     assert changed_components({"python": "3.11", "pip": "x"}, {"python": "3.11", "requirements": "y"}) \
         == ["pip", "requirements"]
     assert changed_components({"a": "1"}, {"a": "1"}) == []
+
+
+def test_included_requirements_and_local_packages_decide(make_spec: MakeSpec, tmp_path: Path) -> None:
+    (tmp_path / "reqs").mkdir()
+    (tmp_path / "reqs" / "requirements.txt").write_text("-r base.txt\n--constraint=pins.txt\nattrs==23.2.0\n")
+    (tmp_path / "reqs" / "base.txt").write_text("six==1.16.0\n")
+    (tmp_path / "reqs" / "pins.txt").write_text("")
+    (tmp_path / "pkgs" / "mylib" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkgs" / "mylib" / "__init__.py").write_text("X = 1\n")
+    first = fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt", pip=["./pkgs/mylib"])
+    (tmp_path / "pkgs" / "mylib" / "__pycache__" / "x.pyc").write_bytes(b"noise")  # written by builds
+    assert fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt", pip=["./pkgs/mylib"]) == first
+    (tmp_path / "reqs" / "base.txt").write_text("six==1.15.0\n")
+    second = fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt", pip=["./pkgs/mylib"])
+    assert changed_components(first.components, second.components) == ["requirements"]
+    (tmp_path / "pkgs" / "mylib" / "__init__.py").write_text("X = 2\n")
+    third = fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt", pip=["./pkgs/mylib"])
+    assert changed_components(second.components, third.components) == ["local:./pkgs/mylib"]
+    (tmp_path / "reqs" / "base.txt").unlink()
+    with pytest.raises(EnvError, match="reqs/base.txt: .* does not exist \\(included from reqs/requirements.txt\\)"):
+        fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt")

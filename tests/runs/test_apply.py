@@ -358,3 +358,25 @@ def test_a_missing_secret_fails_before_the_environment_is_built(project, cli, mo
         """})
     code, result = apply_json(cli, project)
     assert code == 1 and result["runs"][0]["detail"].startswith("secret RUNNER_TEST_SECRET is not set")
+
+
+def test_python_in_a_command_is_the_user_managed_interpreter(project, cli, tmp_path) -> None:
+    """`interpreter: /x/bin/python3.11` where /x/bin/python does not exist (Debian's /usr/bin):
+    `python` and `python3` in a command still mean that interpreter."""
+    folder = tmp_path / "only-python3"
+    folder.mkdir()
+    wrapper = folder / "python3.11"
+    wrapper.write_text(f"#!/bin/sh\nRUNNER_TEST_MARK=wrapped exec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    show = "import os; print('mark', os.environ.get('RUNNER_TEST_MARK'))"
+    project.gen({"train.yaml": f"""
+        version: 1
+        environments:
+          e: {{user_managed: true, interpreter: {wrapper}}}
+        jobs:
+          a: {{command: "python -c \\"{show}\\"; python3 -c \\"{show}\\"", environment: e}}
+        """})
+    code, result = apply_json(cli, project)
+    assert code == 0, result
+    log = (project / ".runner" / "runs" / "a-1" / "logs" / "std_log.txt").read_text()
+    assert log.count("mark wrapped") == 2, log
