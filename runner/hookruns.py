@@ -57,7 +57,7 @@ def hooks_folder(project: Project) -> Path:
 def launch(project: Project, rev: str = "HEAD") -> HookRun:
     """Queue an apply of `rev` and start it detached; returns at once."""
     commit = _resolve(project, rev)
-    _ensure_state(project)
+    ensure_hooks_folder(project)
     run = HookRun(commit, "queued", _now(), time.time_ns(), str(hooks_folder(project) / f"{commit}.log"))
     save(project, run)
     with open(run.log, "ab") as log:
@@ -194,7 +194,8 @@ def _rev_parse(root: Path, rev: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def _ensure_state(project: Project) -> None:
+def ensure_hooks_folder(project: Project) -> None:
+    """`.runner/hooks/`, created with the state folder (and its `.gitignore`) if need be."""
     from runner.state import open_state
 
     open_state(project, create=True).close()

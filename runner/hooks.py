@@ -64,7 +64,9 @@ def install(project: Project, *, force: bool = False) -> HookState:
         if chained.exists() or chained.is_symlink():
             raise HookError(f"{chained} exists already (an earlier chained hook): merge or remove it, then retry")
         os.replace(state.path, chained)
-    _prepare_runner_dir(project)
+    from runner.hookruns import ensure_hooks_folder
+
+    ensure_hooks_folder(project)  # the hook's log folder, with `.runner/.gitignore`
     atomic_write(state.path, render_hook(project, chained=chained.exists()), mode=0o755)
     return hook_state(project)
 
@@ -119,11 +121,3 @@ def _is_ours(path: Path, project: Project) -> bool:
     except OSError:
         return False
     return MARKER in text.splitlines() and f"# runner-project: {project.root}" in text.splitlines()
-
-
-def _prepare_runner_dir(project: Project) -> None:
-    """Create `.runner/hooks/` now (with `.runner/.gitignore`), so the hook has a log folder."""
-    from runner.state import open_state
-
-    open_state(project, create=True).close()
-    (project.state_dir / "hooks").mkdir(parents=True, exist_ok=True)

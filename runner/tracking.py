@@ -6,7 +6,8 @@
     tracking.log_list("loss", [0.9, 0.5, 0.3])
 
 Inside a run (both `RUNNER_RUN_ID` and `RUNNER_LOGS` set) every call appends one JSON
-line to `$RUNNER_LOGS/metrics.jsonl`, which runner ingests while the run goes on:
+line to `$RUNNER_LOGS/metrics.jsonl`; `runner runs metrics` reads it while the run goes
+on, and runner stores it with the run when it ends:
 
     {"type": "metric", "name": str, "value": float|str, "step": int, "time": str}
     {"type": "params", "params": {...}}
@@ -42,7 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Optional, Union
 
-__all__ = ["log", "log_params", "set_tags", "log_list", "read_metrics", "read_new", "METRICS_FILE"]
+__all__ = ["log", "log_params", "set_tags", "log_list", "read_metrics", "METRICS_FILE"]
 
 METRICS_FILE = "metrics.jsonl"
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -99,23 +100,6 @@ def read_metrics(path: Union[str, os.PathLike[str]]) -> Iterator[dict[str, Any]]
             record = _decode(raw)
             if record is not None:
                 yield record
-
-
-def read_new(path: Union[str, os.PathLike[str]], offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Records of the complete lines after byte `offset`, and the offset to read from next.
-
-    For live ingestion: a last line still being written is left for the next call
-    instead of being dropped.
-    """
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read()
-    except FileNotFoundError:
-        return [], offset
-    complete = chunk[: chunk.rfind(b"\n") + 1]
-    records = [r for r in map(_decode, complete.splitlines()) if r is not None]
-    return records, offset + len(complete)
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -134,19 +134,6 @@ def test_read_metrics_of_a_missing_file_is_empty(tmp_path: Path) -> None:
     assert list(tracking.read_metrics(tmp_path / "nope.jsonl")) == []
 
 
-def test_read_new_leaves_a_partial_line_for_later(tmp_path: Path) -> None:
-    path = tmp_path / "metrics.jsonl"
-    first = '{"type": "tags", "tags": {"a": "1"}}\n'
-    path.write_text(first + '{"type": "tags", "ta')
-    records, offset = tracking.read_new(path)
-    assert records == [{"type": "tags", "tags": {"a": "1"}}] and offset == len(first)
-    with path.open("a") as handle:
-        handle.write('gs": {"b": "2"}}\n')
-    records, offset = tracking.read_new(path, offset)
-    assert records == [{"type": "tags", "tags": {"b": "2"}}] and offset == path.stat().st_size
-    assert tracking.read_new(path, offset) == ([], offset)
-
-
 @contextmanager
 def _fake_run() -> Iterator[Path]:
     saved = {k: os.environ.get(k) for k in ("RUNNER_RUN_ID", "RUNNER_LOGS")}

@@ -1,8 +1,10 @@
 """Environment fingerprints: a digest of what decides an environment's contents, and nothing else.
 
-It runs on every `runner plan`, so it must stay cheap: no build tool is started and
-nothing touches the network; only the requirements/conda files are read (raw bytes,
-never normalised text). `variables` and `secrets` are runtime settings, not contents.
+It runs on every `runner plan`, so it must stay cheap: no build tool is started; only
+the requirements/conda files and local package folders are read (raw bytes, never
+normalised text). The one exception is a docker env, whose base image id comes from the
+daemon (which pulls the base image when it is not local yet, as the build would).
+`variables` and `secrets` are runtime settings, not contents.
 """
 
 from __future__ import annotations

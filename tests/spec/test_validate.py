@@ -364,7 +364,7 @@ def test_smallest_valid_numbers(make) -> None:
     assert make(COMMAND_JOB + "    timeout: 1\n") == []
 
 
-def test_run_variables_cannot_be_redefined(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_run_variables_cannot_be_redefined(tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "train.yaml").write_text(
         "version: 1\nenvironments:\n  e:\n    variables: {RUNNER_OUTPUTS: /tmp/x, A: '1'}\n"
         "    secrets: [RUNNER_RUN_ID]\njobs:\n  a: {command: echo, environment: e}\n")
