@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from runner.fingerprint import Fingerprint, digest_json, explain, make_fingerprint
 from runner.graph import dependencies, topological, with_upstream
 from runner.project import Project
-from runner.runs.store import RunStore
+from runner.runs.store import RunStore, select
 from runner.spec.normal import normalised_job
 
 if TYPE_CHECKING:
@@ -156,11 +156,10 @@ class Planner:
 
 def outputs_digest(files: list[tuple[str, str, int]], path: str) -> str:
     """The digest of one output file, or of a folder as its sorted (relative path, digest) list."""
-    for rel, digest, _size in files:
-        if rel == path:
-            return digest
-    inside = [(rel[len(path) + 1:], digest) for rel, digest, _ in files if rel.startswith(path + "/")]
-    return digest_json(sorted(inside)) if inside else "missing"
+    kind, rows = select(files, path)
+    if kind == "file":
+        return rows[0][1]
+    return digest_json([(rel, digest) for rel, digest, _ in rows]) if rows else "missing"
 
 
 def make_plan(project: Project, spec: Spec, state: Any, *, targets: Iterable[str] = (),

@@ -7,7 +7,6 @@ the run has ended, so apply decides again then (`runner.registry.sync`).
 
 from __future__ import annotations
 
-import posixpath
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.plan import SYMBOLS, Action, outputs_digest
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
-from runner.runs.store import RunStore
+from runner.runs.store import RunStore, select
 
 if TYPE_CHECKING:
     from runner.spec.models import Model, Spec
@@ -86,14 +85,12 @@ class ModelPlanner:
     def content(self, name: str, model: Model, run: dict[str, Any]) -> NewVersion | str:
         """The version `run` would give (not yet numbered), or why it gives none."""
         files = self.runs.files(run["id"])
-        digest = outputs_digest(files, model.path)
-        if digest == "missing":
+        kind, rows = select(files, model.path)
+        if kind == "missing":
             return (f"{model.path} is not in the outputs of {run['id']}; make the job write it "
                     f"or fix `models.{name}.path` in train.yaml")
-        exact = [(posixpath.basename(rel), d, size) for rel, d, size in files if rel == model.path]
-        inside = [(rel[len(model.path) + 1:], d, size) for rel, d, size in files if rel.startswith(model.path + "/")]
-        return NewVersion(name=name, digest=digest, path=model.path, kind="file" if exact else "folder",
-                          run_id=run["id"], files=tuple(exact or inside), metadata=metadata_of(model),
+        return NewVersion(name=name, digest=outputs_digest(files, model.path), path=model.path, kind=kind,
+                          run_id=run["id"], files=tuple(rows), metadata=metadata_of(model),
                           lineage=lineage(self.conn, run))
 
     def archives(self, *, prune: bool) -> list[Decision]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from runner.errors import RunnerError
 from runner.project import Project
-from runner.runs.store import RunStore
+from runner.runs.store import RunStore, select
 
 if TYPE_CHECKING:
     from runner.spec.models import Job, Spec
@@ -78,14 +78,13 @@ class RunContext:
         latest = store.latest(job, status="completed")
         if latest is None:
             raise RunnerError(f"input {key}: job {job} has no completed run")
-        files = [(rel, digest) for rel, digest, _ in store.files(latest["id"])
-                 if rel == path or rel.startswith(path + "/")]
-        if not files:
+        kind, rows = select(store.files(latest["id"]), path)
+        if kind == "missing":
             raise RunnerError(f"input {key}: run {latest['id']} has no {path}")
-        base = run_dir / "inputs" / key
-        for rel, digest in files:
-            self.state.objects.copy_to(digest, base / rel, mode=0o644)
-        return base / path
+        target = run_dir / "inputs" / key / path
+        for inner, digest, _size in rows:
+            self.state.objects.copy_to(digest, target if kind == "file" else target / inner, mode=0o644)
+        return target
 
     def check_secrets(self, job: Job) -> None:
         """Fail before anything is built when a secret the environment names is not set."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -107,6 +108,21 @@ class RunStore:
     def files(self, run_id: str, kind: str = "outputs") -> list[tuple[str, str, int]]:
         return [tuple(r) for r in self.conn.execute(
             "SELECT path, digest, size FROM run_files WHERE run_id = ? AND kind = ? ORDER BY path", (run_id, kind))]
+
+
+FileRow = tuple[str, str, int]  # (path, digest, size)
+
+
+def select(files: Iterable[FileRow], path: str) -> tuple[str, list[FileRow]]:
+    """A run's files at `path` (e.g. outputs/model.joblib): ("file", [(its name, digest, size)]),
+    ("folder", [(path inside the folder, digest, size), ...]), or ("missing", [])."""
+    inside: list[FileRow] = []
+    for rel, digest, size in files:
+        if rel == path:
+            return "file", [(posixpath.basename(rel), digest, size)]
+        if rel.startswith(path + "/"):
+            inside.append((rel[len(path) + 1:], digest, size))
+    return ("folder", sorted(inside)) if inside else ("missing", [])
 
 
 def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
