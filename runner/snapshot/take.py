@@ -12,10 +12,12 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.runs.store import (
+    now,  # one timestamp format: snapshots and runs are sorted together
+)
 from runner.snapshot import statcache
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
@@ -116,7 +118,7 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         if code is not None and _latest(state, job, code) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       (job, snap.digest, len(snap.files), snap.bytes, _now(), code))
+                       (job, snap.digest, len(snap.files), snap.bytes, now(), code))
     return snap
 
 
@@ -149,7 +151,3 @@ def _latest(state: State, job: str | None, code: str) -> str | None:
     row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? AND code IS ? ORDER BY id DESC LIMIT 1",
                            (job, code)).fetchone()
     return row[0] if row else None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
