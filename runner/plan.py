@@ -119,25 +119,29 @@ class Planner:
         if after:
             previous = (last or {}).get("components", {}).get("upstream")
             fp = self.fingerprint(name, upstream=previous or {})
-            # "up to date" may change once the upstream ran; a first run says so by its `+`.
-            own = [r for r in self._reasons(name, fp, last, force)
-                   if not r.startswith("up to date") and r != "no previous run"]
-            return Action("run", name, (f"after {', '.join(after)}", *own), symbol="~" if last else "+", after=after)
+            # Up to date or not is decided again once the upstream ran; a first run says so by its `+`.
+            verdict, own = self._verdict(name, fp, last, force)
+            kept = [] if verdict in ("up to date", "new") else own
+            return Action("run", name, (f"after {', '.join(after)}", *kept), symbol="~" if last else "+", after=after)
         fp = self.fingerprint(name)
-        reasons = self._reasons(name, fp, last, force)
-        if reasons and reasons[0].startswith("up to date"):
+        verdict, reasons = self._verdict(name, fp, last, force)
+        if verdict == "up to date":
             return Action("skip", name, tuple(reasons), symbol="=", fingerprint=fp)
         return Action("run", name, tuple(reasons), symbol="~" if last else "+", fingerprint=fp)
 
-    def _reasons(self, name: str, fp: Fingerprint, last: dict[str, Any] | None, force: Iterable[str]) -> list[str]:
+    def _verdict(self, name: str, fp: Fingerprint, last: dict[str, Any] | None,
+                 force: Iterable[str]) -> tuple[str, list[str]]:
+        """("forced" | "new" | "not completed" | "up to date" | "changed", the reasons to show)."""
         if name in force:
-            return ["forced"]
+            return "forced", ["forced"]
         if last is None:
             latest = self.store.latest(name)
-            return [f"previous run {latest['id']} {latest['status']}"] if latest else ["no previous run"]
+            if latest is None:
+                return "new", ["no previous run"]
+            return "not completed", [f"previous run {latest['id']} {latest['status']}"]
         if last["fingerprint"] == fp.digest:
-            return [f"up to date: run {last['id']}"]
-        return explain(last["components"], fp.components, self._code_changes(self.spec.jobs[name].code))
+            return "up to date", [f"up to date: run {last['id']}"]
+        return "changed", explain(last["components"], fp.components, self._code_changes(self.spec.jobs[name].code))
 
     def _code_changes(self, code: str) -> Any:
         def describe(old: str, new: str) -> list[str]:
