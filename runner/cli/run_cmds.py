@@ -30,20 +30,25 @@ def _open(project: Any, file: Any, *, create: bool, ref: str | None = None,
           ctx: typer.Context | None = None) -> tuple[Any, Any, Any, Any]:
     """(project, spec, state, git metadata or None); with `ref`, the project is that commit's export,
     removed when the command ends (click closes the context's resources, on errors and Ctrl-C too)."""
+    from runner.errors import RunnerError, SpecError
     from runner.spec import load
     from runner.state import open_state
 
     proj, git = project_of(project, file), None
     if ref is not None and not ref.strip():  # `--ref $SHA` with SHA unset in a CI script
-        from runner.errors import RunnerError
-
         raise RunnerError("--ref was given an empty value: pass a commit sha, branch or tag")
     if ref is not None and ctx is not None:
         from runner.reftree import ref_tree
 
         tree = ctx.with_resource(ref_tree(proj, ref))
         proj, git = tree.project, tree.git
-    spec = load(proj)
+    try:
+        spec = load(proj)
+    except SpecError as exc:
+        if ref is None or not any("does not exist" in p.message for p in exc.problems):
+            raise
+        raise RunnerError(f"{exc}\n(--ref {ref} reads only the files that commit tracks: git-ignored and "
+                          f"uncommitted files are not part of it)") from None
     return proj, spec, open_state(proj, create=create), git
 
 

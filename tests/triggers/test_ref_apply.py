@@ -169,3 +169,14 @@ def test_shallow_clone(project: ProjectDir, tmp_path: Path) -> None:
     assert run["git"]["commit"] == second
     assert (clone / ".runner" / "runs" / run["id"] / "outputs" / "code.txt").read_text() == "v2"
     assert old.returncode == 1 and "no such commit" in old.stderr
+
+
+def test_a_git_ignored_dataset_is_explained(project: ProjectDir) -> None:
+    project.gen({"train.yaml": SPEC, "src": {"copy.py": COPY}, "data": {"numbers.txt": "1 2 3\n"},
+                 ".gitignore": "data/\n"})
+    project.commit("v1")
+    done = run_console("apply", "--ref", "HEAD", "-C", project.root)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    first, note = done.stderr.strip().splitlines()
+    assert first.endswith("path 'data/numbers.txt' does not exist in the project")
+    assert note.startswith("(--ref HEAD reads only the files that commit tracks: git-ignored")
