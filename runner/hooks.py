@@ -40,9 +40,17 @@ class HookState:
     exists: bool
     ours: bool  # runner's hook for this project
     chained: Path | None  # the earlier hook runner's hook runs first, if any
+    # This project's hook, kept as the chained one by another hook (a second runner project
+    # in the same repository installed with --force): it still runs on every commit.
+    behind: Path | None = None
+
+    @property
+    def installed(self) -> bool:
+        return self.ours or self.behind is not None
 
     def as_json(self) -> dict[str, object]:
-        return {"path": str(self.path), "installed": self.ours, "other_hook": self.exists and not self.ours,
+        return {"path": str(self.path), "installed": self.installed,
+                "other_hook": self.exists and not self.ours,
                 "chained": str(self.chained) if self.chained else None}
 
 
@@ -50,13 +58,17 @@ def hook_state(project: Project) -> HookState:
     path = hooks_dir(project.root) / HOOK
     chained = path.with_name(HOOK + CHAINED_SUFFIX)
     ours = _is_ours(path, project)
-    return HookState(path, path.exists() or path.is_symlink(), ours, chained if ours and chained.exists() else None)
+    behind = chained if not ours and _is_ours(chained, project) else None
+    return HookState(path, path.exists() or path.is_symlink(), ours, chained if ours and chained.exists() else None,
+                     behind)
 
 
 def install(project: Project, *, force: bool = False) -> HookState:
     """Write runner's hook; with `force`, keep a foreign hook as the chained one."""
     state = hook_state(project)
     chained = state.path.with_name(HOOK + CHAINED_SUFFIX)
+    if state.behind is not None:
+        return state  # already installed, run by the hook in front of it
     if state.exists and not state.ours:
         if not force:
             raise HookError(f"{state.path} already exists and is not runner's hook for this project: "
@@ -74,6 +86,9 @@ def install(project: Project, *, force: bool = False) -> HookState:
 def uninstall(project: Project) -> tuple[HookState, bool]:
     """Remove runner's hook and put back the chained one; (state after, whether anything changed)."""
     state = hook_state(project)
+    if state.behind is not None:  # the hook in front (another project's) runs it only if it exists
+        state.behind.unlink()
+        return hook_state(project), True
     if not state.exists:
         return state, False
     if not state.ours:

@@ -23,6 +23,9 @@ def install(force: Annotated[bool, typer.Option("--force", help="Keep an existin
     from runner.hooks import install as do_install
 
     state = do_install(project_of(project, file), force=force)
+    if state.behind is not None:
+        print(f"already installed: {state.behind}, run first by the other hook at {state.path}")
+        return 0
     chained = f"; the earlier hook is kept as {state.chained} and runs first" if state.chained else ""
     print(f"installed {state.path}{chained}")
     return 0
@@ -31,10 +34,15 @@ def install(force: Annotated[bool, typer.Option("--force", help="Keep an existin
 @hook_app.command()
 def uninstall(project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Remove runner's hook and put back the hook that was there before."""
+    from runner.hooks import hook_state
     from runner.hooks import uninstall as do_uninstall
 
-    state, changed = do_uninstall(project_of(project, file))
-    if not changed:
+    proj = project_of(project, file)
+    behind = hook_state(proj).behind
+    state, changed = do_uninstall(proj)
+    if behind is not None:
+        print(f"removed {behind}; the hook at {state.path} (another project's) stays")
+    elif not changed:
         print(f"no post-commit hook at {state.path}: nothing to remove")
     elif state.exists:
         print(f"removed runner's hook; restored the earlier hook at {state.path}")
@@ -92,6 +100,8 @@ def _foreground(proj: Any, commit: str) -> int:
 
 
 def _hook_line(state: Any) -> str:
+    if state.behind is not None:
+        return f"hook installed: {state.behind} (run first by the other hook at {state.path})"
     if state.ours:
         chained = f" (runs {state.chained} first)" if state.chained else ""
         return f"hook installed: {state.path}{chained}"

@@ -136,3 +136,22 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert "not in a git repository" in done.stderr
+
+
+def test_two_projects_in_one_repository(project: ProjectDir) -> None:
+    """b's install --force chains a's hook: a still counts as installed, and uninstalling a
+    removes only a's hook."""
+    project.gen({"a": {"train.yaml": SPEC}, "b": {"train.yaml": SPEC}})
+    project.commit("init")
+    a, b = project.root / "a", project.root / "b"
+    assert run_console("hook", "install", "-C", a).returncode == 0
+    assert run_console("hook", "install", "--force", "-C", b).returncode == 0
+    hooks = project.root / ".git" / "hooks"
+    assert _status(a)["hook"]["installed"] is True and _status(b)["hook"]["installed"] is True
+    shown = run_console("hook", "status", "-C", a).stdout
+    assert f"run first by the other hook at {hooks / 'post-commit'}" in shown
+    again = run_console("hook", "install", "-C", a)
+    assert again.returncode == 0 and again.stdout.startswith("already installed")
+    gone = run_console("hook", "uninstall", "-C", a)
+    assert gone.returncode == 0 and not (hooks / f"post-commit{CHAINED_SUFFIX}").exists()
+    assert _status(a)["hook"]["installed"] is False and _status(b)["hook"]["installed"] is True
