@@ -82,7 +82,7 @@ def _mapping_changes(prefix: str, old: dict[str, Any], new: dict[str, Any]) -> l
             reasons.append(f"{prefix}.{key} added")
         elif key not in new:
             reasons.append(f"{prefix}.{key} removed")
-        elif old[key] != new[key]:
+        elif digest_json(old[key]) != digest_json(new[key]):  # as the fingerprint sees them: NaN == NaN
             reasons.append(f"{prefix}.{key}: {_show(old[key])} -> {_show(new[key])}")
     return reasons
 

@@ -82,3 +82,12 @@ def git_line(git: dict[str, Any]) -> str:
     if not git.get("commit"):
         return "-"
     return f"{git['commit']} {git.get('branch') or '(detached)'}{' (dirty)' if git.get('dirty') else ''}"
+
+
+def param(value: Any) -> str:
+    """A param as train.yaml and the bindings spell it: `true`, `""`, `0.1`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return '""' if value == "" else str(value)

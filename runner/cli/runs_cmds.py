@@ -53,7 +53,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
         run.pop("git_full", None)
         print_json(run)
         return 0
-    from runner.cli.render import git_line, text
+    from runner.cli.render import git_line, param, text
 
     git = run.pop("git_full")
     lines = [f"run        {run['id']} ({run['status']}, exit code {text(run['exit_code'])})",
@@ -64,7 +64,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"snapshot   {text(run['snapshot'])}", f"fingerprint {run['fingerprint']}"]
     if run["error"]:
         lines.append(f"error      {run['error']}")
-    lines += [f"param      {k} = {text(v)}" for k, v in run["params"].items()]
+    lines += [f"param      {k} = {param(v)}" for k, v in run["params"].items()]
     lines += [f"metric     {k} = {text(v)}" for k, v in run["metrics"].items()]
     lines += [f"output     {o['path']} ({o['size']} bytes, {o['digest'][:12]})" for o in run["outputs"]]
     print("\n".join(lines))

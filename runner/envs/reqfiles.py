@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,11 +43,6 @@ def requirement_files(root: Path, rel: str) -> list[str]:
     return found
 
 
-def local_sources(root: Path, lines: Iterable[str]) -> list[str]:
-    """The requirement lines (from `pip:` or a requirements file) that name a path in the project."""
-    return [line for line in lines if _local_path(root, line) is not None]
-
-
 def sources_digest(root: Path, requirement: str | None, pip: Iterable[str]) -> dict[str, str]:
     """Fingerprint components: `requirements` over every requirements file, and one
     `local:PATH` per local package folder named in `pip:` or in those files."""
@@ -64,8 +60,11 @@ def sources_digest(root: Path, requirement: str | None, pip: Iterable[str]) -> d
         parts["requirements"] = "sha256:" + digest.hexdigest()
     for line in lines:
         path = _local_path(root, line)
-        if path is not None:
-            parts[f"local:{line}"] = tree_digest(path)
+        if path is None:
+            continue
+        if not path.exists():
+            raise EnvError(f"{line}: the local package of an environment does not exist ({path})")
+        parts[f"local:{line}"] = tree_digest(path)
     return parts
 
 
@@ -91,18 +90,25 @@ def _lines(text: str) -> list[str]:
 
 
 def _included(text: str) -> list[str]:
+    """The files a requirements file includes (URLs are left to pip: they are not project files)."""
     out = []
     for line in _lines(text):
         for flag in _INCLUDES:
             if line.startswith(flag + " ") or line.startswith(flag + "="):
-                out.append(line[len(flag) + 1:].strip())
+                target = line[len(flag) + 1:].strip()
+                if "://" not in target:
+                    out.append(target)
     return out
 
 
 def _local_path(root: Path, line: str) -> Path | None:
-    spec = line.removeprefix("-e ").removeprefix("--editable ").strip()
-    spec = spec.removeprefix("file:").removeprefix("//")
+    """The folder or file a requirement names on disk: `./pkg`, `./pkg[extra]`, `-e ./pkg`,
+    `--editable=./pkg`, `name @ ./pkg`, `name @ file:///abs/pkg`, `file:./pkg`; else None."""
+    spec = re.sub(r"^(-e|--editable)(\s+|=)", "", line.strip())
+    if " @ " in spec:  # a direct reference: `name @ location`
+        spec = spec.split(" @ ", 1)[1].strip()
+    spec = re.sub(r"^file:(//)?", "", spec)
+    spec = re.split(r"[\[;#]|\s", spec, maxsplit=1)[0]  # extras, markers, comments
     if not spec.startswith(("./", "../", "/")) and spec not in (".", ".."):
         return None
-    path = Path(spec) if os.path.isabs(spec) else root / spec
-    return path if path.exists() else None
+    return Path(spec) if os.path.isabs(spec) else root / spec

@@ -16,10 +16,10 @@ def list_runs(state: Any, *, job: str | None = None, status: str | None = None) 
     query, args = "SELECT * FROM runs WHERE 1=1", []
     if job:
         query, args = query + " AND job = ?", [*args, job]
-    if status:
-        query, args = query + " AND status = ?", [*args, status]
     rows = state.db.execute(query + " ORDER BY created_at DESC, seq DESC", args).fetchall()
-    return [summary(row_dict(state.db, row)) for row in rows]
+    runs = [summary(row_dict(state.db, row)) for row in rows]
+    # Filtered on the status shown, which says `lost` for a run whose runner died.
+    return [run for run in runs if not status or run["status"] == status]
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:

@@ -81,12 +81,12 @@ def lookup(project: Project, raw: bytes) -> SpecRecord | None:
         return None
     if not isinstance(cached, dict) or cached.get("key") != _key(raw):
         return None
-    try:
+    try:  # a damaged file (edited, or from a runner with other models) means a full load
         defaults = {name: _decode(value) for name, value in cached["defaults"].items()}
         spec = SpecRecord(_decode(cached["spec"])._fields, defaults)
-    except (KeyError, TypeError, AttributeError):
+        return spec if _paths_still_valid(spec, project.root) else None
+    except (KeyError, TypeError, AttributeError, ValueError):
         return None
-    return spec if _paths_still_valid(spec, project.root) else None
 
 
 def store(project: Project, raw: bytes, spec: Any) -> None:
@@ -94,8 +94,8 @@ def store(project: Project, raw: bytes, spec: Any) -> None:
     from runner.atomic import atomic_write
     from runner.spec.models import Compute
 
-    if not project.state_dir.is_dir():
-        return  # plan and validate never create .runner/
+    if not project.state_dir.is_dir() or not _owned(project):
+        return  # plan and validate never create .runner/, nor write into another project's
     payload = {"key": _key(raw), "spec": _encode(spec),
                "defaults": {"compute": _encode(Compute(type="local")),
                             "environment": _encode(spec.default_environment())}}
@@ -105,6 +105,15 @@ def store(project: Project, raw: bytes, spec: Any) -> None:
         atomic_write(path, json.dumps(payload, separators=(",", ":")))
     except OSError:
         pass
+
+
+def _owned(project: Project) -> bool:
+    """False for a $RUNNER_STATE_DIR that another project claimed (runner.state refuses it too)."""
+    try:
+        owner = (project.state_dir / "project").read_text(encoding="utf-8").strip()
+    except OSError:
+        return True
+    return owner == str(project.root)
 
 
 def _path(project: Project) -> Path:

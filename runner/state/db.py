@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +26,12 @@ def connect(path: Path | None, migrations: list[str] | None = None) -> sqlite3.C
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         migrate(conn, MIGRATIONS if migrations is None else migrations)
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"{target}: cannot open the state database ({exc}); "
-                         f"move the .runner folder away to start afresh") from exc
+        folder = path.parent if path is not None else None
+        if folder is not None and not os.access(folder, os.W_OK):
+            raise StateError(f"{target}: cannot open the state database ({exc}): {folder} is not writable "
+                             f"(SQLite needs to write its -wal and -shm files there, even to read)") from exc
+        raise StateError(f"{target}: cannot open the state database ({exc}); if the file is damaged, move "
+                         f"{target} away (runs and the registry start afresh)") from exc
     return conn
 
 

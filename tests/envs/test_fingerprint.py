@@ -164,3 +164,17 @@ def test_included_requirements_and_local_packages_decide(make_spec: MakeSpec, tm
     (tmp_path / "reqs" / "base.txt").unlink()
     with pytest.raises(EnvError, match="reqs/base.txt: .* does not exist \\(included from reqs/requirements.txt\\)"):
         fp_of(make_spec, tmp_path, requirements="reqs/requirements.txt")
+
+
+def test_every_spelling_of_a_local_package_is_fingerprinted(make_spec: MakeSpec, tmp_path: Path) -> None:
+    (tmp_path / "pkgs" / "mylib").mkdir(parents=True)
+    (tmp_path / "pkgs" / "mylib" / "__init__.py").write_text("X = 1\n")
+    (tmp_path / "reqs.txt").write_text("mylib @ ./pkgs/mylib\n--editable=./pkgs/mylib\n-c https://example.com/c.txt\n")
+    spellings = ["./pkgs/mylib[extra]", "-e ./pkgs/mylib", "mylib @ file:./pkgs/mylib"]
+    before = fp_of(make_spec, tmp_path, pip=spellings, requirements="reqs.txt")
+    (tmp_path / "pkgs" / "mylib" / "__init__.py").write_text("X = 2\n")
+    after = fp_of(make_spec, tmp_path, pip=spellings, requirements="reqs.txt")
+    assert changed_components(before.components, after.components) == sorted(
+        f"local:{s}" for s in [*spellings, "mylib @ ./pkgs/mylib", "--editable=./pkgs/mylib"])
+    with pytest.raises(EnvError, match=r"\./gone: the local package of an environment does not exist"):
+        fp_of(make_spec, tmp_path, pip=["./gone"])

@@ -167,6 +167,8 @@ def test_failed_build_names_its_log_and_leaves_nothing(make_spec: MakeSpec, tmp_
                                                        unique_requirements: Callable[..., Path]) -> None:
     from runner.envs.errors import EnvBuildFailed
 
+    (tmp_path / "no-such-package").mkdir()  # a folder, but not a Python project: uv fails on it
+    (tmp_path / "no-such-package" / "README").write_text("nothing to build\n")
     unique_requirements(lines="./no-such-package\n")
     spec = make_spec(e={"requirements": "requirements.txt"})
     digest = env_fingerprint(spec, "e", tmp_path).digest

@@ -88,3 +88,9 @@ def test_explain_says_when_a_part_cannot_be_known() -> None:
 def test_explain_names_an_added_dependency_as_added() -> None:
     new = _parts(upstream={"needs.a": "o1"}, data={})
     assert explain(_parts(), new, lambda o, n: []) == ["input raw: removed", "needs.a: added"]
+
+
+def test_a_nan_param_is_not_a_change() -> None:
+    old = _parts(job={"params": {"a": float("nan")}})
+    new = _parts(job={"params": {"a": float("nan")}}, snapshot="s2")
+    assert explain(old, new, lambda o, n: []) == ["code changed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,6 +50,9 @@ def test_kill_9_then_apply_repairs_lost_runs(project, tmp_path) -> None:
     apply.wait(timeout=30)
     # Read-only commands already see that its runner is gone; the next apply records it.
     assert {r["job"]: r["status"] for r in runs_json(project)}["slow"] == "lost"
+    lost = subprocess.run([*runner_cmd(), "runs", "list", "--status", "lost", "--json", "-C", str(project.root)],
+                          capture_output=True, text=True, check=True)
+    assert [r["id"] for r in json.loads(lost.stdout)] == ["slow-1"]
     pidfile.unlink()
     second = start_apply(project, "slow")
     wait_for(lambda: _pids(pidfile), 60, "the rerun to start")

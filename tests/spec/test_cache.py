@@ -121,3 +121,15 @@ def test_a_damaged_cache_file_is_ignored(project: Any, cli: Any) -> None:
     for cached in (project / ".runner" / "cache").glob("spec-*.json"):
         cached.write_text('{"key": "x", "spec": [')
     assert cli("plan", "-C", project.root, "--detailed-exitcode").code == 0
+
+
+def test_a_cache_file_with_the_right_key_and_damaged_contents_is_ignored(project: Any, cli: Any) -> None:
+    project.gen({"train.yaml": "version: 1\njobs:\n  a:\n    command: echo\n"})
+    assert cli("apply", "-C", project.root).code == 0
+    assert cli("plan", "-C", project.root).code == 0  # fills the cache
+    (cached,) = (project / ".runner" / "cache").glob("spec-*.json")
+    doc = json.loads(cached.read_text())
+    del doc["spec"]["jobs"]
+    cached.write_text(json.dumps(doc))
+    assert cli("plan", "-C", project.root, "--detailed-exitcode").code == 0
+
