@@ -65,8 +65,11 @@ class Debouncer:
         self._paths: list[str] = []
         self._last: float | None = None
 
-    def touch(self, path: str) -> None:
+    def touch(self, path: str, *, instead_of: str | None = None) -> None:
+        """`path` changed; `instead_of`: a temp file it was renamed from, no longer worth naming."""
         with self._cond:
+            if instead_of is not None:
+                self._paths = [p for p in self._paths if p != instead_of]
             self._paths.append(path)
             self._last = time.monotonic()
             self._cond.notify()
@@ -238,11 +241,16 @@ class Watcher:
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type not in _CHANGES or (event.is_directory and event.event_type == "modified"):
                     return
-                for path in filter(None, (event.src_path, getattr(event, "dest_path", ""))):
-                    text = path.decode() if isinstance(path, bytes) else path
+                texts = [p.decode() if isinstance(p, bytes) else p
+                         for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+                relevant = [t for t in texts if watcher.filter.relevant(t, event.is_directory)]
+                for text in texts:
                     if event.is_directory and os.path.dirname(text) == root and event.event_type != "deleted":
                         watch_folder(text)  # a new top-level folder
-                    if watcher.filter.relevant(text, event.is_directory):
+                if len(relevant) == 2:  # a save by rename (editors, sed -i): name the file, not the temp
+                    watcher.debouncer.touch(relevant[1], instead_of=relevant[0])
+                else:
+                    for text in relevant:
                         watcher.debouncer.touch(text)
 
         handler = Handler()

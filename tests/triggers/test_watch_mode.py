@@ -224,3 +224,14 @@ def test_filter_watches_ignored_datasets_that_train_yaml_names(project: ProjectD
 
     assert keep.relevant(str(project.root / "data" / "raw.csv"), False)
     assert not keep.relevant(str(project.root / "data" / "other.csv"), False)
+
+
+def test_a_save_by_rename_names_the_file_not_the_temp() -> None:
+    """Editors and `sed -i` write a temp file and rename it over the original."""
+    from runner.watch import Debouncer
+
+    debouncer = Debouncer(0.01)
+    debouncer.touch("/p/src/.a.py.swp")
+    debouncer.touch("/p/src/sedX1y2Z3")
+    debouncer.touch("/p/src/a.py", instead_of="/p/src/sedX1y2Z3")
+    assert debouncer.wait(5) == ["/p/src/.a.py.swp", "/p/src/a.py"]
