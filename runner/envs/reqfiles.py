@@ -24,22 +24,21 @@ _SKIPPED_DIRS = {".git", "__pycache__", "build", "dist", ".tox", ".venv"}  # wha
 def requirement_files(root: Path, rel: str) -> list[str]:
     """`rel` and every file it includes, recursively: project-relative POSIX paths, in order."""
     found: list[str] = []
-    pending = [posixpath.normpath(rel)]
+    pending: list[tuple[str, str | None]] = [(posixpath.normpath(rel), None)]  # (file, the file including it)
     while pending:
-        current = pending.pop(0)
+        current, parent = pending.pop(0)
         if current in found:
             continue
-        path = root / current
-        if current.startswith("../") or os.path.isabs(current):
-            raise EnvError(f"{current}: a requirements file included from {found[-1]} leaves the project")
+        where = f" (included from {parent})" if parent else ""
+        if current == ".." or current.startswith("../") or os.path.isabs(current):
+            raise EnvError(f"{current}: a requirements file{where} leaves the project")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = (root / current).read_text(encoding="utf-8")
         except (FileNotFoundError, IsADirectoryError):
-            where = f" (included from {found[-1]})" if found else ""
             raise EnvError(f"{current}: the requirements file of an environment does not exist{where}") from None
         found.append(current)
         folder = posixpath.dirname(current)
-        pending += [posixpath.normpath(posixpath.join(folder, include)) for include in _included(text)]
+        pending += [(posixpath.normpath(posixpath.join(folder, include)), current) for include in _included(text)]
     return found
 
 

@@ -178,3 +178,13 @@ def test_every_spelling_of_a_local_package_is_fingerprinted(make_spec: MakeSpec,
         f"local:{s}" for s in [*spellings, "mylib @ ./pkgs/mylib", "--editable=./pkgs/mylib"])
     with pytest.raises(EnvError, match=r"\./gone: the local package of an environment does not exist"):
         fp_of(make_spec, tmp_path, pip=["./gone"])
+
+
+def test_an_include_error_names_the_file_that_includes_it(make_spec: MakeSpec, tmp_path: Path) -> None:
+    (tmp_path / "reqs").mkdir()
+    (tmp_path / "reqs" / "top.txt").write_text("-r a.txt\n-r b.txt\n")
+    (tmp_path / "reqs" / "a.txt").write_text("six\n")
+    (tmp_path / "reqs" / "b.txt").write_text("-r ../../outside.txt\n")
+    with pytest.raises(EnvError, match=r"^\.\./outside\.txt: a requirements file \(included from reqs/b\.txt\) "
+                                       r"leaves the project$"):
+        fp_of(make_spec, tmp_path, requirements="reqs/top.txt")
