@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from runner.errors import RunnerError
+from runner.cli.errors import guarded, interrupted
 
 app = typer.Typer(
     name="runner",
@@ -52,39 +50,22 @@ def _register_commands(args: list[str]) -> None:
 
 
 def run(args: list[str]) -> int:
+    return guarded(_invoke, args)
+
+
+def _invoke(args: list[str]) -> int:
+    """Parse and run `args` with Typer; what the parser itself raises becomes an exit code here,
+    the rest (RunnerError, interrupts, bugs) in runner.cli.errors, as for the Typer-free path."""
     _register_commands(args)
     try:
         result = app(args=args, prog_name="runner", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("runner: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader of our output went away (`runner runs list | head -1`)
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 1
-    except RunnerError as exc:
-        print(f"{exc}", file=sys.stderr)
-        return exc.exit_code
+    except typer.Abort:
+        return interrupted()
     except Exception as exc:
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
             exc.show()
             return int(exc.exit_code)
-        return _report_bug(exc)  # a bug: keep the traceback for the report
+        raise
     return result if isinstance(result, int) else 0
-
-
-def _report_bug(exc: BaseException) -> int:
-    import tempfile
-    import time
-    import traceback
-
-    fd, path = tempfile.mkstemp(prefix=f"runner-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
-    with open(fd, "w", encoding="utf-8") as log:
-        log.write(f"runner {sys.argv!r}\n")
-        traceback.print_exception(exc, file=log)
-    print(f"runner: internal error: {type(exc).__name__}: {exc}\n"
-          f"This is a bug in runner; please report it with the log at {path}", file=sys.stderr)
-    return 3
