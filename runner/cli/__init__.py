@@ -1,4 +1,5 @@
-"""Console entry point. `runner --version` answers before anything heavy is imported."""
+"""Console entry point. `runner --version` answers before anything heavy is imported, and
+`runner snapshot JOB` without Typer (runner.cli.hot); everything else goes to Typer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"runner {__version__}")
         return 0
+    from runner.cli.hot import run as run_hot
+
+    code = run_hot(args)
+    if code is not None:
+        return code
     from runner.cli.app import run
 
     return run(args)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from runner.cli.render import print_json  # noqa: F401 (commands import it from here)
 
 ProjectOpt = Annotated[Path | None, typer.Option(
     "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
@@ -33,10 +33,6 @@ def stderr() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def project_of(project: Path | None, file: Path | None) -> Any:

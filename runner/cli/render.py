@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time: `runner snapshot` prints through here
 if TYPE_CHECKING:
+    from typing import Any
+
     from runner.plan import Plan
 
 WIDTH = 14
@@ -26,6 +28,20 @@ def plan_summary(plan: Plan) -> str:
             parts.append(f"{plan.count(action)} {words}")
     parts.append(f"{plan.count('skip')} up to date")
     return f"Plan: {', '.join(parts)}."
+
+
+def print_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def print_warnings(warnings: Any) -> None:

@@ -21,7 +21,8 @@ from runner.cli.common import (
     project_of,
     stdout,
 )
-from runner.errors import RunnerError
+from runner.cli.hot import job_of, snapshot_take
+from runner.cli.render import human_bytes
 
 
 class _DefaultCommandGroup(TyperGroup):
@@ -40,37 +41,10 @@ app.add_typer(snapshot_app, name="snapshot")
 JobArg = Annotated[str, typer.Argument(help="A job in train.yaml.", show_default=False)]
 
 
-def _job(project: Any, file: Any, job: str) -> tuple[Any, Any]:
-    from runner.spec import load
-
-    proj = project_of(project, file)
-    spec = load(proj)
-    if job not in spec.jobs:
-        names = ", ".join(sorted(spec.jobs)) or "none"
-        raise RunnerError(f"unknown job {job!r}; jobs in {proj.display}: {names}")
-    return proj, spec
-
-
 @snapshot_app.command("take")
 def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Snapshot JOB's code folder: digest, files, size, excluded top-level entries."""
-    from runner.cli.render import print_warnings
-    from runner.snapshot import take_snapshot
-    from runner.state import open_state
-
-    proj, spec = _job(project, file, job)
-    with open_state(proj) as state:
-        snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
-                             omit=proj.snapshot_omit)
-    print_warnings(snap.warnings)
-    if json:
-        print_json(snap.as_json())
-        return 0
-    out = stdout()
-    out.print(f"job {job}: snapshot {snap.digest}")
-    out.print(f"  {len(snap.files)} files, {human_bytes(snap.bytes)} ({snap.hashed} hashed)")
-    out.print(f"  excluded: {', '.join(snap.excluded) or 'nothing'}")
-    return 0
+    return snapshot_take(job, project, file, json)  # also run without Typer: runner.cli.hot
 
 
 @snapshot_app.command("diff")
@@ -82,7 +56,7 @@ def diff_cmd(job: JobArg,
     from runner.snapshot.history import diff_job
     from runner.state import open_state
 
-    proj, spec = _job(project, file, job)
+    proj, spec = job_of(project, file, job)
     with open_state(proj, create=False) as state:
         found = diff_job(proj.root, spec.jobs[job].code, state, job, old_digest, limits=spec.snapshot,
                          omit=proj.snapshot_omit)
@@ -127,13 +101,3 @@ def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say wha
     stdout().print(f"{verb} {result.objects} objects{temps}, {human_bytes(result.bytes)} "
                    f"{'to free' if dry_run else 'freed'}")
     return 0
-
-
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"

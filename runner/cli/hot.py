@@ -1,0 +1,113 @@
+"""Commands answered without Typer.
+
+`runner snapshot JOB --json` is what scripts and hooks call, often once per job on every
+commit, and for a no-op it is done in a few tens of milliseconds: importing Typer and rich
+alone would cost more. So `runner.cli.main` asks `run` first. It recognises exactly
+
+    runner snapshot [take] JOB [--json] [-C DIR | --project DIR | --project=DIR]
+                               [-f FILE | --file FILE | --file=FILE]
+
+(options in any order, each at most once) and returns None for anything else, which
+Typer then handles as it always did: help, usage errors and every other spelling. The
+command itself (`snapshot_take`) is the one the Typer command `snapshot take` calls too.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at run time (it costs milliseconds here)
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import Any
+
+    from runner.project import Project
+
+# The options that take a value, and the parameter each one sets.
+_VALUE_OPTIONS = {"-C": "project", "--project": "project", "-f": "file", "--file": "file"}
+
+
+def run(args: list[str]) -> int | None:
+    """The exit code of a command answered here, or None: Typer must answer `args`."""
+    params = parse_snapshot(args)
+    if params is None:
+        return None
+    from runner.cli.errors import guarded
+
+    return guarded(snapshot_take, **params)
+
+
+def parse_snapshot(args: list[str]) -> dict[str, Any] | None:
+    """`{job, project, file, json}` of a plain `snapshot [take] JOB ...`, or None.
+
+    None whenever Typer could answer differently: help, an unknown option, an option given
+    twice, a missing value or one that looks like an option, `--`, a second positional, or
+    `diff`/`take` as JOB without `take` (the group reads those as its subcommands).
+    """
+    if args[:1] != ["snapshot"]:
+        return None
+    rest = args[1:]
+    explicit = rest[:1] == ["take"]
+    if explicit:
+        rest = rest[1:]
+    params: dict[str, Any] = {"job": None, "project": None, "file": None, "json": False}
+    seen = set()
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        name, equals, attached = token.partition("=")
+        if token == "--json":
+            key, value = "json", True
+        elif equals and name in ("--project", "--file"):
+            key, value = _VALUE_OPTIONS[name], attached
+        elif token in _VALUE_OPTIONS and i + 1 < len(rest) and not rest[i + 1].startswith("-"):
+            i += 1
+            key, value = _VALUE_OPTIONS[token], rest[i]
+        elif not token.startswith("-") and "job" not in seen:
+            key, value = "job", token
+        else:
+            return None
+        if key in seen:
+            return None
+        seen.add(key)
+        params[key] = value
+        i += 1
+    if "job" not in seen or (not explicit and params["job"] in ("diff", "take")):
+        return None
+    return params
+
+
+def snapshot_take(job: str, project: str | PathLike[str] | None = None, file: str | PathLike[str] | None = None,
+                  json: bool = False) -> int:
+    """`runner snapshot [take] JOB`: snapshot JOB's code folder; print its digest, files, size
+    and excluded top-level entries."""
+    from runner.cli.render import human_bytes, print_json, print_warnings
+    from runner.snapshot import take_snapshot
+    from runner.state import open_state
+
+    proj, spec = job_of(project, file, job)
+    with open_state(proj) as state:
+        snap = take_snapshot(proj.root, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
+                             omit=proj.snapshot_omit)
+    print_warnings(snap.warnings)
+    if json:
+        print_json(snap.as_json())
+        return 0
+    # Plain print: the text has no markup to render (file names with brackets stay as they are).
+    print(f"job {job}: snapshot {snap.digest}")
+    print(f"  {len(snap.files)} files, {human_bytes(snap.bytes)} ({snap.hashed} hashed)")
+    print(f"  excluded: {', '.join(snap.excluded) or 'nothing'}")
+    return 0
+
+
+def job_of(project: str | PathLike[str] | None, file: str | PathLike[str] | None,
+           job: str) -> tuple[Project, Any]:
+    """The project, its spec, and a clear error if `job` is not one of its jobs."""
+    from runner.errors import RunnerError
+    from runner.project import find_project
+    from runner.spec import load
+
+    proj = find_project(project, file)
+    spec = load(proj)
+    if job not in spec.jobs:
+        names = ", ".join(sorted(spec.jobs)) or "none"
+        raise RunnerError(f"unknown job {job!r}; jobs in {proj.display}: {names}")
+    return proj, spec

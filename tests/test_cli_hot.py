@@ -1,0 +1,140 @@
+"""`runner snapshot JOB` answered without Typer (runner.cli.hot): whatever argv its parser
+accepts, Typer reads the same way; everything else is left to Typer; Typer is not imported."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+import typer.main
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import runner.cli.state_cmds  # noqa: F401 (adds the snapshot commands to the app)
+from runner.cli.app import app
+from runner.cli.hot import parse_snapshot
+from tests.conftest import ProjectDir, run_console
+
+
+def typer_params(argv: list[str]) -> dict[str, Any]:
+    """The parameters Typer's parser gives the command `argv` resolves to, and its name."""
+    command: Any = typer.main.get_command(app)
+    ctx = command.make_context("runner", list(argv))
+    while hasattr(command, "resolve_command"):  # a group: resolve its subcommand, as Group.invoke does
+        protected = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+        name, command, rest = command.resolve_command(ctx, [*protected, *ctx.args])
+        ctx = command.make_context(name, rest, parent=ctx)
+    return {"command": ctx.command.name, **ctx.params}
+
+
+def assert_same_as_typer(argv: list[str]) -> None:
+    hot = parse_snapshot(argv)
+    assert hot is not None
+    typed = typer_params(argv)
+    assert typed["command"] == "take"
+    assert {key: typed[key] for key in hot} == hot  # paths as given: Typer makes them a Path later
+
+
+VALUES = ["d", "sub/dir", "take", "diff", "", "a=b", "x y", "-", "--json", "-C"]
+OPTIONS = {"--json": "json", "-C": "project", "--project": "project", "--project=": "project",
+           "-f": "file", "--file": "file", "--file=": "file"}
+JOBS = ["train", "my-job", "x y", "diff", "take"]
+JUNK = ["--help", "-h", "-x", "--", "--json=1", "--projec", "-Cd", "-C=d", "--no-json", "--json", "-C", "--file"]
+
+
+@st.composite
+def argvs(draw: Any) -> list[str]:
+    """`snapshot [take]`, then in any order: options with a value (separate or after `=`),
+    jobs and junk (help, unknown options, `--`, a repeated option, one without its value).
+    Weighted so that a good share is a command the hot path accepts."""
+    head = draw(st.sampled_from([["snapshot"]] * 3 + [["snapshot", "take"]] * 2 + [["take"], []]))
+    pieces = []
+    for option in draw(st.lists(st.sampled_from(list(OPTIONS)), max_size=3, unique_by=OPTIONS.get)):
+        value = draw(st.sampled_from(VALUES))
+        pieces.append([option] if option == "--json" else [option + value] if option.endswith("=") else [option, value])
+    pieces += [[draw(st.sampled_from(JOBS))] for _ in range(draw(st.sampled_from([1, 1, 1, 1, 0, 2])))]
+    pieces += [[draw(st.sampled_from(JUNK))] for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))]
+    return head + [token for piece in draw(st.permutations(pieces)) for token in piece]
+
+
+@settings(max_examples=300)
+@given(argvs())
+@example(["snapshot", "-C", "take", "train"])  # `take` as a value, not as the subcommand
+@example(["snapshot", "take", "take", "--project=", "--json"])
+@example(["snapshot", "--file=a=b", "x y"])
+def test_whatever_the_hot_parser_accepts_typer_reads_the_same(argv: list[str]) -> None:
+    if parse_snapshot(argv) is not None:
+        assert_same_as_typer(argv)
+
+
+@given(job=st.sampled_from(JOBS), take=st.booleans(), at=st.integers(0, 3),
+       options=st.permutations([["--json"], ["-C", "d"], ["--file=t.yaml"]]), count=st.integers(0, 3))
+def test_every_plain_spelling_is_answered_without_typer(job: str, take: bool, at: int, options: list[list[str]],
+                                                         count: int) -> None:
+    take = take or job in ("diff", "take")  # those jobs need an explicit `take`
+    pieces = [*options[:count]]
+    pieces.insert(min(at, count), [job])
+    assert_same_as_typer(["snapshot", *(["take"] if take else []), *[t for piece in pieces for t in piece]])
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["snapshot"], ["snapshot", "take"], ["snapshot", "--help"], ["snapshot", "train", "--help"],
+    ["snapshot", "train", "-h"], ["snapshot", "diff", "train"], ["snapshot", "--json", "diff"],
+    ["snapshot", "take", "--", "train"], ["snapshot", "train", "-x"], ["snapshot", "train", "--json=1"],
+    ["snapshot", "train", "-C"], ["snapshot", "train", "--file"], ["snapshot", "train", "-C", "--json"],
+    ["snapshot", "train", "--json", "--json"], ["snapshot", "train", "-C", "a", "--project=b"],
+    ["snapshot", "train", "other"], ["snapshot", "-Cdir", "train"], ["snapshot", "-", "--json"],
+    ["runs", "list"], ["--version", "snapshot", "train"], ["gc"],
+])
+def test_anything_else_is_left_to_typer(argv: list[str]) -> None:
+    assert parse_snapshot(argv) is None
+
+
+SPEC = "version: 1\njobs:\n  train:\n    code: src\n    command: python train.py\n"
+
+
+@pytest.fixture
+def proj(project: ProjectDir) -> ProjectDir:
+    project.gen({"train.yaml": SPEC, "src": {"train.py": "print(1)\n", "util.py": "u = 1\n"}})
+    return project
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names from `-X importtime` lines (`import time: self | cumulative | name`)."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_snapshot_json_imports_no_typer(proj: ProjectDir) -> None:
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # -X importtime, through the console script
+    never = {"typer", "click", "rich", "runner.cli.app"}
+    # The first run validates train.yaml (pydantic) and creates .runner/, the second caches the
+    # spec there; the third is the no-op a hook runs on every commit: spec cached, snapshot recorded.
+    for also_not in (set(), set(), {"pydantic", "ruamel", "ruamel.yaml"}):
+        done = run_console("snapshot", "train", "--json", cwd=proj.root, env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["files"] == 2
+        imported = _imported(done.stderr)
+        assert "runner.cli.hot" in imported  # the profile is really there
+        assert imported.isdisjoint(never | also_not), imported & (never | also_not)
+
+
+def test_hot_path_prints_what_typer_printed(proj: ProjectDir, cli) -> None:  # type: ignore[no-untyped-def]
+    """The human output of the hot path and the Typer path (`--file` twice: Typer only) match."""
+    assert cli("snapshot", "train", "-C", proj.root).code == 0  # record it: both below are no-ops
+    hot = cli("snapshot", "train", "-C", proj.root)
+    typed = cli("snapshot", "train", "-C", proj.root, "--file", "x.yaml", "--file", "train.yaml")
+    assert (hot.code, typed.code) == (0, 0)
+    assert hot.out == typed.out
+    assert hot.out.splitlines()[1:] == ["  2 files, 15 B (0 hashed)", "  excluded: nothing"]
+
+
+def test_hot_path_errors_end_like_typer_ones(proj: ProjectDir) -> None:
+    unknown = run_console("snapshot", "nope", "--json", cwd=proj.root)
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert unknown.stderr == "unknown job 'nope'; jobs in train.yaml: train\n"
+    missing = run_console("snapshot", "train", "-C", proj.root / "gone")
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("gone: no such folder")
+    usage = run_console("snapshot", "train", "--nope", cwd=proj.root)  # left to Typer: its usage error
+    assert usage.returncode == 2 and "No such option" in usage.stderr
