@@ -77,7 +77,7 @@ class PathFilter:
         if cached is None or cached[0] != key:
             prefix = folder + "/" if folder else ""
             try:
-                cached = (key, load_rules_file(Path(base, key[0]), prefix, prefix + key[0]))
+                cached = (key, load_rules_file(os.path.join(base, key[0]), prefix, prefix + key[0]))
             except Exception:  # noqa: BLE001 - a half-written ignore file: the next plan reports it
                 return None
             self._rules[folder] = cached

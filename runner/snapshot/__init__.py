@@ -1,16 +1,25 @@
-"""Code snapshots: ignore rules, the stat cache, content-addressed manifests, staging, diffs."""
+"""Code snapshots: ignore rules, the stat cache, content-addressed manifests, staging, diffs.
+
+Names are imported on first use (PEP 562): `runner snapshot` imports only what taking a
+snapshot needs, not staging or data hashing.
+"""
 
 from __future__ import annotations
 
-from runner.snapshot.data import hash_path
-from runner.snapshot.manifest import (
-           FileEntry,
-           SnapshotDiff,
-           diff_manifests,
-           load_manifest,
-)
-from runner.snapshot.stage import stage_snapshot
-from runner.snapshot.take import Snapshot, take_snapshot
+import importlib
 
-__all__ = ["FileEntry", "Snapshot", "SnapshotDiff", "diff_manifests", "hash_path", "load_manifest",
-           "stage_snapshot", "take_snapshot"]
+_WHERE = {
+    "FileEntry": "manifest", "SnapshotDiff": "manifest", "diff_manifests": "manifest",
+    "load_manifest": "manifest", "hash_path": "data", "stage_snapshot": "stage",
+    "Snapshot": "take", "take_snapshot": "take",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'runner.snapshot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"runner.snapshot.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -18,8 +18,9 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from runner.errors import RunnerError
-from runner.snapshot import statcache
-from runner.snapshot.take import classify, scan_folder, store_scan
+from runner.snapshot.index import FolderIndex
+from runner.snapshot.statcache import stat_of
+from runner.snapshot.take import Scan, classify, scan_folder, store_scan
 from runner.snapshot.walk import WalkResult
 
 if TYPE_CHECKING:
@@ -44,8 +45,9 @@ def hash_path(project_root: Path, rel: str, state: State) -> str:
 
 def _hash_file(root: Path, rel: str, real: str, state: State) -> str:
     recorded_ns = time.time_ns()  # before the stat: the racy rule in statcache
-    found = WalkResult(files=[(rel, os.stat(real))])
-    scan = classify(found, "", statcache.load_path(state.db, rel), recorded_ns)
+    # One file: its stat-cache row is the whole story, no folder index.
+    scan = Scan(WalkResult([stat_of(rel, os.stat(real))]), "", recorded_ns, None, FolderIndex([], [], None, None))
+    classify(scan, state.db)
     snap = store_scan(root, scan, state, None, _NO_LIMITS, code=None)
     if not snap.files:
         raise RunnerError(f"{rel}: this input disappeared while it was being read; try again")

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from runner.errors import RunnerError
-from runner.snapshot.statcache import MAX_WAIT_NS, Row, is_racy, row_for, window
+from runner.snapshot.statcache import MAX_WAIT_NS, Row, is_racy, row_for, stat_of, window
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runner.snapshot.statcache import Stat
     from runner.state.objects import ObjectStore
 
-Found = list[tuple[str, os.stat_result]]
+Found = list["Stat"]
 Hashed = dict[str, tuple[Row, int]]  # project-relative path -> (cache row, bytes read)
 POOL_FROM = 64
 
@@ -26,9 +28,9 @@ POOL_FROM = 64
 def hash_files(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -> Hashed:
     """Store every file's content; vanished files are left out of the result."""
     hashed = _hash_all(objects, root, files, recorded_ns)
-    racy = [(p, st) for p, st in files if p in hashed and is_racy(st.st_mtime_ns, recorded_ns)]
+    racy = [st for st in files if st[0] in hashed and is_racy(st[2], recorded_ns)]
     if racy:
-        wait = max(st.st_mtime_ns + window(st.st_mtime_ns) for _, st in racy) - time.time_ns()
+        wait = max(st[2] + window(st[2]) for st in racy) - time.time_ns()
         if wait <= MAX_WAIT_NS:
             time.sleep(max(wait, 0) / 1e9)
             again_ns = time.time_ns()
@@ -38,9 +40,9 @@ def hash_files(objects: ObjectStore, root: str, files: Found, recorded_ns: int) 
 
 def _restat(root: str, files: Found) -> Found:
     fresh = []
-    for path, _ in files:
+    for path, *_ in files:
         try:
-            fresh.append((path, os.stat(os.path.join(root, path))))
+            fresh.append(stat_of(path, os.stat(os.path.join(root, path))))
         except FileNotFoundError:
             continue
     return fresh
@@ -59,9 +61,9 @@ def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -
 
 
 def _hasher(objects: ObjectStore, root: str,
-            recorded_ns: int) -> Callable[[tuple[str, os.stat_result]], tuple[str, tuple[Row, int] | None]]:
-    def one(item: tuple[str, os.stat_result]) -> tuple[str, tuple[Row, int] | None]:
-        path, st = item
+            recorded_ns: int) -> Callable[[Stat], tuple[str, tuple[Row, int] | None]]:
+    def one(st: Stat) -> tuple[str, tuple[Row, int] | None]:
+        path = st[0]
         try:
             digest, size = objects.put_file(os.path.join(root, path))
         except FileNotFoundError:

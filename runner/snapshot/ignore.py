@@ -17,8 +17,6 @@ entry itself only when it ends exactly at the entry.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 from runner.errors import RunnerError
 
@@ -34,13 +32,16 @@ def rules_file_in(names: set[str] | frozenset[str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
 class _Pattern:
-    ignore: bool         # False for a `!` negation
-    regex: re.Pattern[str]
-    dir_mark: bool       # the regex has the `ps_d` group
-    anchored: bool       # the regex starts with ^ (pathspec's `*/` and `**/` do not)
-    dir_only: bool = False  # `X/**/`: folders below X, not X itself (pathspec reads it as `X/`)
+    __slots__ = ("ignore", "regex", "dir_mark", "anchored", "dir_only", "literal")
+
+    def __init__(self, ignore: bool, regex: re.Pattern[str], dir_only: bool, literal: str | None) -> None:
+        self.ignore = ignore          # False for a `!` negation
+        self.literal = literal        # text every path it matches contains, if known
+        self.regex = regex
+        self.dir_mark = "ps_d" in regex.groupindex  # the regex has the `ps_d` group
+        self.anchored = regex.pattern.startswith("^")  # pathspec's `*/` and `**/` are not
+        self.dir_only = dir_only      # `X/**/`: folders below X, not X itself (pathspec reads it as `X/`)
 
 
 class RulesFile:
@@ -51,7 +52,29 @@ class RulesFile:
         self._patterns = patterns[::-1]  # the last matching pattern wins
         self._any = re.compile("|".join(f"(?:{p.regex.pattern.replace('(?P<ps_d>', '(?:')})"
                                         for p in patterns) or r"(?!)")
+        self._any_line = re.compile(self._any.pattern, re.MULTILINE)
+        literals = {p.literal for p in patterns}
+        self._literals = None if None in literals else literals
 
+    def candidates(self, subs: list[str]) -> set[int]:
+        """Indices of `subs` (paths below this file's folder) that a pattern may match, found over
+        all of them joined by newlines instead of one regex search per path.
+
+        Mostly each pattern has a literal every match contains (`.pyc`, `__pycache__`), and
+        `str.find` spots the few lines holding one. Otherwise the patterns' regex runs over
+        the joined text: `^` and `$` match at each line (pathspec ends patterns with `$`,
+        never `\\Z`) and `.` stops at a newline, so a path's own match is found at its line's
+        start or inside a match that overlaps its line; a match that spills over (`[^/]*`
+        crosses newlines) only adds paths `decide` then rejects."""
+        text = "\n".join(subs)
+        if text.count("\n") != len(subs) - 1:  # a file name with a newline in it: decide them all
+            return set(range(len(subs)))
+        if self._literals is not None:
+            found: set[int] = set()
+            for literal in self._literals:
+                found |= _lines_holding(text, literal)
+            return found
+        return _lines_matching(text, self._any_line)
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by a negation, None: no pattern of this file matches."""
         sub = path[len(self.prefix):]
@@ -61,6 +84,34 @@ class RulesFile:
             if _matches_itself(pattern, sub, is_dir):
                 return pattern.ignore
         return None
+
+
+def _lines_holding(text: str, literal: str) -> set[int]:
+    found: set[int] = set()
+    line = counted = 0
+    pos = text.find(literal)
+    while pos >= 0:
+        line += text.count("\n", counted, pos)
+        counted = pos
+        found.add(line)
+        pos = text.find("\n", pos)
+        pos = text.find(literal, pos + 1) if pos >= 0 else -1
+    return found
+
+
+def _lines_matching(text: str, regex: re.Pattern[str]) -> set[int]:
+    found: set[int] = set()
+    pos = line = counted = 0
+    while (match := regex.search(text, pos)) is not None:
+        start, last = match.start(), max(match.end() - 1, match.start())
+        line += text.count("\n", counted, start)
+        end_line = line + text.count("\n", start, last)
+        found.update(range(line, end_line + 1))
+        line, counted = end_line, last
+        pos = text.find("\n", last) + 1  # go on at the next line: these are all candidates
+        if pos == 0:
+            break
+    return found
 
 
 def _matches_itself(pattern: _Pattern, sub: str, is_dir: bool) -> bool:
@@ -87,6 +138,15 @@ class Rules:
     def push(self, rules_file: RulesFile) -> Rules:
         return Rules(self.files + (rules_file,))
 
+    def candidates(self, paths: list[str]) -> set[int]:
+        """Indices of `paths` (project-relative, folders with a trailing '/', all below the
+        deepest rules file) that `ignored` must decide; the others are not ignored."""
+        found: set[int] = set()
+        for rules_file in self.files:
+            cut = len(rules_file.prefix)
+            found |= rules_file.candidates([path[cut:] for path in paths] if cut else paths)
+        return found
+
     def ignored(self, path: str, is_dir: bool) -> bool:
         """`path` is project-relative; the deepest rules file with an opinion decides."""
         for rules_file in reversed(self.files):
@@ -96,8 +156,9 @@ class Rules:
         return False
 
 
-def load_rules_file(file: Path, prefix: str, display: str) -> RulesFile:
-    lines = file.read_bytes().decode("utf-8", errors="surrogateescape").splitlines()
+def load_rules_file(file: str, prefix: str, display: str) -> RulesFile:
+    with open(file, "rb") as handle:
+        lines = handle.read().decode("utf-8", errors="surrogateescape").splitlines()
     patterns = []
     for number, line in enumerate(lines, start=1):
         pattern = _compile(line, f"{display}:{number}")
@@ -116,5 +177,19 @@ def _compile(line: str, where: str) -> _Pattern | None:
         raise RunnerError(f"{where}: {exc}; fix or remove that line") from exc
     if parsed.include is None or parsed.regex is None:
         return None  # a blank line or a comment
-    regex = parsed.regex
-    return _Pattern(bool(parsed.include), regex, "ps_d" in regex.groupindex, regex.pattern.startswith("^"), below)
+    return _Pattern(bool(parsed.include), parsed.regex, below, _literal(line))
+
+
+_WILDCARDS = re.compile(r"[*?\\]")
+
+
+def _literal(line: str) -> str | None:
+    """The longest piece of the pattern that every path it matches contains, or None.
+
+    Pieces lie between wildcards and escapes; a character class (and all after it) is
+    skipped; slashes at a piece's ends are dropped, as `**/` and the anchoring `/` may
+    match no slash at all."""
+    text = line.rstrip()
+    text = text[1:] if text.startswith("!") else text
+    pieces = [piece.strip("/") for piece in _WILDCARDS.split(text.split("[", 1)[0])]
+    return max(pieces, key=len, default="") or None

@@ -16,9 +16,12 @@ so an edit followed at once by two snapshots hashes the file in the first one on
 
 from __future__ import annotations
 
-import os
-import sqlite3
-from typing import NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
+if TYPE_CHECKING:
+    import os
+    import sqlite3
 
 WINDOW_NS = 50_000_000
 COARSE_WINDOW_NS = 2_000_000_000
@@ -26,15 +29,13 @@ MAX_WAIT_NS = 200_000_000
 
 
 Cached = tuple[str, int, int, int, int, str, int]  # a loaded row: path first, then Row's fields
+# A walked file: (project-relative path, size, mtime_ns, ino, ctime_ns, st_mode). Plain tuples,
+# not os.stat_result: a folder's list of them compares with its index in one C-level `==`.
+Stat = tuple[str, int, int, int, int, int]
 
 
-class Row(NamedTuple):
-    size: int
-    mtime_ns: int
-    ino: int
-    ctime_ns: int
-    digest: str
-    recorded_ns: int
+# What a file's row records; a namedtuple, not typing.NamedTuple (see TYPE_CHECKING above).
+Row = namedtuple("Row", ["size", "mtime_ns", "ino", "ctime_ns", "digest", "recorded_ns"])
 
 
 def window(mtime_ns: int) -> int:
@@ -57,21 +58,29 @@ def load(db: sqlite3.Connection, prefix: str) -> dict[str, Cached]:
     return {row[0]: row for row in cursor}
 
 
-def load_path(db: sqlite3.Connection, path: str) -> dict[str, Cached]:
-    """The row of one file, if any."""
-    return {row[0]: row for row in db.execute(_SELECT + " WHERE path = ?", (path,))}
+def load_paths(db: sqlite3.Connection, paths: list[str]) -> dict[str, Cached]:
+    """The rows of a few files (those a folder's index could not vouch for)."""
+    rows: dict[str, Cached] = {}
+    for start in range(0, len(paths), 500):  # SQLite caps the number of `?` in one statement
+        chunk = paths[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows.update((row[0], row) for row in db.execute(f"{_SELECT} WHERE path IN ({marks})", chunk))
+    return rows
 
 
-def lookup(row: Cached | None, st: os.stat_result) -> str | None:
+def lookup(row: Cached | None, st: Stat) -> str | None:
     """The cached digest if `st` is what was recorded and the row is not racy."""
-    if (row is None or row[1] != st.st_size or row[2] != st.st_mtime_ns
-            or row[3] != st.st_ino or row[4] != st.st_ctime_ns):
+    if row is None or row[1:5] != st[1:5]:
         return None
     return None if is_racy(row[2], row[6]) else row[5]
 
 
-def row_for(st: os.stat_result, digest: str, recorded_ns: int) -> Row:
-    return Row(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, recorded_ns)
+def stat_of(path: str, st: os.stat_result) -> Stat:
+    return (path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode)
+
+
+def row_for(st: Stat, digest: str, recorded_ns: int) -> Row:
+    return Row(st[1], st[2], st[3], st[4], digest, recorded_ns)
 
 
 def save(db: sqlite3.Connection, rows: dict[str, Row], stale: list[str]) -> None:

@@ -1,8 +1,9 @@
-"""Take a job's snapshot: walk, ask the stat cache, hash what changed, record the manifest.
+"""Take a job's snapshot: walk, ask the folder index and the stat cache, hash what changed, record.
 
-A no-op (nothing changed, manifest already recorded as the job's latest) writes nothing
-and takes no lock. Otherwise the writer path takes the project lock (`record=True`),
-stores the changed files and the manifest as objects, then commits the cache rows and
+A no-op (the folder index vouches for the whole walk, or nothing changed and the manifest
+is already the job's latest) writes nothing but a missing index and takes no lock.
+Otherwise the writer path takes the project lock (`record=True`), stores the changed
+files and the manifest as objects, then commits the cache rows, the folder index and
 the `snapshots` row in one transaction, after the objects are durable.
 """
 
@@ -11,46 +12,74 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from runner.runs.store import (
-    now,  # one timestamp format: snapshots and runs are sorted together
-)
+from runner.snapshot import index as folder_index
 from runner.snapshot import statcache
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
-from runner.snapshot.manifest import FileEntry, encode, encode_rows
-from runner.snapshot.walk import WalkResult, walk
+from runner.snapshot.manifest import FileEntry, encode_rows
+from runner.snapshot.walk import WalkResult, gc_paused, walk
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
+    from runner.snapshot.index import FolderIndex
+    from runner.snapshot.statcache import Stat
     from runner.state import State
 
+Row = tuple[str, int, int, str]  # a manifest entry: (path in the code folder, size, mode, digest)
+LOAD_ALL_FROM = 200  # more unknown files than this: load the folder's stat-cache rows in one query
 
-@dataclass(frozen=True)
+
 class Snapshot:
-    job: str | None
-    digest: str
-    files: tuple[FileEntry, ...]
-    bytes: int
-    hashed: int                    # files read and hashed by this call
-    excluded: tuple[str, ...]      # excluded top-level entries of the code folder
-    warnings: tuple[str, ...]
+    """A code folder's snapshot. Its `files` are built on first use: a no-op that the
+    folder index answers only needs the count and size."""
+
+    __slots__ = ("job", "digest", "count", "bytes", "hashed", "excluded", "warnings", "_rows", "_files")
+
+    def __init__(self, job: str | None, digest: str, rows: Callable[[], list[Row]], *, count: int,
+                 size: int, hashed: int, excluded: tuple[str, ...], warnings: tuple[str, ...]) -> None:
+        self.job = job
+        self.digest = digest
+        self.count = count
+        self.bytes = size
+        self.hashed = hashed            # files read and hashed by this call
+        self.excluded = excluded        # excluded top-level entries of the code folder
+        self.warnings = warnings
+        self._rows = rows
+        self._files: tuple[FileEntry, ...] | None = None
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        if self._files is None:
+            self._files = tuple(FileEntry(*row) for row in self._rows())
+        return self._files
 
     def as_json(self) -> dict[str, Any]:
-        return {"job": self.job, "digest": self.digest, "files": len(self.files), "bytes": self.bytes,
+        return {"job": self.job, "digest": self.digest, "files": self.count, "bytes": self.bytes,
                 "hashed": self.hashed, "excluded": list(self.excluded)}
 
 
-@dataclass
 class Scan:
-    found: WalkResult
-    prefix: str
-    known: dict[str, str]          # project-relative path -> digest vouched for by the cache
-    dirty: list[tuple[str, os.stat_result]]
-    stale: list[str]               # cache rows of files that are gone
-    recorded_ns: int
+    """A walked folder and what the caches know: `digests[i]` is `found.files[i]`'s content
+    digest, or None for a file to read (listed in `dirty`)."""
+
+    __slots__ = ("found", "prefix", "recorded_ns", "digests", "dirty", "stale", "index_key", "index", "indexed")
+
+    def __init__(self, found: WalkResult, prefix: str, recorded_ns: int, index_key: str | None,
+                 index: FolderIndex) -> None:
+        self.found = found
+        self.prefix = prefix
+        self.recorded_ns = recorded_ns
+        self.index_key = index_key
+        self.index = index
+        self.indexed = index.vouches_for(found.files)  # nothing changed since the index was written
+        self.digests: list[str | None] = index.digests if self.indexed else []
+        self.dirty: list[int] = []       # positions in found.files
+        self.stale: list[str] = []       # stat-cache rows of files that are gone
 
 
 def take_snapshot(project_root: Path, code: str, state: State, *, job: str | None = None,
@@ -59,12 +88,15 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
     `omit` names project-relative files left out (the spec file, see `walk`).
 
     record=True stores the manifest and a `snapshots` row (under the project lock);
-    record=False (`runner plan`) only fills the caches (stat cache, objects).
+    record=False (`runner plan`) only fills the caches (stat cache, folder index, objects).
     """
     scan = scan_folder(project_root, code, state, omit=omit)
-    if record and not scan.dirty and not scan.stale:
-        snap = _snapshot(scan, {}, job, limits)
-        if _latest(state, job, code) == snap.digest and state.objects.has(snap.digest):
+    if not scan.dirty and not scan.stale:
+        snap, _ = _snapshot(scan, {}, job, limits, encode=False)
+        if not record or (_latest(state, job, code) == snap.digest and state.objects.has(snap.digest)):
+            if not scan.indexed and state.exists:
+                with state.transaction() as db:
+                    folder_index.save(db, scan.index_key, _index(scan, {}, snap.digest))
             return snap
     if not record:
         return store_scan(project_root, scan, state, job, limits, code=None)
@@ -75,39 +107,59 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
 def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True,
                 omit: frozenset[str] = frozenset()) -> Scan:
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
-    prefix = "" if code == "." else code + "/"
-    scan = classify(found, prefix, statcache.load(state.db, prefix), recorded_ns)
-    # A row the walk did not return is only dropped when its file is gone: under `code: .`
-    # the rows of a git-ignored dataset (hashed as a data input) must stay.
-    scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
+    with gc_paused():
+        found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
+        key = folder_index.key(code, ignore_files, omit)
+        scan = Scan(found, "" if code == "." else code + "/", recorded_ns, key, folder_index.load(state.db, key))
+        if not scan.indexed:
+            classify(scan, state.db)
+        # A row the walk did not return is only dropped when its file is gone: under `code: .`
+        # the rows of a git-ignored dataset (hashed as a data input) must stay.
+        scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
     return scan
 
 
-def classify(found: WalkResult, prefix: str, cache: dict[str, statcache.Cached], recorded_ns: int) -> Scan:
-    """Split the walked files into those the cache vouches for and those to read."""
-    known: dict[str, str] = {}
-    dirty = []
-    lookup, get = statcache.lookup, cache.get
-    for path, st in found.files:
-        digest = lookup(get(path), st)
-        if digest is None:
-            dirty.append((path, st))
+def classify(scan: Scan, db: Any) -> None:
+    """Fill `scan.digests`: from the folder index where a file's stat is unchanged, else from
+    its stat-cache row; files neither vouches for are `dirty`."""
+    files = scan.found.files
+    previous = scan.index.known()
+    digests: list[str | None] = []
+    misses = []
+    for st in files:
+        entry = previous.get(st[0])
+        if entry is not None and entry[1] is not None and entry[0] == st:
+            digests.append(entry[1])
         else:
-            known[path] = digest
-    stale = list(cache.keys() - {path for path, _ in found.files}) if len(cache) > len(known) else []
-    return Scan(found, prefix, known, dirty, stale, recorded_ns)
+            misses.append(len(digests))
+            digests.append(None)
+    if len(misses) > LOAD_ALL_FROM:
+        rows = statcache.load(db, scan.prefix)
+        walked = {st[0] for st in files}
+        scan.stale = [p for p in rows.keys() | previous.keys() if p not in walked]
+    else:
+        rows = statcache.load_paths(db, [files[i][0] for i in misses])
+        scan.stale = list(previous.keys() - {st[0] for st in files}) if len(previous) + len(misses) > len(files) else []
+    lookup = statcache.lookup
+    for i in misses:
+        digest = lookup(rows.get(files[i][0]), files[i])
+        if digest is None:
+            scan.dirty.append(i)
+        else:
+            digests[i] = digest
+    scan.digests = digests
 
 
 def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, limits: Any,
                *, code: str | None) -> Snapshot:
-    """Hash the dirty files; commit cache rows (and, with `code`, the recorded snapshot)."""
+    """Hash the dirty files; commit cache rows, the folder index and (with `code`) the recorded snapshot."""
     root = os.path.realpath(project_root)
+    files = scan.found.files
     with state.objects.batch():
-        hashed = hash_files(state.objects, root, scan.dirty, scan.recorded_ns)
-        snap = _snapshot(scan, hashed, job, limits)
+        hashed = hash_files(state.objects, root, [files[i] for i in scan.dirty], scan.recorded_ns)
+        snap, manifest = _snapshot(scan, hashed, job, limits, encode=code is not None)
         if code is not None:
-            state.objects.put_bytes(encode(snap.files))  # the bytes whose hash is snap.digest
+            state.objects.put_bytes(manifest)  # the bytes whose hash is snap.digest
     if not state.exists:
         return snap
     with state.transaction() as db:
@@ -115,39 +167,78 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         if code is None:  # no project lock: gc may have removed an object since we stored it
             rows = {p: row for p, row in rows.items() if state.objects.has(row.digest)}
         statcache.save(db, rows, scan.stale)
+        if scan.index_key is not None:
+            folder_index.save(db, scan.index_key, _index(scan, {p: hashed[p] for p in rows}, snap.digest))
         if code is not None and _latest(state, job, code) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       (job, snap.digest, len(snap.files), snap.bytes, now(), code))
+                       (job, snap.digest, snap.count, snap.bytes, _now(), code))
     return snap
 
 
-def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any) -> Snapshot:
-    rows = _rows(scan, hashed)
-    rows.sort()  # paths are unique, so this sorts by path
-    files = tuple(map(FileEntry, *zip(*rows))) if rows else ()
+def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *,
+              encode: bool) -> tuple[Snapshot, bytes]:
+    """The snapshot of the scan once `hashed` is known, and (if `encode` or needed for the
+    digest) its manifest's bytes."""
+    files = scan.found.files
+    if scan.indexed and not encode:
+        manifest = b""  # unchanged: the index knows the digest
+        digest = str(scan.index.manifest)
+        count, size = len(files), sum(st[1] for st in files)
+        rows: list[Row] | None = None
+    else:
+        rows = _rows(scan, hashed)
+        manifest = encode_rows(rows)
+        digest = hashlib.sha256(manifest).hexdigest()
+        count, size = len(rows), sum(row[1] for row in rows)
+
+    def entries() -> list[Row]:
+        return rows if rows is not None else _rows(scan, hashed)
+
     label = f"job {job!r}" if job else f"code folder {scan.prefix.rstrip('/') or '.'!r}"
-    warnings = scan.found.warnings + size_warnings(files, label, getattr(limits, "warn_mb", None),
+    warnings = scan.found.warnings + size_warnings(entries, count, size, label, getattr(limits, "warn_mb", None),
                                                    getattr(limits, "warn_files", None))
-    return Snapshot(job=job, digest=hashlib.sha256(encode_rows(rows)).hexdigest(), files=files,
-                    bytes=sum(row[1] for row in rows), hashed=len(hashed),
+    snap = Snapshot(job, digest, entries, count=count, size=size, hashed=len(hashed),
                     excluded=tuple(sorted(scan.found.excluded)), warnings=tuple(warnings))
+    return snap, manifest
 
 
-def _rows(scan: Scan, hashed: Hashed) -> list[tuple[str, int, int, str]]:
-    """(path in the code folder, size, normalised mode, digest) of every file still there."""
-    cut, known, rows = len(scan.prefix), scan.known, []
-    for path, st in scan.found.files:
-        mode = 0o755 if st.st_mode & 0o111 else 0o644  # only "executable or not" is kept
-        if path in known:
-            rows.append((path[cut:], st.st_size, mode, known[path]))
-        elif path in hashed:
-            row, size = hashed[path]
-            rows.append((path[cut:], size, mode, row.digest))
+def _rows(scan: Scan, hashed: Hashed) -> list[Row]:
+    """(path in the code folder, size, normalised mode, digest) of every file still there, by path."""
+    cut, rows = len(scan.prefix), []
+    for st, digest in zip(scan.found.files, scan.digests):
+        mode = 0o755 if st[5] & 0o111 else 0o644  # only "executable or not" is kept
+        if digest is not None:
+            rows.append((st[0][cut:], st[1], mode, digest))
+        elif st[0] in hashed:  # else: deleted since the walk, not part of this snapshot
+            row, size = hashed[st[0]]
+            rows.append((st[0][cut:], size, mode, row.digest))
+    rows.sort()  # paths are unique, so this sorts by path
     return rows
+
+
+def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
+    """The folder index after this scan: a digest only where the stat cache would trust it."""
+    digests = list(scan.digests)
+    files = scan.found.files
+    for i in scan.dirty:
+        st = files[i]
+        found = hashed.get(st[0])
+        if found is not None:
+            row = found[0]
+            trusted = (row.size, row.mtime_ns, row.ino, row.ctime_ns) == st[1:5] and \
+                not statcache.is_racy(row.mtime_ns, row.recorded_ns)
+            digests[i] = row.digest if trusted else None
+    return folder_index.FolderIndex(files, digests, manifest, scan.index.generation)
 
 
 def _latest(state: State, job: str | None, code: str) -> str | None:
     row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? AND code IS ? ORDER BY id DESC LIMIT 1",
                            (job, code)).fetchone()
     return row[0] if row else None
+
+
+def _now() -> str:
+    from runner.runs.store import now  # one timestamp format: snapshots and runs are sorted together
+
+    return now()

@@ -1,6 +1,6 @@
 """Walk a job's code folder: one `os.scandir` per folder and one `lstat` per file.
 
-Returns the files to snapshot with their stat results (project-relative POSIX paths),
+Returns the files to snapshot as `Stat` tuples (project-relative POSIX paths first),
 the excluded top-level entries and warnings. A symlink that resolves inside the project
 is followed (its target's stat is used); one that leads outside is an error naming it;
 sockets, fifos and devices are skipped with a warning.
@@ -8,10 +8,10 @@ sockets, fifos and devices are skipped with a warning.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
+from contextlib import contextmanager
 
 from runner.errors import RunnerError
 from runner.snapshot.ignore import (
@@ -21,13 +21,23 @@ from runner.snapshot.ignore import (
     load_rules_file,
     rules_file_in,
 )
+from runner.snapshot.statcache import stat_of
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from runner.snapshot.statcache import Stat
 
 
-@dataclass
 class WalkResult:
-    files: list[tuple[str, os.stat_result]] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("files", "excluded", "warnings")
+
+    def __init__(self, files: list[Stat] | None = None) -> None:
+        self.files: list[Stat] = files if files is not None else []
+        self.excluded: list[str] = []
+        self.warnings: list[str] = []
 
 
 def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path | None = None,
@@ -44,8 +54,22 @@ def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path
     prefix = "" if code == "." else code + "/"
     walker = _Walker(root, ignore_files, os.path.realpath(skip) if skip else None, omit)
     rules = _ancestor_rules(root, code) if ignore_files else Rules()
-    walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
-    return walker.result
+    with gc_paused():
+        walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
+        return walker.finish()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Tens of thousands of acyclic tuples (a walk, a folder index) would run the cycle
+    collector hundreds of times for nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _code_folder(root: str, code: str) -> str:
@@ -70,7 +94,7 @@ def _ancestor_rules(root: str, code: str) -> Rules:
         prefix = rel + "/" if rel else ""
         name = rules_file_in({n for n in RULE_FILES if os.path.isfile(os.path.join(folder, n))})
         if name:
-            rules = rules.push(load_rules_file(Path(folder, name), prefix, prefix + name))
+            rules = rules.push(load_rules_file(os.path.join(folder, name), prefix, prefix + name))
     return rules
 
 
@@ -79,6 +103,10 @@ def _inside(path: str, root: str) -> bool:
 
 
 class _Walker:
+    """Folders are decided one by one as the walk meets them (an ignored folder is never
+    entered); regular files wait in one bucket per rules stack and are decided in `finish`,
+    a few regex searches for the whole tree (see `Rules.candidates`), then stat'ed."""
+
     def __init__(self, root: str, ignore_files: bool, skip: str | None, omit: frozenset[str]) -> None:
         self.root = root
         self.ignore_files = ignore_files
@@ -86,26 +114,28 @@ class _Walker:
         self.omit = omit
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
+        self.buckets: dict[int, tuple[Rules, list[tuple[str, os.DirEntry[str]]]]] = {}
 
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
         with os.scandir(folder) as it:
             entries = list(it)
         name = rules_file_in({e.name for e in entries}) if self.ignore_files else None
         if name:
-            rules = rules.push(load_rules_file(Path(folder, name), rel, rel + name))
+            rules = rules.push(load_rules_file(os.path.join(folder, name), rel, rel + name))
         self.chain.add(real)
         ignored = rules.ignored if rules.files else None
-        files = self.result.files
+        bucket = self.buckets.setdefault(id(rules), (rules, []))[1]
         for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
             name = entry.name
             path = rel + name
             if name in ALWAYS_EXCLUDED:
                 self._exclude(name, top)
             elif entry.is_file(follow_symlinks=False):
-                if (ignored is None or not ignored(path, False)) and path not in self.omit:
-                    files.append((path, entry.stat(follow_symlinks=False)))
-                else:
+                # top-level files are decided now: the excluded ones are listed by name
+                if path in self.omit or (top and ignored is not None and ignored(path, False)):
                     self._exclude(name, top)
+                else:
+                    bucket.append((path, entry))
             elif entry.is_dir(follow_symlinks=False):
                 inner = real + os.sep + name
                 if (ignored is None or not ignored(path, True)) and inner != self.skip:
@@ -118,9 +148,23 @@ class _Walker:
                 self._file(path, entry.stat(follow_symlinks=False))
         self.chain.discard(real)
 
+    def finish(self) -> WalkResult:
+        """Decide the waiting files, then stat the kept ones."""
+        files = self.result.files
+        for rules, bucket in self.buckets.values():
+            drop: set[int] = set()
+            if rules.files:
+                paths = [path for path, _ in bucket]
+                drop = {i for i in rules.candidates(paths) if rules.ignored(paths[i], False)}
+            for i, (path, entry) in enumerate(bucket):
+                if i not in drop:
+                    st = entry.stat(follow_symlinks=False)
+                    files.append((path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
+        return self.result
+
     def _file(self, path: str, st: os.stat_result) -> None:
         if stat.S_ISREG(st.st_mode):
-            self.result.files.append((path, st))
+            self.result.files.append(stat_of(path, st))
         else:
             kind = "socket" if stat.S_ISSOCK(st.st_mode) else "fifo" if stat.S_ISFIFO(st.st_mode) else "special file"
             self.result.warnings.append(f"skipped {path}: a {kind} is not a regular file")

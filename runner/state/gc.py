@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.snapshot.index import clear as clear_indexes
 from runner.state.db import transaction
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def _sweep(state: State, *, dry_run: bool) -> GcResult:
 def _delete(state: State, garbage: list[tuple[str, Path]], temps: list[Path]) -> None:
     with transaction(state.db):
         state.db.executemany("DELETE FROM stat_cache WHERE digest = ?", [(d,) for d, _ in garbage])
+        if garbage:
+            clear_indexes(state.db)  # they may name a removed object; the stat cache rebuilds them
         for _, path in garbage:
             _unlink(path)
     for path in temps:

@@ -145,4 +145,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE models ADD COLUMN spec TEXT NOT NULL DEFAULT 'train.yaml';
     """,
+    # 6: one row per snapshotted folder: its last walk and digests (runner.snapshot.index)
+    """
+    CREATE TABLE snapshot_index (
+        key TEXT PRIMARY KEY,               -- folder, ignore mode, omitted files
+        data BLOB NOT NULL                  -- marshal: (format, stats, digests, manifest digest)
+    );
+    """,
 ]

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runner.errors import RunnerError
@@ -17,7 +17,7 @@ from tests.conftest import ProjectDir
 
 
 def files(root: Path, code: str = ".") -> set[str]:
-    return {path for path, _ in walk(root, code).files}
+    return {entry[0] for entry in walk(root, code).files}
 
 
 def test_runnerignore_wins_over_amlignore_wins_over_gitignore(project: ProjectDir) -> None:
@@ -65,7 +65,7 @@ def test_git_and_runner_folders_are_always_excluded(project: ProjectDir) -> None
     project.gen({".runnerignore": "!.git\n!.runner/\n", "a.py": "", ".runner": {"state.db": ""}, "sub": {".git": "x"}})
     project.commit()
     found = walk(project.root, ".")
-    assert {p for p, _ in found.files} == {".runnerignore", "a.py"}
+    assert {st[0] for st in found.files} == {".runnerignore", "a.py"}
     assert sorted(found.excluded) == [".git", ".runner"]
 
 
@@ -74,7 +74,7 @@ def test_excluded_lists_top_level_entries_only(project: ProjectDir) -> None:
                          "pkg": {"n.bin": "", "b.py": ""}}})
     found = walk(project.root, "src")
     assert sorted(found.excluded) == ["data", "m.bin"]
-    assert {p for p, _ in found.files} == {"src/.amlignore", "src/a.py", "src/pkg/b.py"}
+    assert {st[0] for st in found.files} == {"src/.amlignore", "src/a.py", "src/pkg/b.py"}
 
 
 def test_rules_files_above_the_code_folder_apply(project: ProjectDir) -> None:
@@ -124,3 +124,37 @@ def test_same_result_as_git(top: list[str], nested: list[str]) -> None:
         (root / ".gitignore").write_text("\n".join(top) + "\n")
         (root / "sub" / ".gitignore").write_text("\n".join(nested) + "\n")
         assert files(root) == _git_keeps(root)
+
+
+# -- the per-folder prefilter never drops a path a pattern decides --------------------------
+
+NAME = st.one_of(st.sampled_from(sorted({rel.rsplit("/", 1)[-1] for rel in TREE} | {"data", "sub", "deep"})),
+                 st.text(alphabet="ab.x*?[]\\!_\n-", min_size=1, max_size=6).filter(lambda n: n not in (".", "..")))
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")) * 3, deadline=None)
+@given(patterns=st.lists(st.one_of(st.sampled_from(PATTERNS), st.text(alphabet="ab.x*?/![]\\# ", max_size=7)), max_size=6),
+       names=st.lists(st.tuples(NAME, st.booleans()), min_size=1, max_size=12),
+       below=st.sampled_from(["", "sub/", "a/x/"]))
+@example(patterns=["*x", "?"], names=[("ax", False), ("bx", False)], below="")  # a match spilling into the next line
+@example(patterns=["**/x"], names=[("x", False)], below="")  # `**/` matches no slash
+@example(patterns=["/a"], names=[("a", False)], below="")  # nor does the anchoring `/`
+@example(patterns=["[ab]x"], names=[("ax", False)], below="")  # a character class is not a literal
+@example(patterns=["*.log"], names=[("a\nb.log", False), ("c", False)], below="")  # a newline in a name
+def test_candidates_hold_every_path_a_pattern_matches(patterns: list[str], names: list[tuple[str, bool]],
+                                                     below: str) -> None:
+    from runner.snapshot.ignore import RulesFile, _compile
+
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(_compile(pattern, "test"))
+        except RunnerError:
+            continue  # not a valid pattern (`!` alone): load_rules_file reports it
+    compiled = [c for c in compiled if c is not None]
+    rules_file = RulesFile("", compiled)
+    subs = [below + name + ("/" if is_dir else "") for name, is_dir in names]
+    candidates = rules_file.candidates(subs)
+    for i, (name, is_dir) in enumerate(names):
+        if rules_file.decide(below + name, is_dir) is not None:
+            assert i in candidates, (subs[i], patterns)

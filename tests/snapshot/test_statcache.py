@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from pathlib import Path
 
 from runner.snapshot import take_snapshot
+from runner.snapshot.index import clear
 from runner.snapshot.statcache import WINDOW_NS, is_racy, load
+from runner.state.gc import collect_garbage
 from runner.state import State
 from tests.conftest import ProjectDir
 
@@ -66,8 +70,40 @@ def test_same_stat_but_racy_entry_is_read_again(project: ProjectDir, state: Stat
     assert not is_racy(row[2], row[6])  # (path, size, mtime_ns, ino, ctime_ns, digest, recorded_ns)
     # forge the race: the row says the file was stat'ed in the same tick it was written
     state.db.execute("UPDATE stat_cache SET recorded_ns = mtime_ns + ? WHERE path = 'src/a.py'", (WINDOW_NS // 2,))
+    assert snap(project, state).hashed == 0  # the folder index vouches: it trusted the row when written
+    clear(state.db)
     assert snap(project, state).hashed == 1
     assert path.read_text() == "x = 1\n"
+
+
+def test_a_file_still_racy_after_hashing_is_not_vouched_for_by_the_index(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "x = 1\n", "b.py": "y = 1\n"}})
+    _age(project / "src" / "b.py")
+    future = time.time_ns() + 60 * 10**9  # a clock skew: racy for longer than hashing waits
+    os.utime(project / "src" / "a.py", ns=(future, future))
+    assert snap(project, state).hashed == 2
+    assert snap(project, state).hashed == 1  # a.py again, b.py from the index
+    assert snap(project, state).hashed == 1
+
+
+def test_the_index_is_cleared_by_gc_and_rebuilt_from_the_stat_cache(project: ProjectDir, state: State) -> None:
+    path = project / "src" / "m0.py"
+    project.gen({"src": {f"m{i}.py": f"x = {i}\n" for i in range(5)}})
+    for i in range(5):
+        _age(project / "src" / f"m{i}.py")
+    snap(project, state)
+    path.write_text("x = 'draft'\n")
+    _age(path)
+    draft = take_snapshot(project.root, "src", state, record=False)  # a plan: stored, not a gc root
+    path.write_text("x = 'zero'\n")
+    _age(path)
+    final = snap(project, state)
+    assert collect_garbage(state).objects == 1  # the draft's content
+    assert not state.objects.has(hashlib.sha256(b"x = 'draft'\n").hexdigest()) and draft.digest != final.digest
+    assert state.db.execute("SELECT COUNT(*) FROM snapshot_index").fetchone()[0] == 0
+    again = snap(project, state)
+    assert (again.hashed, again.digest) == (0, final.digest)  # the stat cache vouched for every file
+    assert state.db.execute("SELECT COUNT(*) FROM snapshot_index").fetchone()[0] == 1
 
 
 def test_mode_change_is_a_change(project: ProjectDir, state: State) -> None:

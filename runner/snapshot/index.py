@@ -1,0 +1,80 @@
+"""A folder's index: the walk of its last snapshot and the digests the stat cache vouched for.
+
+The stat cache answers per file, but loading 10,000 rows from SQLite costs more than
+walking the folder. So each snapshotted folder (keyed by folder, ignore mode and omitted
+files) also keeps one row holding, as a single marshalled blob, the list of its files'
+stats in walk order, their digests and the manifest digest. A no-op is then one walk,
+one blob and one list comparison; after an edit, only the files whose stat differs
+are looked up in the stat cache, one row each.
+
+A digest is kept only where the stat cache would trust it (not racy, see statcache);
+`None` sends the file to the stat cache again. The index is only a shortcut to rows the
+stat cache holds, so it obeys the same rule: every digest has its object. gc and a
+damaged object clear all indexes and bump `meta.index_generation`; an index computed
+before that (a plan running beside gc) is not written back.
+"""
+
+from __future__ import annotations
+
+import marshal
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
+if TYPE_CHECKING:
+    import sqlite3
+
+    from runner.snapshot.statcache import Stat
+
+FORMAT = 1
+_GENERATION = "(SELECT value FROM meta WHERE key = 'index_generation')"
+
+
+class FolderIndex:
+    __slots__ = ("stats", "digests", "manifest", "generation")
+
+    def __init__(self, stats: list[Stat], digests: list[str | None], manifest: str | None,
+                 generation: str | None) -> None:
+        self.stats = stats          # the walk, in walk order
+        self.digests = digests      # per file: the trusted content digest, or None
+        self.manifest = manifest    # the snapshot digest of exactly this walk, if every digest is trusted
+        self.generation = generation
+
+    def vouches_for(self, walked: list[Stat]) -> bool:
+        """True when nothing changed: the same files with the same stats, all trusted."""
+        return self.manifest is not None and self.stats == walked
+
+    def known(self) -> dict[str, tuple[Stat, str | None]]:
+        return {st[0]: (st, digest) for st, digest in zip(self.stats, self.digests)}
+
+
+def key(code: str, ignore_files: bool, omit: frozenset[str]) -> str:
+    return "\0".join([code, "rules" if ignore_files else "all", *sorted(omit)])
+
+
+def load(db: sqlite3.Connection, index_key: str) -> FolderIndex:
+    """The folder's index, or an empty one (none yet, or unreadable: it is only a cache)."""
+    row = db.execute(f"SELECT (SELECT data FROM snapshot_index WHERE key = ?), {_GENERATION}",
+                     (index_key,)).fetchone()
+    data, generation = row if row else (None, None)
+    if data is not None:
+        try:
+            version, stats, digests, manifest = marshal.loads(data)
+            if version == FORMAT and len(stats) == len(digests):
+                return FolderIndex(stats, digests, manifest, generation)
+        except (EOFError, ValueError, TypeError):
+            pass
+    return FolderIndex([], [], None, generation)
+
+
+def save(db: sqlite3.Connection, index_key: str, index: FolderIndex) -> None:
+    """Store the index in the caller's transaction, unless gc ran since it was loaded."""
+    manifest = index.manifest if None not in index.digests else None
+    data = marshal.dumps((FORMAT, index.stats, index.digests, manifest))
+    db.execute(f"INSERT OR REPLACE INTO snapshot_index (key, data) SELECT ?, ? WHERE {_GENERATION} IS ?",
+               (index_key, data, index.generation))
+
+
+def clear(db: sqlite3.Connection) -> None:
+    """Forget every index (in the caller's transaction): some object they may name is gone."""
+    db.execute("DELETE FROM snapshot_index")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('index_generation', "
+               f"COALESCE({_GENERATION}, 0) + 1)")
