@@ -6,11 +6,15 @@ A reader sees the old content or the new, never half of it, even if the writer i
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+    import tempfile  # here, not at the top: commands that only read never pay for it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

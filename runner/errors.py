@@ -7,7 +7,7 @@ that escapes is a bug: exit 3 with a log path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runner.values import Value
 
 
 class RunnerError(Exception):
@@ -16,15 +16,17 @@ class RunnerError(Exception):
     exit_code = 1
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Value):
     """One located problem in a train.yaml file (1-based line and column)."""
 
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
+    __slots__ = ("file", "line", "column", "path", "message")  # noqa: RUF023 (field order: repr)
+
+    def __init__(self, file: str, line: int, column: int, path: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
 
     def format(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"

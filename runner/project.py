@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ProjectNotFound
+from runner.values import Value
 
 SPEC_NAME = "train.yaml"
 
 
-@dataclass(frozen=True)
-class Project:
-    root: Path
-    spec_file: Path
-    display: str  # the spec file's path as the user should read it in messages
-    # Set for a commit's exported tree (`--ref`): its runs still belong to the original project.
-    state_root: Path | None = None
+class Project(Value):
+    __slots__ = ("root", "spec_file", "display", "state_root")  # noqa: RUF023 (field order: repr)
+
+    def __init__(self, root: Path, spec_file: Path, display: str, state_root: Path | None = None) -> None:
+        self.root = root
+        self.spec_file = spec_file
+        self.display = display  # the spec file's path as the user should read it in messages
+        # Set for a commit's exported tree (`--ref`): its runs still belong to the original project.
+        self.state_root = state_root
 
     @property
     def spec_name(self) -> str:

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,8 @@ def ref_tree(project: Project, ref: str) -> Iterator[RefTree]:
             if not spec.is_file():
                 raise RefError(f"{project.display} is not in commit {commit[:8]} "
                                f"({ref}): commit it first, or pass another --ref")
-            yield RefTree(replace(project, root=export, spec_file=spec, display=f"{commit[:8]}:{project.display}",
-                                  state_root=project.state_dir), commit, git)
+            yield RefTree(Project(export, spec, f"{commit[:8]}:{project.display}", state_root=project.state_dir),
+                          commit, git)
     finally:
         shutil.rmtree(export, ignore_errors=True)
 

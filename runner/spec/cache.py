@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # annotations only: a cache hit imports as little as it can
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from runner.project import Project
 
 FORMAT = 1
@@ -125,8 +127,7 @@ def _key(raw: bytes) -> str:
     """The file's bytes, the cache format, runner's version and the models' source file."""
     from runner import __version__
 
-    models = Path(__file__).with_name("models.py")
-    st = os.stat(models)
+    st = os.stat(os.path.join(os.path.dirname(__file__), "models.py"))
     digest = hashlib.sha256(raw)
     digest.update(f"\0{FORMAT}\0{__version__}\0{st.st_size}\0{st.st_mtime_ns}".encode())
     return digest.hexdigest()
@@ -170,6 +171,6 @@ def _dump(value: Any, exclude_none: bool) -> Any:
 
 def _paths_still_valid(spec: Any, root: Path) -> bool:
     """The whole-file checks that depend on the disk (everything else depends on the bytes)."""
-    from runner.spec.checks import path_problems
+    from runner.spec.paths import path_problems
 
     return next(path_problems(spec, root), None) is None

@@ -7,12 +7,12 @@ which names exist, so a broken job never also shows up as "unknown job" elsewher
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from runner.spec import bindings
+from runner.spec.paths import path_problems
 from runner.spec.source import Located, Mark, Path_
 
 if TYPE_CHECKING:
@@ -107,41 +107,6 @@ def _cycles(ctx: Context) -> Iterator[Found]:
 def _paths(ctx: Context) -> Iterator[Found]:
     for where, message in path_problems(ctx.spec, ctx.root):
         yield _at_value(ctx.doc, where, message)
-
-
-def path_problems(spec: Spec, root: Path) -> Iterator[tuple[Path_, str]]:
-    """The checks that depend on the disk: every path named in train.yaml exists in the project."""
-    for name, job in spec.jobs.items():
-        yield from _check_path(root, ("jobs", name, "code"), job.code, want_dir=True)
-        if job.script is not None:
-            yield from _check_path(root, ("jobs", name, "script"), f"{job.code}/{job.script}", want_dir=False)
-        for key, item in job.inputs.items():
-            if item.path is not None and item.job is None:
-                yield from _check_path(root, ("jobs", name, "inputs", key, "path"), item.path)
-    for name, dataset in spec.datasets.items():
-        yield from _check_path(root, ("datasets", name, "path"), dataset.path)
-    for name, env in spec.environments.items():
-        for field in ("requirements", "conda"):
-            if getattr(env, field):
-                yield from _check_path(root, ("environments", name, field), getattr(env, field), want_dir=False)
-        if env.docker is not None:
-            for field, want in (("dockerfile", False), ("context", True)):
-                if getattr(env.docker, field):
-                    yield from _check_path(root, ("environments", name, "docker", field),
-                                           getattr(env.docker, field), want_dir=want)
-
-
-def _check_path(root: Path, where: Path_, rel: str, want_dir: bool | None = None) -> Iterator[tuple[Path_, str]]:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(root / rel)
-    if os.path.commonpath([real_root, real]) != real_root:
-        yield where, f"path '{rel}' leaves the project through a symlink (to {real})"
-    elif not os.path.exists(real):
-        yield where, f"path '{rel}' does not exist in the project"
-    elif want_dir is True and not os.path.isdir(real):
-        yield where, f"path '{rel}' is not a folder"
-    elif want_dir is False and not os.path.isfile(real):
-        yield where, f"path '{rel}' is not a file"
 
 
 def _bindings(ctx: Context) -> Iterator[Found]:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from runner.errors import Problem, SpecError
-from runner.project import Project
-from runner.spec.source import Located, Mark, Path_, one_line, read_source
+from runner.values import Value
+
+# A cached spec is loaded without anything below `load` (runner.spec.cache): the reading,
+# validating and locating modules are imported in the functions that use them.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runner.project import Project
+    from runner.spec.source import Located, Mark, Path_
 
 
-@dataclass(frozen=True)
-class ValidationResult:
-    spec: Any  # Spec | None (typed loosely so importing this module stays cheap)
-    problems: tuple[Problem, ...]
+class ValidationResult(Value):
+    __slots__ = ("spec", "problems")  # noqa: RUF023 (field order: repr)
+
+    def __init__(self, spec: Any, problems: tuple[Problem, ...]) -> None:
+        self.spec = spec  # Spec | None (typed loosely so importing this module stays cheap)
+        self.problems = problems
 
     @property
     def valid(self) -> bool:
@@ -48,6 +56,8 @@ def load(project: Project) -> Any:
 
 
 def check(project: Project, raw: bytes | None = None) -> ValidationResult:
+    from runner.spec.source import Mark, read_source
+
     if raw is None:
         try:
             raw = project.spec_file.read_bytes()
@@ -118,6 +128,8 @@ def _whole_file_checks(project: Project, doc: Located, spec: Any) -> list[tuple[
 
 
 def _result(project: Project, spec: Any, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
+    from runner.spec.source import one_line
+
     problems = sorted({Problem(project.display, m.line, m.column, dotted(p), one_line(msg)) for m, p, msg in found},
                       key=lambda p: (p.line, p.column, p.message))
     return ValidationResult(spec=spec, problems=tuple(problems))

@@ -9,16 +9,17 @@ project that `runner init` did not make.
 from __future__ import annotations
 
 import os
-import sqlite3
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from runner.atomic import atomic_write
 from runner.state.db import connect, transaction
 from runner.state.objects import ObjectStore
 
+TYPE_CHECKING = False  # annotations only: `runner snapshot JOB` opens the state and must import little
 if TYPE_CHECKING:
+    import sqlite3
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
     from typing_extensions import Self
 
     from runner.project import Project

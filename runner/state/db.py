@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from runner.errors import StateError
 from runner.state.migrations import MIGRATIONS
+
+TYPE_CHECKING = False  # annotations only: typing and pathlib cost milliseconds to import
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another's transaction (gc can be slow)
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import tempfile
-import threading
-from collections.abc import Iterator
+from _thread import get_ident  # threading.get_ident itself, without importing threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from runner.errors import StateError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ALGORITHM = "sha256"
 CHUNK = 1 << 20
@@ -83,6 +85,8 @@ class ObjectStore:
 
         The copy is verified while it is written and only renamed into place when whole.
         """
+        import tempfile  # only runs copy objects out: snapshots do not pay for the import
+
         src_path = self.path(digest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
@@ -130,7 +134,7 @@ class ObjectStore:
             os.makedirs(self._tmp, exist_ok=True)
             self._tmp_ready = True
         while True:
-            tmp = f"{self._tmp}/{os.getpid()}-{threading.get_ident()}-{next(self._names)}.tmp"
+            tmp = f"{self._tmp}/{os.getpid()}-{get_ident()}-{next(self._names)}.tmp"
             try:
                 return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY), tmp  # the fd still writes
             except FileExistsError:  # left behind by a dead process that had our pid
