@@ -123,23 +123,17 @@ def classify(scan: Scan, db: Any) -> None:
     """Fill `scan.digests`: from the folder index where a file's stat is unchanged, else from
     its stat-cache row; files neither vouches for are `dirty`."""
     files = scan.found.files
-    previous = scan.index.known()
-    digests: list[str | None] = []
-    misses = []
-    for st in files:
-        entry = previous.get(st[0])
-        if entry is not None and entry[1] is not None and entry[0] == st:
-            digests.append(entry[1])
-        else:
-            misses.append(len(digests))
-            digests.append(None)
+    digests, misses = _from_index(scan.index, files)
     if len(misses) > LOAD_ALL_FROM:
         rows = statcache.load(db, scan.prefix)
-        walked = {st[0] for st in files}
-        scan.stale = [p for p in rows.keys() | previous.keys() if p not in walked]
+        known = rows.keys() | {st[0] for st in scan.index.stats}
     else:
         rows = statcache.load_paths(db, [files[i][0] for i in misses])
-        scan.stale = list(previous.keys() - {st[0] for st in files}) if len(previous) + len(misses) > len(files) else []
+        # some file the index knew is gone only if the walk has fewer known files than the index
+        known = {st[0] for st in scan.index.stats} if len(scan.index.stats) + len(misses) > len(files) else set()
+    if known:
+        walked = {st[0] for st in files}
+        scan.stale = [path for path in known if path not in walked]
     lookup = statcache.lookup
     for i in misses:
         digest = lookup(rows.get(files[i][0]), files[i])
@@ -148,6 +142,28 @@ def classify(scan: Scan, db: Any) -> None:
         else:
             digests[i] = digest
     scan.digests = digests
+
+
+def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None], list[int]]:
+    """Digests the index vouches for, and the positions of the files it does not."""
+    old = index.stats
+    if len(old) == len(files):  # the usual edit: same files in the same order, a few stats differ
+        changed = [i for i, (was, now) in enumerate(zip(old, files)) if was != now]
+        if all(old[i][0] == files[i][0] for i in changed):
+            digests = list(index.digests)
+            for i in changed:
+                digests[i] = None
+            return digests, [i for i, digest in enumerate(digests) if digest is None]
+    previous = index.known()
+    digests, misses = [], []
+    for st in files:
+        entry = previous.get(st[0])
+        if entry is not None and entry[1] is not None and entry[0] == st:
+            digests.append(entry[1])
+        else:
+            misses.append(len(digests))
+            digests.append(None)
+    return digests, misses
 
 
 def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, limits: Any,
@@ -204,15 +220,16 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *,
 
 
 def _rows(scan: Scan, hashed: Hashed) -> list[Row]:
-    """(path in the code folder, size, normalised mode, digest) of every file still there, by path."""
-    cut, rows = len(scan.prefix), []
-    for st, digest in zip(scan.found.files, scan.digests):
-        mode = 0o755 if st[5] & 0o111 else 0o644  # only "executable or not" is kept
-        if digest is not None:
-            rows.append((st[0][cut:], st[1], mode, digest))
-        elif st[0] in hashed:  # else: deleted since the walk, not part of this snapshot
+    """(path in the code folder, size, normalised mode, digest) of every file still there, by path.
+    Only "executable or not" is kept of the mode."""
+    cut, files = len(scan.prefix), scan.found.files
+    rows = [(st[0][cut:], st[1], 0o755 if st[5] & 0o111 else 0o644, digest)
+            for st, digest in zip(files, scan.digests) if digest is not None]
+    for i in scan.dirty:
+        st = files[i]
+        if st[0] in hashed:  # else: deleted since the walk, not part of this snapshot
             row, size = hashed[st[0]]
-            rows.append((st[0][cut:], size, mode, row.digest))
+            rows.append((st[0][cut:], size, 0o755 if st[5] & 0o111 else 0o644, row.digest))
     rows.sort()  # paths are unique, so this sorts by path
     return rows
 
