@@ -16,6 +16,7 @@ entry itself only when it ends exactly at the entry.
 
 from __future__ import annotations
 
+import os
 import re
 
 from runner.errors import RunnerError
@@ -167,7 +168,28 @@ def load_rules_file(file: str, prefix: str, display: str) -> RulesFile:
     return RulesFile(prefix, patterns)
 
 
+# Translations of pattern lines by pathspec, kept across runs in the state folder: importing
+# pathspec costs ~35 ms (it pulls in typing and dataclasses), more than an unchanged
+# snapshot. A line's translation depends only on the line and on pathspec's own code.
+_TRANSLATED: dict[str, list[object]] = {}  # line -> [include, regex, dir_only] or [None] for a comment
+_CACHE_FORMAT = 1
+_cache_dirty = False
+
+
 def _compile(line: str, where: str) -> _Pattern | None:
+    global _cache_dirty
+    known = _TRANSLATED.get(line)
+    if known is None:
+        known = _translate(line, where)
+        _TRANSLATED[line] = known
+        _cache_dirty = True
+    if known[0] is None:
+        return None  # a blank line or a comment
+    include, regex, below = known
+    return _Pattern(bool(include), re.compile(str(regex)), bool(below), _literal(line))
+
+
+def _translate(line: str, where: str) -> list[object]:
     from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
     below = line.rstrip().endswith("/**/")  # read as `X/**` limited to folders: see _Pattern.dir_only
@@ -176,8 +198,51 @@ def _compile(line: str, where: str) -> _Pattern | None:
     except ValueError as exc:
         raise RunnerError(f"{where}: {exc}; fix or remove that line") from exc
     if parsed.include is None or parsed.regex is None:
-        return None  # a blank line or a comment
-    return _Pattern(bool(parsed.include), parsed.regex, below, _literal(line))
+        return [None]
+    return [bool(parsed.include), parsed.regex.pattern, below]
+
+
+def load_translations(path: str) -> None:
+    """Read the translations a previous run kept in `path` (if made by this pathspec)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cached = json.load(handle)
+        if cached.get("key") == _translation_key():
+            for line, known in cached["lines"].items():
+                _TRANSLATED.setdefault(line, known)
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        pass  # no cache yet, or a damaged one: translate again
+
+
+def save_translations(path: str) -> None:
+    """Keep the translations in `path` if this run made new ones; best effort."""
+    global _cache_dirty
+    if not _cache_dirty:
+        return
+    import json
+
+    from runner.atomic import atomic_write
+
+    try:
+        atomic_write(path, json.dumps({"key": _translation_key(), "lines": _TRANSLATED}))
+        _cache_dirty = False
+    except OSError:
+        pass
+
+
+def _translation_key() -> str:
+    """This runner's format and the installed pathspec (its file's size and mtime)."""
+    import sys
+
+    for folder in sys.path:
+        try:
+            st = os.stat(os.path.join(folder or ".", "pathspec", "__init__.py"))
+        except OSError:
+            continue
+        return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{_CACHE_FORMAT}:unknown"
 
 
 _WILDCARDS = re.compile(r"[*?\\]")

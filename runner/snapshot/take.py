@@ -13,6 +13,7 @@ import hashlib
 import os
 import time
 
+from runner.snapshot import ignore
 from runner.snapshot import index as folder_index
 from runner.snapshot import statcache
 from runner.snapshot.hashing import Hashed, hash_files
@@ -107,8 +108,13 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
 def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True,
                 omit: frozenset[str] = frozenset()) -> Scan:
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
+    translations = os.path.join(state.root, "cache", "ignore-patterns.json") if state.exists else None
+    if translations and ignore_files:
+        ignore.load_translations(translations)
     with gc_paused():
         found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
+        if translations and ignore_files:
+            ignore.save_translations(translations)
         key = folder_index.key(code, ignore_files, omit)
         scan = Scan(found, "" if code == "." else code + "/", recorded_ns, key, folder_index.load(state.db, key))
         if not scan.indexed:

@@ -104,8 +104,9 @@ def _inside(path: str, root: str) -> bool:
 
 class _Walker:
     """Folders are decided one by one as the walk meets them (an ignored folder is never
-    entered); regular files wait in one bucket per rules stack and are decided in `finish`,
-    a few regex searches for the whole tree (see `Rules.candidates`), then stat'ed."""
+    entered); regular files are stat'ed as met, wait in one bucket per rules stack, and are
+    decided in `finish` by a few searches over the whole bucket (see `Rules.candidates`)
+    instead of one regex search per file. Stat'ing the few ignored files costs less."""
 
     def __init__(self, root: str, ignore_files: bool, skip: str | None, omit: frozenset[str]) -> None:
         self.root = root
@@ -114,7 +115,7 @@ class _Walker:
         self.omit = omit
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
-        self.buckets: dict[int, tuple[Rules, list[tuple[str, os.DirEntry[str]]]]] = {}
+        self.buckets: dict[int, tuple[Rules, list[Stat]]] = {}
 
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
         with os.scandir(folder) as it:
@@ -135,7 +136,8 @@ class _Walker:
                 if path in self.omit or (top and ignored is not None and ignored(path, False)):
                     self._exclude(name, top)
                 else:
-                    bucket.append((path, entry))
+                    st = entry.stat(follow_symlinks=False)
+                    bucket.append((path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
             elif entry.is_dir(follow_symlinks=False):
                 inner = real + os.sep + name
                 if (ignored is None or not ignored(path, True)) and inner != self.skip:
@@ -149,17 +151,15 @@ class _Walker:
         self.chain.discard(real)
 
     def finish(self) -> WalkResult:
-        """Decide the waiting files, then stat the kept ones."""
+        """Drop the waiting files the rules ignore."""
         files = self.result.files
         for rules, bucket in self.buckets.values():
-            drop: set[int] = set()
             if rules.files:
-                paths = [path for path, _ in bucket]
+                paths = [st[0] for st in bucket]
                 drop = {i for i in rules.candidates(paths) if rules.ignored(paths[i], False)}
-            for i, (path, entry) in enumerate(bucket):
-                if i not in drop:
-                    st = entry.stat(follow_symlinks=False)
-                    files.append((path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
+                if drop:
+                    bucket = [st for i, st in enumerate(bucket) if i not in drop]
+            files += bucket
         return self.result
 
     def _file(self, path: str, st: os.stat_result) -> None:
