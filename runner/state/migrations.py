@@ -149,7 +149,8 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE snapshot_index (
         key TEXT PRIMARY KEY,               -- folder, ignore mode, omitted files
-        data BLOB NOT NULL                  -- marshal: (format, stats, digests, manifest digest)
+        walk BLOB NOT NULL,                 -- marshal (version 2: no refs, so equal walks give equal bytes)
+        data BLOB NOT NULL                  -- marshal: (format, digests, manifest digest)
     );
     """,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import time
 from pathlib import Path
@@ -154,3 +155,13 @@ def test_a_moved_state_folder_inside_the_project_is_not_snapshotted(project: Pro
         first = take_snapshot(project.root, ".", moved, job="train")
         assert [e.path for e in first.files] == ["a.py"] and "local-state" in first.excluded
         assert take_snapshot(project.root, ".", moved, job="train").hashed == 0
+
+
+def test_a_damaged_folder_index_is_rebuilt_not_trusted(project: ProjectDir, state: State) -> None:
+    project.gen({"src": {"a.py": "x = 1\n", "b.py": "y = 1\n"}})
+    first = snap(project, state)
+    for walk_blob, data_blob in ((b"junk", None), (None, b"junk"), (marshal.dumps([("src/a.py", 1, 2, 3, 4, 5)], 2), None)):
+        sets = ", ".join(f"{col} = ?" for col, blob in (("walk", walk_blob), ("data", data_blob)) if blob is not None)
+        state.db.execute(f"UPDATE snapshot_index SET {sets}", [b for b in (walk_blob, data_blob) if b is not None])
+        again = snap(project, state)
+        assert (again.digest, again.hashed) == (first.digest, 0)  # the stat cache still vouches
