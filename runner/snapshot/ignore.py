@@ -34,15 +34,25 @@ def rules_file_in(names: set[str] | frozenset[str]) -> str | None:
 
 
 class _Pattern:
-    __slots__ = ("ignore", "regex", "dir_mark", "anchored", "dir_only", "literal")
+    """One pattern line, from its regex source; the regex is compiled on first use (a walk
+    whose paths hold none of the literals never needs it)."""
 
-    def __init__(self, ignore: bool, regex: re.Pattern[str], dir_only: bool, literal: str | None) -> None:
+    __slots__ = ("ignore", "source", "_regex", "dir_mark", "anchored", "dir_only", "literal")
+
+    def __init__(self, ignore: bool, source: str, dir_only: bool, literal: str | None) -> None:
         self.ignore = ignore          # False for a `!` negation
-        self.literal = literal        # text every path it matches contains, if known
-        self.regex = regex
-        self.dir_mark = "ps_d" in regex.groupindex  # the regex has the `ps_d` group
-        self.anchored = regex.pattern.startswith("^")  # pathspec's `*/` and `**/` are not
+        self.source = source          # pathspec's regex
+        self._regex: re.Pattern[str] | None = None
+        self.dir_mark = "(?P<ps_d>" in source  # the regex has the `ps_d` group
+        self.anchored = source.startswith("^")  # pathspec's `*/` and `**/` are not
         self.dir_only = dir_only      # `X/**/`: folders below X, not X itself (pathspec reads it as `X/`)
+        self.literal = literal        # text every path it matches contains, if known
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.source)
+        return self._regex
 
 
 class RulesFile:
@@ -51,9 +61,8 @@ class RulesFile:
     def __init__(self, prefix: str, patterns: list[_Pattern]) -> None:
         self.prefix = prefix
         self._patterns = patterns[::-1]  # the last matching pattern wins
-        self._any = re.compile("|".join(f"(?:{p.regex.pattern.replace('(?P<ps_d>', '(?:')})"
-                                        for p in patterns) or r"(?!)")
-        self._any_line = re.compile(self._any.pattern, re.MULTILINE)
+        self._any_source = "|".join(f"(?:{p.source.replace('(?P<ps_d>', '(?:')})" for p in patterns) or r"(?!)"
+        self._any: re.Pattern[str] | None = None
         literals = {p.literal for p in patterns}
         self._literals = None if None in literals else literals
 
@@ -75,11 +84,16 @@ class RulesFile:
             for literal in self._literals:
                 found |= _lines_holding(text, literal)
             return found
-        return _lines_matching(text, self._any_line)
+        return _lines_matching(text, re.compile(self._any_source, re.MULTILINE))
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by a negation, None: no pattern of this file matches."""
         sub = path[len(self.prefix):]
-        if self._any.search(sub + "/" if is_dir else sub) is None:
+        text = sub + "/" if is_dir else sub
+        if self._literals is not None and not any(literal in text for literal in self._literals):
+            return None  # every pattern's literal is missing: none can match
+        if self._any is None:
+            self._any = re.compile(self._any_source)
+        if self._any.search(text) is None:
             return None
         for pattern in self._patterns:
             if _matches_itself(pattern, sub, is_dir):
@@ -186,7 +200,7 @@ def _compile(line: str, where: str) -> _Pattern | None:
     if known[0] is None:
         return None  # a blank line or a comment
     include, regex, below = known
-    return _Pattern(bool(include), re.compile(str(regex)), bool(below), _literal(line))
+    return _Pattern(bool(include), str(regex), bool(below), _literal(line))
 
 
 def _translate(line: str, where: str) -> list[object]:
