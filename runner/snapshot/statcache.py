@@ -7,9 +7,10 @@ Racy entries (git's "racy git" problem): a file written again within the same cl
 tick as the stat we recorded keeps the same mtime and ctime, so its stat cannot tell.
 Every row stores `recorded_ns`, taken before the walk that stat'ed the file, and a row is
 trusted only if `mtime_ns + window <= recorded_ns`: the file had not been touched for a
-whole window when it was stat'ed. The window is 50 ms for filesystems with sub-second
-timestamps (Linux stamps files from a coarse clock that lags by at most a few ms) and
-2 s for whole-second ones (FAT, some network filesystems). Files that are racy when
+whole window when it was stat'ed. The window is 20 ms for filesystems with sub-second
+timestamps (Linux stamps files from its coarse clock, which lags the fine one by at most
+one tick: 10 ms at the slowest HZ=100, so twice that) and 2 s for whole-second ones (FAT,
+some network filesystems). Files that are racy when
 hashed are read again once the window has passed (a wait of at most `MAX_WAIT_NS`),
 so an edit followed at once by two snapshots hashes the file in the first one only.
 """
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     import os
     import sqlite3
 
-WINDOW_NS = 50_000_000
+WINDOW_NS = 20_000_000
 COARSE_WINDOW_NS = 2_000_000_000
 MAX_WAIT_NS = 200_000_000
 
