@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -118,6 +120,29 @@ def test_snapshot_json_imports_no_typer(proj: ProjectDir) -> None:
         imported = _imported(done.stderr)
         assert "runner.cli.hot" in imported  # the profile is really there
         assert imported.isdisjoint(never | also_not), imported & (never | also_not)
+
+
+# What runner's own modules on that path load: the project, the cached spec, the state.
+# (The snapshot itself is runner.snapshot's business, measured by benchmarks/.)
+OWN_HOT_PATH = """
+import sys
+from runner.cli.hot import job_of
+from runner.state import open_state
+proj, spec = job_of(None, None, "train")
+with open_state(proj) as state:
+    pass
+print(" ".join(sorted(set(sys.modules) & set(sys.argv[1:]))))
+"""
+HEAVY = ["typer", "click", "rich", "pydantic", "ruamel", "filelock", "jinja2", "docker", "tempfile", "shutil",
+         "inspect", "dataclasses", "typing", "urllib", "ast", "pathlib", "runner.spec.source", "runner.spec.checks"]
+
+
+def test_the_hot_path_modules_import_nothing_heavy(proj: ProjectDir, cli) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):  # the second run caches the spec (.runner/ exists by then)
+        assert cli("snapshot", "train", "-C", proj.root).code == 0
+    done = subprocess.run([sys.executable, "-c", OWN_HOT_PATH, *HEAVY], cwd=proj.root, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == []
 
 
 def test_hot_path_prints_what_typer_printed(proj: ProjectDir, cli) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,6 @@ import os
 
 TYPE_CHECKING = False  # annotations only: a cache hit imports as little as it can
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
     from runner.project import Project
@@ -78,7 +77,8 @@ class SpecRecord(Record):
 def lookup(project: Project, raw: bytes) -> SpecRecord | None:
     """The cached spec of these bytes, or None (no cache, another key, or its paths now fail)."""
     try:
-        cached = json.loads(_path(project).read_text(encoding="utf-8"))
+        with open(_path(project), encoding="utf-8") as file:
+            cached = json.load(file)
     except (OSError, ValueError):
         return None
     if not isinstance(cached, dict) or cached.get("key") != _key(raw):
@@ -86,7 +86,7 @@ def lookup(project: Project, raw: bytes) -> SpecRecord | None:
     try:  # a damaged file (edited, or from a runner with other models) means a full load
         defaults = {name: _decode(value) for name, value in cached["defaults"].items()}
         spec = SpecRecord(_decode(cached["spec"])._fields, defaults)
-        return spec if _paths_still_valid(spec, project.root) else None
+        return spec if _paths_still_valid(spec, project.root_path) else None
     except (KeyError, TypeError, AttributeError, ValueError):
         return None
 
@@ -96,15 +96,13 @@ def store(project: Project, raw: bytes, spec: Any) -> None:
     from runner.atomic import atomic_write
     from runner.spec.models import Compute
 
-    if not project.state_dir.is_dir() or not _owned(project):
+    if not os.path.isdir(project.state_path) or not _owned(project):
         return  # plan and validate never create .runner/, nor write into another project's
     payload = {"key": _key(raw), "spec": _encode(spec),
                "defaults": {"compute": _encode(Compute(type="local")),
                             "environment": _encode(spec.default_environment())}}
     try:
-        path = _path(project)
-        path.parent.mkdir(exist_ok=True)
-        atomic_write(path, json.dumps(payload, separators=(",", ":")))
+        atomic_write(_path(project), json.dumps(payload, separators=(",", ":")))
     except OSError:
         pass
 
@@ -112,15 +110,16 @@ def store(project: Project, raw: bytes, spec: Any) -> None:
 def _owned(project: Project) -> bool:
     """False for a $RUNNER_STATE_DIR that another project claimed (runner.state refuses it too)."""
     try:
-        owner = (project.state_dir / "project").read_text(encoding="utf-8").strip()
+        with open(os.path.join(project.state_path, "project"), encoding="utf-8") as file:
+            owner = file.read().strip()
     except OSError:
         return True
-    return owner == str(project.root)
+    return owner == project.root_path
 
 
-def _path(project: Project) -> Path:
+def _path(project: Project) -> str:
     name = hashlib.sha256(project.spec_name.encode("utf-8")).hexdigest()[:16]
-    return project.state_dir / "cache" / f"spec-{name}.json"
+    return os.path.join(project.state_path, "cache", f"spec-{name}.json")
 
 
 def _key(raw: bytes) -> str:
@@ -169,7 +168,7 @@ def _dump(value: Any, exclude_none: bool) -> Any:
     return value
 
 
-def _paths_still_valid(spec: Any, root: Path) -> bool:
+def _paths_still_valid(spec: Any, root: str) -> bool:
     """The whole-file checks that depend on the disk (everything else depends on the bytes)."""
     from runner.spec.paths import path_problems
 

@@ -42,7 +42,7 @@ def load(project: Project) -> Any:
     from runner.spec import cache
 
     try:
-        raw = project.spec_file.read_bytes()
+        raw = _read(project)
     except OSError:
         raw = None
     if raw is not None and (cached := cache.lookup(project, raw)) is not None:
@@ -55,12 +55,17 @@ def load(project: Project) -> Any:
     return result.spec
 
 
+def _read(project: Project) -> bytes:
+    with open(project.spec_path, "rb") as file:
+        return file.read()
+
+
 def check(project: Project, raw: bytes | None = None) -> ValidationResult:
     from runner.spec.source import Mark, read_source
 
     if raw is None:
         try:
-            raw = project.spec_file.read_bytes()
+            raw = _read(project)
         except OSError as exc:
             return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
     doc = read_source(raw)

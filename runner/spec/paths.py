@@ -12,13 +12,13 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+    from os import PathLike
 
     from runner.spec.models import Spec
     from runner.spec.source import Path_
 
 
-def path_problems(spec: Spec, root: Path) -> Iterator[tuple[Path_, str]]:
+def path_problems(spec: Spec, root: str | PathLike[str]) -> Iterator[tuple[Path_, str]]:
     """The checks that depend on the disk: every path named in train.yaml exists in the project."""
     for name, job in spec.jobs.items():
         yield from _check_path(root, ("jobs", name, "code"), job.code, want_dir=True)
@@ -40,7 +40,8 @@ def path_problems(spec: Spec, root: Path) -> Iterator[tuple[Path_, str]]:
                                            getattr(env.docker, field), want_dir=want)
 
 
-def _check_path(root: Path, where: Path_, rel: str, want_dir: bool | None = None) -> Iterator[tuple[Path_, str]]:
+def _check_path(root: str | PathLike[str], where: Path_, rel: str,
+                want_dir: bool | None = None) -> Iterator[tuple[Path_, str]]:
     real_root = os.path.realpath(root)
     real = os.path.realpath(os.path.join(root, rel))
     if os.path.commonpath([real_root, real]) != real_root:

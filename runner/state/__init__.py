@@ -27,12 +27,19 @@ if TYPE_CHECKING:
 
 
 class State:
-    def __init__(self, root: Path, db: sqlite3.Connection, objects: ObjectStore, *, exists: bool) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str], db: sqlite3.Connection, objects: ObjectStore, *,
+                 exists: bool) -> None:
+        self.root_path = os.fspath(root)  # a string: `runner snapshot JOB` does not import pathlib
         self.db = db
         self.objects = objects
         self.exists = exists  # False: an in-memory view of a project that has no .runner/ yet
         self._lock: ProjectLock | None = None
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.root_path)
 
     def lock(self) -> AbstractContextManager[None]:
         """The project write lock (re-entrant); prints a message if another runner holds it."""
@@ -71,42 +78,45 @@ class State:
 
 
 def open_state(project: Project, *, create: bool = True) -> State:
-    state = open_state_at(project.state_dir, create=create)
-    if project.state_root is None and os.environ.get("RUNNER_STATE_DIR") and state.exists:
-        _claim(state.root, project.root)
+    state = open_state_at(project.state_path, create=create)
+    if project.state_root_path is None and os.environ.get("RUNNER_STATE_DIR") and state.exists:
+        _claim(state.root_path, project.root_path)
     return state
 
 
-def _claim(root: Path, project_root: Path) -> None:
+def _claim(root: str, project_root: str) -> None:
     """One $RUNNER_STATE_DIR belongs to one project: run ids, history and `--prune` would
     otherwise mix two projects' jobs and models."""
     from runner.errors import StateError
 
-    owner_file = root / "project"
+    owner_file = os.path.join(root, "project")
     try:
-        owner = owner_file.read_text(encoding="utf-8").strip()
+        with open(owner_file, encoding="utf-8") as file:
+            owner = file.read().strip()
     except FileNotFoundError:
         atomic_write(owner_file, f"{project_root}\n")
         return
-    if owner != str(project_root):
+    if owner != project_root:
         raise StateError(f"RUNNER_STATE_DIR={root} holds the state of the project {owner}, not of "
                          f"{project_root}: give each project its own folder (if the project moved, "
                          f"delete {owner_file})")
 
 
-def open_state_at(root: Path, *, create: bool = True) -> State:
+def open_state_at(root: str | os.PathLike[str], *, create: bool = True) -> State:
     """Open the state folder `root` (a project's `.runner/`, or `$RUNNER_STATE_DIR`)."""
-    if not (root / "state.db").exists():
+    root = os.fspath(root)
+    objects, db = os.path.join(root, "objects"), os.path.join(root, "state.db")
+    if not os.path.exists(db):
         if not create:
-            return State(root, connect(None), ObjectStore(root / "objects", writable=False), exists=False)
+            return State(root, connect(None), ObjectStore(objects, writable=False), exists=False)
         _create(root)
-    return State(root, connect(root / "state.db"), ObjectStore(root / "objects"), exists=True)
+    return State(root, connect(db), ObjectStore(objects), exists=True)
 
 
-def _create(root: Path) -> None:
-    (root / "objects").mkdir(parents=True, exist_ok=True)
-    if not (root / ".gitignore").exists():
-        atomic_write(root / ".gitignore", "# created by runner: its state is never committed\n*\n")
+def _create(root: str) -> None:
+    os.makedirs(os.path.join(root, "objects"), exist_ok=True)
+    if not os.path.exists(os.path.join(root, ".gitignore")):
+        atomic_write(os.path.join(root, ".gitignore"), "# created by runner: its state is never committed\n*\n")
 
 
 __all__ = ["ObjectStore", "State", "open_state", "open_state_at"]

@@ -9,17 +9,16 @@ from contextlib import contextmanager
 from runner.errors import StateError
 from runner.state.migrations import MIGRATIONS
 
-TYPE_CHECKING = False  # annotations only: typing and pathlib cost milliseconds to import
+TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another's transaction (gc can be slow)
 
 
-def connect(path: Path | None, migrations: list[str] | None = None) -> sqlite3.Connection:
+def connect(path: str | os.PathLike[str] | None, migrations: list[str] | None = None) -> sqlite3.Connection:
     """Open (and create) the database at `path`, or an in-memory one for `None`; migrate it."""
-    target = ":memory:" if path is None else str(path)
+    target = ":memory:" if path is None else os.fspath(path)
     try:
         conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         if path is not None:
@@ -29,7 +28,7 @@ def connect(path: Path | None, migrations: list[str] | None = None) -> sqlite3.C
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         migrate(conn, MIGRATIONS if migrations is None else migrations)
     except sqlite3.DatabaseError as exc:
-        folder = path.parent if path is not None else None
+        folder = (os.path.dirname(target) or ".") if path is not None else None
         if folder is not None and not os.access(folder, os.W_OK):
             raise StateError(f"{target}: cannot open the state database ({exc}): {folder} is not writable "
                              f"(SQLite needs to write its -wal and -shm files there, even to read)") from exc

@@ -16,13 +16,13 @@ import itertools
 import os
 from _thread import get_ident  # threading.get_ident itself, without importing threading
 from contextlib import contextmanager
-from pathlib import Path
 
 from runner.errors import StateError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 ALGORITHM = "sha256"
 CHUNK = 1 << 20
@@ -33,23 +33,33 @@ READ_ONLY = 0o444
 class ObjectError(StateError):
     """An object is missing or its content does not match its digest."""
 
-    def __init__(self, digest: str, path: Path, problem: str) -> None:
+    def __init__(self, digest: str, path: str | os.PathLike[str], problem: str) -> None:
         self.digest = digest
         super().__init__(f"object {ALGORITHM}:{digest} ({path}) {problem}; delete that file if it "
                          f"exists, then run `runner snapshot JOB` or rerun the job to store it again")
 
 
 class ObjectStore:
-    def __init__(self, root: Path, *, writable: bool = True) -> None:
-        self.root = root
+    """Paths are strings inside (this runs once per file); `root` and `path()` hand out `Path`s."""
+
+    def __init__(self, root: str | os.PathLike[str], *, writable: bool = True) -> None:
+        self.root_path = os.fspath(root)
         self.writable = writable  # False: a read-only view (no .runner/ yet): hash, store nothing
         self._deferred: list[str] | None = None
-        self._base = os.path.join(root, ALGORITHM)  # str paths: this runs once per file
+        self._base = os.path.join(root, ALGORITHM)
         self._tmp = os.path.join(root, "tmp")
         self._tmp_ready = False
         self._names = itertools.count()
 
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.root_path)
+
     def path(self, digest: str) -> Path:
+        from pathlib import Path
+
         return Path(self._where(digest))
 
     def _where(self, digest: str) -> str:
@@ -74,7 +84,7 @@ class ObjectStore:
             return self._put_stream(src, head)
 
     def read_bytes(self, digest: str) -> bytes:
-        path = self.path(digest)
+        path = self._where(digest)
         data = self._read(path, digest)
         if hashlib.sha256(data).hexdigest() != digest:
             raise ObjectError(digest, path, "is damaged: its content does not match its digest")
@@ -87,7 +97,7 @@ class ObjectStore:
         """
         import tempfile  # only runs copy objects out: snapshots do not pay for the import
 
-        src_path = self.path(digest)
+        src_path = self._where(digest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
         try:
@@ -103,8 +113,10 @@ class ObjectStore:
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:
         """Every stored object as (digest, path), for gc."""
-        base = self.root / ALGORITHM
-        if not base.is_dir():
+        from pathlib import Path
+
+        base = self._base
+        if not os.path.isdir(base):
             return
         for shard in os.scandir(base):
             if shard.is_dir() and len(shard.name) == 2:
@@ -124,7 +136,7 @@ class ObjectStore:
         finally:
             pending, self._deferred = self._deferred, None
             if pending:
-                _sync_filesystem(self.root)
+                _sync_filesystem(self.root_path)
 
     # -- writing
 
@@ -195,13 +207,14 @@ class ObjectStore:
 
     # -- reading
 
-    def _read(self, path: Path, digest: str) -> bytes:
+    def _read(self, path: str, digest: str) -> bytes:
         try:
-            return path.read_bytes()
+            with open(path, "rb") as file:
+                return file.read()
         except FileNotFoundError:
             raise ObjectError(digest, path, "is missing") from None
 
-    def _copy_verified(self, src_path: Path, digest: str, out: object) -> str:
+    def _copy_verified(self, src_path: str, digest: str, out: object) -> str:
         hasher = hashlib.sha256()
         try:
             with open(src_path, "rb") as src:
@@ -220,7 +233,7 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _sync_filesystem(path: Path) -> None:
+def _sync_filesystem(path: str) -> None:
     """syncfs(2) on the objects' filesystem (one call flushes every object of a batch)."""
     fd = os.open(path, os.O_RDONLY)
     try:
