@@ -3,9 +3,8 @@
 Builds a temporary git repository of many small files plus large data files, then
 prints, in one run: a cold `runner snapshot JOB --json`, a no-op one, a one-file-edited
 one (each end to end through the console script), `git status` on the same tree,
-`python -c pass`, the CLI floor (`runner validate --json`: interpreter, Typer, train.yaml),
-the in-process cost of a no-op `take_snapshot`, and the ratios against the target:
-no-op and one-file snapshots within 3x `git status` plus interpreter start.
+`python -c pass`, the in-process cost of a no-op `take_snapshot`, and the ratios against
+the target: no-op and one-file snapshots within 3x `git status` plus interpreter start.
 
 Each figure is the median wall time of `--repeat` runs, with the median CPU time (user +
 system) beside it: on a busy machine CPU time is the steadier comparison.
@@ -149,7 +148,6 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
     one, one_hashed = edited(root, repeat)
     status = median(["git", "status", "--porcelain"], root, repeat)
     python = median([sys.executable, "-c", "pass"], root, repeat)
-    floor = median([*RUNNER, "validate", "--json"], root, repeat)
     inproc = in_process_noop(root, repeat)
     rows = [
         ("cold snapshot", cold, (f"{cold_doc['files']:,} files, {int(cold_doc['bytes']) / 2**20:.0f} MB, "  # type: ignore[call-overload]
@@ -158,7 +156,6 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
         ("one-file-edited snapshot", one, f"hashed {one_hashed}"),
         ("git status", status, ""),
         ("python -c pass", python, ""),
-        ("CLI floor: runner validate --json", floor, "interpreter + Typer + train.yaml, no snapshot"),
         ("no-op take_snapshot in-process", inproc, "the snapshot's own cost"),
     ]
     print(f"{'':<36} {'wall':>9}     {'cpu':>9}")
@@ -168,7 +165,6 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
         target = 3 * status[i] + python[i]
         print(f"-- {kind}: target 3 x git status + python = {target * 1000:.1f} ms")
         print(f"   no-op / target {noop[i] / target:.2f}   one-file / target {one[i] / target:.2f}   "
-              f"(no-op - CLI floor) / git status {(noop[i] - floor[i]) / status[i]:.2f}   "
               f"in-process no-op / git status {inproc[i] / status[i]:.2f}")
     print(f"cold throughput {int(cold_doc['bytes']) / 2**20 / cold[0]:.1f} MB/s (wall)")  # type: ignore[call-overload]
 

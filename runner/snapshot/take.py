@@ -108,11 +108,11 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
 def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True,
                 omit: frozenset[str] = frozenset()) -> Scan:
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    translations = os.path.join(state.root, "cache", "ignore-patterns.json") if state.exists else None
+    translations = os.path.join(state.root_path, "cache", "ignore-patterns.json") if state.exists else None
     if translations and ignore_files:
         ignore.load_translations(translations)
     with gc_paused():
-        found = walk(project_root, code, ignore_files=ignore_files, skip=state.root, omit=omit)
+        found = walk(project_root, code, ignore_files=ignore_files, skip=state.root_path, omit=omit)
         if translations and ignore_files:
             ignore.save_translations(translations)
         key = folder_index.key(code, ignore_files, omit)

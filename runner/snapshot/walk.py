@@ -40,7 +40,7 @@ class WalkResult:
         self.warnings: list[str] = []
 
 
-def walk(project_root: Path, code: str, *, ignore_files: bool = True, skip: Path | None = None,
+def walk(project_root: str | Path, code: str, *, ignore_files: bool = True, skip: str | Path | None = None,
          omit: frozenset[str] = frozenset()) -> WalkResult:
     """Everything in `project_root/code` that the ignore rules keep.
 

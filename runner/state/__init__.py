@@ -56,14 +56,18 @@ class State:
         return transaction(self.db)
 
     def forget_object(self, digest: str) -> None:
-        """Drop stat-cache rows that point at a missing or damaged object, so files are read again.
+        """Drop stat-cache rows (and folder indexes) that may point at a missing or damaged object,
+        so files are read again.
 
         Its own connection: runs are staged in worker threads, and a connection is per thread."""
         if self.exists:
+            from runner.snapshot.index import clear as clear_indexes
+
             db = connect(self.root / "state.db")
             try:
                 with transaction(db):
                     db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
+                    clear_indexes(db)  # folder indexes are shortcuts to those rows
             finally:
                 db.close()
 
