@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, LongFileOpt, ProjectOpt, print_json, project_of
+from runner.cli.common import (
+    FileOpt,
+    JsonOpt,
+    LongFileOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+)
 
 runs_app = typer.Typer(help="The run history: list, show, logs, metrics, download, diff.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")

@@ -11,20 +11,14 @@ import json
 import os
 import posixpath
 import sqlite3
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from runner.state.db import transaction
+from runner.state.db import now, transaction
 
 ACTIVE = ("queued", "preparing", "running", "finalizing")
 ENDED = ("completed", "failed", "canceled", "lost")
-
-
-def now() -> str:
-    """UTC ISO-8601 with milliseconds, sortable as text."""
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ _WHERE = {
     "Snapshot": "take", "take_snapshot": "take",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = ["FileEntry", "Snapshot", "SnapshotDiff", "diff_manifests", "hash_path", "load_manifest",
+           "stage_snapshot", "take_snapshot"]
 
 
 def __getattr__(name: str) -> object:

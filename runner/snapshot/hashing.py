@@ -11,7 +11,14 @@ import os
 import time
 
 from runner.errors import RunnerError
-from runner.snapshot.statcache import MAX_WAIT_NS, Row, is_racy, row_for, stat_of, window
+from runner.snapshot.statcache import (
+    MAX_WAIT_NS,
+    Row,
+    is_racy,
+    row_for,
+    stat_of,
+    window,
+)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ class _Pattern:
     """One pattern line, from its regex source; the regex is compiled on first use (a walk
     whose paths hold none of the literals never needs it)."""
 
-    __slots__ = ("ignore", "source", "_regex", "dir_mark", "anchored", "dir_only", "literal")
+    __slots__ = ("_regex", "anchored", "dir_mark", "dir_only", "ignore", "literal", "source")
 
     def __init__(self, ignore: bool, source: str, dir_only: bool, literal: str | None) -> None:
         self.ignore = ignore          # False for a `!` negation
@@ -269,6 +269,6 @@ def _literal(line: str) -> str | None:
     skipped; slashes at a piece's ends are dropped, as `**/` and the anchoring `/` may
     match no slash at all."""
     text = line.rstrip()
-    text = text[1:] if text.startswith("!") else text
+    text = text.removeprefix("!")
     pieces = [piece.strip("/") for piece in _WILDCARDS.split(text.split("[", 1)[0])]
     return max(pieces, key=len, default="") or None

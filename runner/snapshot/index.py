@@ -29,15 +29,19 @@ _GENERATION = "(SELECT value FROM meta WHERE key = 'index_generation')"
 
 
 class FolderIndex:
-    __slots__ = ("_walk", "_stats", "digests", "manifest", "generation")
+    """A folder's index. Its walk is held as a list of stats, as marshalled bytes, or both:
+    each is made from the other only when asked for."""
 
-    def __init__(self, stats: list[Stat], digests: list[str | None], manifest: str | None,
+    __slots__ = ("_compared", "_stats", "_walk", "digests", "generation", "manifest")
+
+    def __init__(self, stats: list[Stat] | None, digests: list[str | None], manifest: str | None,
                  generation: str | None, walk: bytes | None = None) -> None:
-        self._stats: list[Stat] | None = stats if walk is None else None
-        self._walk = walk           # the marshalled stats, as stored
+        self._stats = stats
+        self._walk = walk
         self.digests = digests      # per file: the trusted content digest, or None
         self.manifest = manifest    # the snapshot digest of exactly this walk, if every digest is trusted
         self.generation = generation
+        self._compared: tuple[list[Stat], bytes] | None = None  # the last walk vouches_for marshalled
 
     @property
     def stats(self) -> list[Stat]:
@@ -51,14 +55,24 @@ class FolderIndex:
                 self._stats, self.digests = [], []
         return self._stats
 
+    @property
+    def walk(self) -> bytes:
+        if self._walk is None:
+            self._walk = _dump_walk(self._stats or [])
+        return self._walk
+
     def vouches_for(self, walked: list[Stat]) -> bool:
         """True when nothing changed: the same files with the same stats, all trusted. Compared
         as marshalled bytes: cheaper than unmarshalling 10,000 tuples to compare them."""
         if self.manifest is None:
             return False
-        if self._walk is None:
-            return self.stats == walked
-        return _dump_walk(walked) == self._walk
+        self._compared = (walked, _dump_walk(walked))
+        return self._compared[1] == self.walk
+
+    def successor(self, walked: list[Stat], digests: list[str | None], manifest: str) -> FolderIndex:
+        """The index of a new walk of this folder (same generation, bytes reused if made)."""
+        made = self._compared[1] if self._compared is not None and self._compared[0] is walked else None
+        return FolderIndex(walked, digests, manifest, self.generation, walk=made)
 
     def known(self) -> dict[str, tuple[Stat, str | None]]:
         return {st[0]: (st, digest) for st, digest in zip(self.stats, self.digests)}
@@ -81,7 +95,7 @@ def load(db: sqlite3.Connection, index_key: str) -> FolderIndex:
         try:
             version, digests, manifest = marshal.loads(data)
             if version == FORMAT:
-                return FolderIndex([], digests, manifest, generation, walk=walk)
+                return FolderIndex(None, digests, manifest, generation, walk=walk)
         except (EOFError, ValueError, TypeError):
             pass
     return FolderIndex([], [], None, generation)
@@ -92,7 +106,7 @@ def save(db: sqlite3.Connection, index_key: str, index: FolderIndex) -> None:
     manifest = index.manifest if None not in index.digests else None
     db.execute("INSERT OR REPLACE INTO snapshot_index (key, walk, data) "
                f"SELECT ?, ?, ? WHERE {_GENERATION} IS ?",
-               (index_key, _dump_walk(index.stats), marshal.dumps((FORMAT, index.digests, manifest)),
+               (index_key, index.walk, marshal.dumps((FORMAT, index.digests, manifest)),
                 index.generation))
 
 

@@ -13,13 +13,15 @@ import hashlib
 import os
 import time
 
-from runner.snapshot import ignore
+from runner.snapshot import ignore, statcache
 from runner.snapshot import index as folder_index
-from runner.snapshot import statcache
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
 from runner.snapshot.manifest import FileEntry, encode_rows
 from runner.snapshot.walk import WalkResult, gc_paused, walk
+from runner.state.db import (
+    now,  # one timestamp format: snapshots and runs are sorted together
+)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class Snapshot:
     """A code folder's snapshot. Its `files` are built on first use: a no-op that the
     folder index answers only needs the count and size."""
 
-    __slots__ = ("job", "digest", "count", "bytes", "hashed", "excluded", "warnings", "_rows", "_files")
+    __slots__ = ("_files", "_rows", "bytes", "count", "digest", "excluded", "hashed", "job", "warnings")
 
     def __init__(self, job: str | None, digest: str, rows: Callable[[], list[Row]], *, count: int,
                  size: int, hashed: int, excluded: tuple[str, ...], warnings: tuple[str, ...]) -> None:
@@ -68,7 +70,7 @@ class Scan:
     """A walked folder and what the caches know: `digests[i]` is `found.files[i]`'s content
     digest, or None for a file to read (listed in `dirty`)."""
 
-    __slots__ = ("found", "prefix", "recorded_ns", "digests", "dirty", "stale", "index_key", "index", "indexed")
+    __slots__ = ("digests", "dirty", "found", "index", "index_key", "indexed", "prefix", "recorded_ns", "stale")
 
     def __init__(self, found: WalkResult, prefix: str, recorded_ns: int, index_key: str | None,
                  index: FolderIndex) -> None:
@@ -91,6 +93,12 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
     record=True stores the manifest and a `snapshots` row (under the project lock);
     record=False (`runner plan`) only fills the caches (stat cache, folder index, objects).
     """
+    with gc_paused():  # the walk, the index and the manifest are tens of thousands of acyclic tuples
+        return _take(project_root, code, state, job, limits, record, omit)
+
+
+def _take(project_root: Path, code: str, state: State, job: str | None, limits: Any, record: bool,
+          omit: frozenset[str]) -> Snapshot:
     scan = scan_folder(project_root, code, state, omit=omit)
     if not scan.dirty and not scan.stale:
         snap, _ = _snapshot(scan, {}, job, limits, encode=False)
@@ -194,7 +202,7 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         if code is not None and _latest(state, job, code) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       (job, snap.digest, snap.count, snap.bytes, _now(), code))
+                       (job, snap.digest, snap.count, snap.bytes, now(), code))
     return snap
 
 
@@ -252,7 +260,7 @@ def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
             trusted = (row.size, row.mtime_ns, row.ino, row.ctime_ns) == st[1:5] and \
                 not statcache.is_racy(row.mtime_ns, row.recorded_ns)
             digests[i] = row.digest if trusted else None
-    return folder_index.FolderIndex(files, digests, manifest, scan.index.generation)
+    return scan.index.successor(files, digests, manifest)
 
 
 def _latest(state: State, job: str | None, code: str) -> str | None:
@@ -260,8 +268,3 @@ def _latest(state: State, job: str | None, code: str) -> str | None:
                            (job, code)).fetchone()
     return row[0] if row else None
 
-
-def _now() -> str:
-    from runner.runs.store import now  # one timestamp format: snapshots and runs are sorted together
-
-    return now()

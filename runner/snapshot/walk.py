@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 class WalkResult:
-    __slots__ = ("files", "excluded", "warnings")
+    __slots__ = ("excluded", "files", "warnings")
 
     def __init__(self, files: list[Stat] | None = None) -> None:
         self.files: list[Stat] = files if files is not None else []

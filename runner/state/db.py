@@ -77,3 +77,12 @@ def _statements(script: str) -> Iterator[str]:
             if pending.strip(" \n\t;"):
                 yield pending
             pending = ""
+
+
+def now() -> str:
+    """The timestamp of state rows (runs, snapshots, models): UTC ISO-8601 with milliseconds,
+    sortable as text."""
+    import time
+
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"

@@ -11,8 +11,8 @@ from pathlib import Path
 from runner.snapshot import take_snapshot
 from runner.snapshot.index import clear
 from runner.snapshot.statcache import WINDOW_NS, is_racy, load
-from runner.state.gc import collect_garbage
 from runner.state import State
+from runner.state.gc import collect_garbage
 from tests.conftest import ProjectDir
 
 
