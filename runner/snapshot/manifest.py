@@ -49,6 +49,27 @@ def encode_rows(rows: list[tuple[str, int, int, str]]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
+def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes | None:
+    """The manifest `data` with the rows of the `changed` paths (to their new size, mode and
+    digest): the bytes `encode_rows` makes of the edited rows. None if a path has no row.
+
+    A row starts with `["PATH",` where PATH is the JSON string of its path: inside a JSON
+    string a quote is escaped, so that text begins no other row; the search starts at the
+    file list, past the `fields` header (a file may be named `path`)."""
+    start = data.find(b'"files":[')
+    if start < 0:
+        return None
+    for path, (size, mode, digest) in changed.items():
+        head = b"[" + json.dumps(path).encode("ascii") + b","
+        at = data.find(head, start)
+        if at < 0:
+            return None
+        end = data.index(b"]", at + len(head)) + 1  # sizes, modes and digests hold no `]`
+        row = json.dumps([path, size, mode, digest], separators=(",", ":")).encode("ascii")
+        data = data[:at] + row + data[end:]
+    return data
+
+
 def decode(data: bytes, digest: str) -> tuple[FileEntry, ...]:
     doc = json.loads(data)
     if doc.get("version") != VERSION or doc.get("algorithm") != ALGORITHM:

@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.errors import RunnerError, StateError
 from runner.snapshot import (
@@ -20,7 +22,7 @@ from runner.snapshot import (
     take_snapshot,
 )
 from runner.snapshot.history import diff_job, resolve
-from runner.snapshot.manifest import encode
+from runner.snapshot.manifest import encode, encode_rows, replace_rows
 from runner.state import State, open_state_at
 from tests.conftest import ProjectDir
 
@@ -140,3 +142,33 @@ def test_size_warnings_name_the_largest_files_and_folders(project: ProjectDir, s
     many = take_snapshot(project.root, "src", state, limits=SimpleNamespace(warn_mb=300, warn_files=4))
     folders = many.warnings[0].partition("largest folders: ")[2]
     assert "8 files" in many.warnings[0] and folders.index("more/ (5 files") < folders.index("data/ (2 files")
+
+
+PATHS = st.lists(st.one_of(st.sampled_from(["path", "size", "a", "a b", 'q"x', "b\\s", "[x]", "é", "日本", "d/e.py"]),
+                           st.text(min_size=1, max_size=8)), min_size=1, max_size=12, unique=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths=PATHS, data=st.data())
+def test_editing_rows_gives_the_bytes_of_encoding_the_edited_rows(paths: list[str], data: st.DataObject) -> None:
+    rows = sorted((p, len(p), 0o644, hashlib.sha256(p.encode("utf-8", "surrogatepass")).hexdigest()) for p in paths)
+    chosen = data.draw(st.lists(st.sampled_from(paths), unique=True, max_size=len(paths)))
+    changed = {p: (data.draw(st.integers(0, 10**12)), data.draw(st.sampled_from([0o644, 0o755])),
+                   hashlib.sha256(b"new" + p.encode("utf-8", "surrogatepass")).hexdigest()) for p in chosen}
+    edited = sorted((p, *changed[p]) if p in changed else (p, size, mode, digest) for p, size, mode, digest in rows)
+    assert replace_rows(encode_rows(rows), changed) == encode_rows(edited)
+    assert replace_rows(encode_rows(rows), {"not-there": (1, 0o644, "0" * 64)}) is None
+
+
+def test_an_edited_snapshot_has_the_digest_of_a_fresh_one(project: ProjectDir, state: State, tmp_path: Path) -> None:
+    project.gen({"src": {f"m{i}.py": f"x = {i}\n" for i in range(30)} | {"path": "a file named like a field\n"}})
+    take_snapshot(project.root, "src", state, job="train")
+    (project / "src" / "m7.py").write_text("x = 'seven'\n")
+    (project / "src" / "path").write_text("edited\n")
+    os.chmod(project / "src" / "m8.py", 0o755)
+    edited = take_snapshot(project.root, "src", state, job="train")
+    fresh = take_snapshot(project.root, "src", open_state_at(tmp_path / "other-state"), job="train")
+    assert edited.hashed == 3 and fresh.hashed == 31
+    assert edited.digest == fresh.digest and edited.files == fresh.files
+    assert (edited.count, edited.bytes) == (fresh.count, fresh.bytes)
+    assert state.objects.read_bytes(edited.digest) == encode(fresh.files)
