@@ -20,7 +20,9 @@ from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
 from runner.snapshot.manifest import FileEntry, encode_rows, replace_rows
 from runner.snapshot.walk import WalkResult, gc_paused, walk
-from runner.state.db import now  # one timestamp format: snapshots and runs sort together
+from runner.state.db import (
+    now,  # one timestamp format: snapshots and runs sort together
+)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
