@@ -163,3 +163,17 @@ def test_hot_path_errors_end_like_typer_ones(proj: ProjectDir) -> None:
     assert missing.returncode == 1 and missing.stderr.strip().endswith("gone: no such folder")
     usage = run_console("snapshot", "train", "--nope", cwd=proj.root)  # left to Typer: its usage error
     assert usage.returncode == 2 and "No such option" in usage.stderr
+
+
+def test_the_console_script_ends_cleanly_with_stdout_closed_or_gone(proj: ProjectDir) -> None:
+    """The hot path ends with os._exit after flushing: a closed descriptor (`>&-`) or a
+    reader that went away must not turn into a traceback or lose the exit code."""
+    closed = run_console("snapshot", "train", cwd=proj.root, stdout=None, preexec_fn=lambda: os.close(1))
+    assert (closed.returncode, closed.stderr) == (0, "")
+    failed = run_console("snapshot", "nope", cwd=proj.root, stdout=None, preexec_fn=lambda: os.close(1))
+    assert (failed.returncode, failed.stderr) == (1, "unknown job 'nope'; jobs in train.yaml: train\n")
+    exe = [sys.executable, "-c", "import sys; from runner.cli import main; sys.exit(main())", "snapshot", "train"]
+    piped = subprocess.Popen(exe, cwd=proj.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    piped.stdout.close()  # type: ignore[union-attr]
+    # 1 if the output met the closed pipe (as for any command), 0 if it was written first
+    assert piped.wait(timeout=60) in (0, 1) and piped.stderr.read() == b""  # type: ignore[union-attr]

@@ -225,7 +225,8 @@ def load_translations(path: str) -> None:
             cached = json.load(handle)
         if cached.get("key") == _translation_key():
             for line, known in cached["lines"].items():
-                _TRANSLATED.setdefault(line, known)
+                if known == [None] or (isinstance(known, list) and len(known) == 3 and isinstance(known[1], str)):
+                    _TRANSLATED.setdefault(line, known)  # anything else: translate that line again
     except (OSError, ValueError, AttributeError, TypeError, KeyError):
         pass  # no cache yet, or a damaged one: translate again
 
@@ -247,16 +248,30 @@ def save_translations(path: str) -> None:
 
 
 def _translation_key() -> str:
-    """This runner's format and the installed pathspec (its file's size and mtime)."""
+    """This runner's version and the installed pathspec: the size and mtime of the files that
+    hold its version and its gitignore translation (a release may keep `__init__.py` as is)."""
     import sys
 
+    from runner import __version__
+
     for folder in sys.path:
-        try:
-            st = os.stat(os.path.join(folder or ".", "pathspec", "__init__.py"))
-        except OSError:
+        base = os.path.join(folder or ".", "pathspec")
+        if not os.path.isfile(os.path.join(base, "__init__.py")):
             continue
-        return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"
-    return f"{_CACHE_FORMAT}:unknown"
+        stamps = []
+        for part in _PATHSPEC_FILES:
+            try:
+                st = os.stat(os.path.join(base, part))
+            except OSError:
+                continue  # not in this pathspec release
+            stamps.append(f"{part}:{st.st_size}:{st.st_mtime_ns}")
+        return "|".join([str(_CACHE_FORMAT), __version__, *stamps])
+    return f"{_CACHE_FORMAT}|{__version__}|no pathspec"
+
+
+# The files of pathspec whose change may change a translation (names of several releases).
+_PATHSPEC_FILES = ("__init__.py", "_version.py", "_meta.py", "patterns/gitignore/spec.py",
+                   "patterns/gitignore/base.py", "patterns/gitwildmatch.py")
 
 
 _WILDCARDS = re.compile(r"[*?\\]")

@@ -64,7 +64,7 @@ class FolderIndex:
     def vouches_for(self, walked: list[Stat]) -> bool:
         """True when nothing changed: the same files with the same stats, all trusted. Compared
         as marshalled bytes: cheaper than unmarshalling 10,000 tuples to compare them."""
-        if self.manifest is None:
+        if self.manifest is None or len(walked) != len(self.digests):
             return False
         self._compared = (walked, _dump_walk(walked))
         return self._compared[1] == self.walk
@@ -108,6 +108,12 @@ def save(db: sqlite3.Connection, index_key: str, index: FolderIndex) -> None:
                f"SELECT ?, ?, ? WHERE {_GENERATION} IS ?",
                (index_key, index.walk, marshal.dumps((FORMAT, index.digests, manifest)),
                 index.generation))
+
+
+def generation(db: sqlite3.Connection) -> str | None:
+    """Bumped each time indexes are cleared (gc, a damaged object)."""
+    row = db.execute(f"SELECT {_GENERATION}").fetchone()
+    return row[0] if row else None
 
 
 def clear(db: sqlite3.Connection) -> None:

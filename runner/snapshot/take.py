@@ -116,6 +116,8 @@ def _take(project_root: Path, code: str, state: State, job: str | None, limits: 
     if not record:
         return store_scan(project_root, scan, state, job, limits, code=None)
     with state.lock():
+        if folder_index.generation(state.db) != scan.index.generation:
+            scan = scan_folder(project_root, code, state, omit=omit)  # gc ran since: a digest may be gone
         return store_scan(project_root, scan, state, job, limits, code=code)
 
 

@@ -71,8 +71,12 @@ class ProjectLock:
         except BaseException:
             os.close(fd)
             raise
+        try:
+            self._write_pid()
+        except OSError as exc:
+            os.close(fd)  # releases the lock: a watch must not wait on itself later
+            raise self._error(exc) from exc
         self._fd = fd
-        self._write_pid()
 
     def _write_pid(self) -> None:
         """Written aside and renamed, so a waiting process reads a whole pid; no fsync: it

@@ -141,8 +141,9 @@ class ObjectStore:
             if len(pending) > FSYNC_EACH_UP_TO:
                 _sync_filesystem(self.root_path)
             else:  # a few objects (an edit): syncfs would also flush everything else on the disk
-                for folder in dict.fromkeys(_fsync(self._where(digest)) for digest in pending):
-                    _fsync(folder)
+                shards = dict.fromkeys(_fsync(self._where(digest)) for digest in pending)
+                for folder in dict.fromkeys([*shards, *map(os.path.dirname, shards)]):
+                    _fsync(folder)  # the shards hold the new names; their parent a new shard
 
     # -- writing
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runner.errors import RunnerError
+from runner.project import find_project
 from runner.snapshot.walk import walk
 from tests.conftest import ProjectDir
 
@@ -158,3 +160,27 @@ def test_candidates_hold_every_path_a_pattern_matches(patterns: list[str], names
     for i, (name, is_dir) in enumerate(names):
         if rules_file.decide(below + name, is_dir) is not None:
             assert i in candidates, (subs[i], patterns)
+
+
+# -- pathspec's translations kept in .runner/cache ---------------------------------------------
+
+def test_kept_translations_are_used_only_under_their_key_and_only_if_well_formed(
+        project: ProjectDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.snapshot import ignore
+    from runner.snapshot.take import take_snapshot
+    from runner.state import open_state
+
+    project.gen({"train.yaml": "version: 1\njobs: {}\n", ".gitignore": "*.log\n", "a.py": "", "b.log": ""})
+    cache = project / ".runner" / "cache" / "ignore-patterns.json"
+    kept = {"key": ignore._translation_key(), "lines": {"*.log": [True, "^never$", False]}}
+    for contents, expected in (
+            (json.dumps(kept), {"a.py", "b.log", ".gitignore"}),  # used: proves the cache is read
+            (json.dumps({**kept, "key": "another runner or pathspec"}), {"a.py", ".gitignore"}),
+            (json.dumps({**kept, "lines": {"*.log": [True]}}), {"a.py", ".gitignore"}),  # damaged entry
+            ('{"lines": ', {"a.py", ".gitignore"})):  # not JSON
+        monkeypatch.setattr(ignore, "_TRANSLATED", {})
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(contents)
+        with open_state(find_project(project.root)) as state:
+            found = take_snapshot(project.root, ".", state, record=False, omit=frozenset({"train.yaml"}))
+        assert {f.path for f in found.files} == expected

@@ -8,10 +8,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from runner.snapshot import take_snapshot
 from runner.snapshot.index import clear
 from runner.snapshot.statcache import WINDOW_NS, is_racy, load
-from runner.state import State
+from runner.state import State, open_state_at
 from runner.state.gc import collect_garbage
 from tests.conftest import ProjectDir
 
@@ -165,3 +167,38 @@ def test_a_damaged_folder_index_is_rebuilt_not_trusted(project: ProjectDir, stat
         state.db.execute(f"UPDATE snapshot_index SET {sets}", [b for b in (walk_blob, data_blob) if b is not None])
         again = snap(project, state)
         assert (again.digest, again.hashed) == (first.digest, 0)  # the stat cache still vouches
+
+
+def test_gc_between_the_walk_and_the_lock_never_gets_a_removed_object_recorded(
+        project: ProjectDir, state: State, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.snapshot import take
+
+    project.gen({"src": {"a.py": "x = 1\n"}})
+    _age(project / "src" / "a.py")
+    take_snapshot(project.root, "src", state, record=False)  # a plan: a.py stored, not a gc root
+    walk_then_gc = take.scan_folder
+
+    def scan_folder(*args, **kwargs):  # type: ignore[no-untyped-def]
+        scan = walk_then_gc(*args, **kwargs)
+        collect_garbage(state)  # removes a.py's object: nothing recorded references it yet
+        return scan
+
+    monkeypatch.setattr(take, "scan_folder", scan_folder)
+    recorded = snap(project, state)
+    assert recorded.files and all(state.objects.has(f.digest) for f in recorded.files)
+    assert state.objects.has(recorded.digest)
+
+
+def test_many_files_added_and_removed_after_an_index_match_a_fresh_snapshot(
+        project: ProjectDir, state: State, tmp_path: Path) -> None:
+    project.gen({"src": {f"m{i}.py": f"x = {i}\n" for i in range(300)}})
+    snap(project, state)
+    for i in range(0, 300, 2):
+        (project / "src" / f"m{i}.py").unlink()
+    project.gen({"src": {f"n{i}.py": f"y = {i}\n" for i in range(250)}})  # > LOAD_ALL_FROM unknown files
+    (project / "src" / "m1.py").write_text("x = 'one'\n")
+    again = snap(project, state)
+    fresh = take_snapshot(project.root, "src", open_state_at(tmp_path / "elsewhere"), job="train")
+    assert (again.hashed, again.digest, again.count) == (251, fresh.digest, 400)
+    assert not state.db.execute("SELECT COUNT(*) FROM stat_cache WHERE path LIKE 'src/m%' AND "
+                                "CAST(substr(path, 6, length(path) - 8) AS INTEGER) % 2 = 0").fetchone()[0]
