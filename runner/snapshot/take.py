@@ -84,11 +84,15 @@ class Scan:
         self.index_key = index_key
         self.index = index
         self.indexed = index.vouches_for(found.files)  # nothing changed since the index was written
-        self.digests: list[str | None] = index.digests if self.indexed else []
+        self.digests: list[str | None] = []  # filled by classify (indexed: see known_digests)
         self.dirty: list[int] = []       # positions in found.files
         self.stale: list[str] = []       # stat-cache rows of files that are gone
         self.misses: list[int] = []      # positions whose digest the index did not vouch for
         self.same_files = self.indexed   # the index's files, in the same order (only stats differ)
+
+    def known_digests(self) -> list[str | None]:
+        """`digests`, or the index's when it vouched for the whole walk (read only if needed)."""
+        return self.index.digests if self.indexed else self.digests
 
 
 def take_snapshot(project_root: Path, code: str, state: State, *, job: str | None = None,
@@ -253,7 +257,7 @@ def _rows(scan: Scan, hashed: Hashed) -> list[Row]:
     Only "executable or not" is kept of the mode."""
     cut, files = len(scan.prefix), scan.found.files
     rows = [(st[0][cut:], st[1], 0o755 if st[5] & 0o111 else 0o644, digest)
-            for st, digest in zip(files, scan.digests) if digest is not None]
+            for st, digest in zip(files, scan.known_digests()) if digest is not None]
     for i in scan.dirty:
         st = files[i]
         if st[0] in hashed:  # else: deleted since the walk, not part of this snapshot
@@ -292,7 +296,7 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) ->
 
 def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
     """The folder index after this scan: a digest only where the stat cache would trust it."""
-    digests = list(scan.digests)
+    digests = list(scan.known_digests())
     files = scan.found.files
     for i in scan.dirty:
         st = files[i]

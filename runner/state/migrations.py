@@ -149,8 +149,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE snapshot_index (
         key TEXT PRIMARY KEY,               -- folder, ignore mode, omitted files
-        walk BLOB NOT NULL,                 -- marshal (version 2: no refs, so equal walks give equal bytes)
-        data BLOB NOT NULL                  -- marshal: (format, digests, manifest digest)
+        walk_sha TEXT NOT NULL,             -- sha256 of `walk`: all a no-op reads
+        manifest TEXT,                      -- the snapshot digest of that walk, if every digest is trusted
+        walk BLOB NOT NULL,                 -- marshal version 2 of the stats (no refs: equal walks, equal bytes)
+        data BLOB NOT NULL                  -- marshal: (format, digests)
     );
     """,
 ]
