@@ -49,7 +49,7 @@ class State:
         if not self.exists:
             raise StateError("this state was opened read-only (no .runner folder); cannot lock it")
         if self._lock is None:
-            self._lock = ProjectLock(self.root)
+            self._lock = ProjectLock(self.root_path)
         return self._lock.hold()
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:

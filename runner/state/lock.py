@@ -19,7 +19,6 @@ from runner.errors import LockError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 WAITING = "waiting for another runner in this project (pid {pid})…"
 
@@ -27,9 +26,9 @@ WAITING = "waiting for another runner in this project (pid {pid})…"
 class ProjectLock:
     """Re-entrant within one process: nested `hold()` calls share one acquisition."""
 
-    def __init__(self, state_root: Path) -> None:
-        self.path = state_root / "lock"
-        self.pid_path = state_root / "lock.pid"
+    def __init__(self, state_root: str | os.PathLike[str]) -> None:
+        self.path = os.path.join(state_root, "lock")  # strings: pathlib costs a snapshot ~8 ms
+        self.pid_path = os.path.join(state_root, "lock.pid")
         self._fd: int | None = None
         self._depth = 0
 
@@ -48,7 +47,8 @@ class ProjectLock:
     def holder(self) -> str:
         """The pid the current holder wrote, or '?' while it has not written it yet."""
         try:
-            return self.pid_path.read_text(encoding="utf-8").strip() or "?"
+            with open(self.pid_path, encoding="utf-8") as handle:
+                return handle.read().strip() or "?"
         except OSError:
             return "?"
 
@@ -92,7 +92,7 @@ class ProjectLock:
 
     def _release(self) -> None:
         try:
-            self.pid_path.unlink()
+            os.unlink(self.pid_path)
         except FileNotFoundError:
             pass
         if self._fd is not None:
