@@ -85,6 +85,7 @@ class RulesFile:
                 found |= _lines_holding(text, literal)
             return found
         return _lines_matching(text, re.compile(self._any_source, re.MULTILINE))
+
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by a negation, None: no pattern of this file matches."""
         sub = path[len(self.prefix):]

@@ -177,7 +177,7 @@ def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None]
     the walk has exactly the index's files in the same order."""
     old = index.stats
     if len(old) == len(files):  # the usual edit: same files in the same order, a few stats differ
-        changed = [i for i, (was, now) in enumerate(zip(old, files)) if was != now]
+        changed = [i for i, (was, seen) in enumerate(zip(old, files)) if was != seen]
         if all(old[i][0] == files[i][0] for i in changed):
             digests = list(index.digests)
             for i in changed:
