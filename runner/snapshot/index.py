@@ -2,17 +2,20 @@
 
 The stat cache answers per file, but loading 10,000 rows from SQLite costs more than
 walking the folder. So each snapshotted folder (keyed by folder, ignore mode and omitted
-files) also keeps one row: its files' stats in walk order and their digests (marshalled
-blobs), the sha256 of the marshalled walk, and the manifest digest. A no-op is one walk
-whose marshalled bytes hash to the stored sha256: only those few bytes are read. After
-an edit, the blobs are read and only the files whose stat differs are looked up in the
-stat cache, one row each.
+files) also keeps an index: its files' stats in walk order and their digests, cut in
+chunks of `CHUNK` files, each chunk's sha256, the sha256 of those (the walk's), and the
+manifest digest. A no-op is one walk whose chunks hash to the stored walk sha256. After
+an edit, only the chunks whose sha256 differs are read back and compared file by file,
+only the files whose stat differs go to the stat cache, and only those chunks are
+written again: a few kilobytes, not the whole walk.
 
 A digest is kept only where the stat cache would trust it (not racy, see statcache);
 `None` sends the file to the stat cache again. The index is only a shortcut to rows the
 stat cache holds, so it obeys the same rule: every digest has its object. gc and a
 damaged object clear all indexes and bump `meta.index_generation`; an index computed
-before that (a plan running beside gc) is not written back.
+before that (a plan running beside gc) is not written back. Each save bumps the folder's
+`revision` and is dropped if another process saved since this one read the index, so
+chunks of two writers never mix.
 """
 
 from __future__ import annotations
@@ -27,90 +30,115 @@ if TYPE_CHECKING:
     from runner.snapshot.statcache import Stat
 
 FORMAT = 1
+CHUNK = 512
 _GENERATION = "(SELECT value FROM meta WHERE key = 'index_generation')"
 
 
 class FolderIndex:
-    """A folder's index. Its digests come with the no-op check's `walk_sha` and `manifest`
-    (one version of the row); its stats, the big part, are read on first use and only if
-    they are still the walk `walk_sha` names."""
+    """A folder's index: its digests, manifest and chunk hashes, and (read on first use,
+    chunk by chunk) its stats."""
 
-    __slots__ = ("_compared", "_data", "_digests", "_source", "_stats", "_walk", "generation", "manifest",
-                 "walk_sha")
+    __slots__ = ("_chunks", "_fresh", "_source", "_stats", "chunk_shas", "digests", "generation", "manifest",
+                 "revision", "walk_sha")
 
-    def __init__(self, stats: list[Stat] | None, digests: list[str | None] | None, manifest: str | None,
-                 generation: str | None, *, walk: bytes | None = None, walk_sha: str | None = None,
-                 data: bytes | None = None, source: tuple[sqlite3.Connection, str] | None = None) -> None:
-        self._stats = stats
-        self._digests = digests
-        self._data = data           # marshalled (format, digests), unmarshalled on first use
-        self._walk = walk
-        self._source = source
-        self.walk_sha = walk_sha
+    def __init__(self, digests: list[str | None], manifest: str | None, generation: str | None, *,
+                 stats: list[Stat] | None = None, chunk_shas: list[str] | None = None, walk_sha: str | None = None,
+                 revision: int | None = None, source: tuple[sqlite3.Connection, str] | None = None) -> None:
+        self.digests = digests      # per file: the trusted content digest, or None
         self.manifest = manifest    # the snapshot digest of exactly this walk, if every digest is trusted
         self.generation = generation
-        self._compared: tuple[list[Stat], bytes] | None = None  # the last walk vouches_for marshalled
+        self.revision = revision    # of the stored index (None: none stored)
+        self.walk_sha = walk_sha
+        self.chunk_shas = chunk_shas or []
+        self._stats = stats
+        self._source = source
+        self._chunks: dict[int, list[Stat]] = {}
+        self._fresh: tuple[list[Stat], list[bytes], list[str]] | None = None  # a walk `vouches_for` cut up
 
-    @property
-    def digests(self) -> list[str | None]:
-        """Per file: the trusted content digest, or None."""
-        if self._digests is None:
-            self._digests = []
-            try:
-                version, digests = marshal.loads(self._data or b"")
-                if version == FORMAT:
-                    self._digests = digests
-            except (TypeError, EOFError, ValueError):
-                self.manifest = None  # damaged: it is only a cache
-        return self._digests
+    def vouches_for(self, walked: list[Stat]) -> bool:
+        """True when nothing changed: the same files with the same stats, all trusted."""
+        if self.manifest is None or len(walked) != len(self.digests):
+            return False
+        return _walk_sha(self._cut(walked)[2]) == self.walk_sha
+
+    def changed(self, walked: list[Stat]) -> list[int] | None:
+        """Positions of `walked` whose stat differs from the index's, when it has the same
+        files in the same order (only the chunks that differ are read); else None."""
+        if self.revision is None or len(walked) != len(self.digests):
+            return None
+        positions = []
+        for number, sha in enumerate(self._cut(walked)[2]):
+            if number < len(self.chunk_shas) and sha == self.chunk_shas[number]:
+                continue
+            old = self._chunk(number)
+            start = number * CHUNK
+            new = walked[start:start + CHUNK]
+            if old is None or len(old) != len(new):
+                return None
+            for offset, (was, seen) in enumerate(zip(old, new)):
+                if was != seen:
+                    if was[0] != seen[0]:
+                        return None  # another file at this place: not the same files
+                    positions.append(start + offset)
+        return positions
 
     @property
     def stats(self) -> list[Stat]:
-        """The walk, in walk order (empty if the stored row changed or is damaged)."""
+        """The whole walk, in walk order (empty if a stored chunk changed or is damaged)."""
         if self._stats is None:
-            self._stats = []
-            walk = self._read_walk()
-            if walk is not None and hashlib.sha256(walk).hexdigest() == self.walk_sha:
-                try:
-                    stats = marshal.loads(walk)
-                except (TypeError, EOFError, ValueError):
+            stats: list[Stat] = []
+            for number in range(len(self.chunk_shas)):
+                chunk = self._chunk(number)
+                if chunk is None:
                     stats = []
-                if len(stats) == len(self.digests):
-                    self._stats, self._walk = stats, walk
+                    break
+                stats += chunk
+            self._stats = stats if len(stats) == len(self.digests) else []
         return self._stats
-
-    @property
-    def walk(self) -> bytes:
-        if self._walk is None:
-            self._walk = _dump_walk(self.stats)
-        return self._walk
-
-    def _read_walk(self) -> bytes | None:
-        if self._source is None:
-            return None
-        db, key = self._source
-        row = db.execute("SELECT walk FROM snapshot_index WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def vouches_for(self, walked: list[Stat]) -> bool:
-        """True when nothing changed: the same files with the same stats, all trusted. The fresh
-        walk is marshalled and hashed: cheaper than reading back 10,000 stored stats."""
-        if self.manifest is None or self.walk_sha is None or len(self.digests) != len(walked):
-            return False
-        self._compared = (walked, _dump_walk(walked))
-        return hashlib.sha256(self._compared[1]).hexdigest() == self.walk_sha
-
-    def successor(self, walked: list[Stat], digests: list[str | None], manifest: str) -> FolderIndex:
-        """The index of a new walk of this folder (same generation, bytes reused if made)."""
-        made = self._compared[1] if self._compared is not None and self._compared[0] is walked else None
-        return FolderIndex(walked, digests, manifest, self.generation, walk=made)
 
     def known(self) -> dict[str, tuple[Stat, str | None]]:
         return {st[0]: (st, digest) for st, digest in zip(self.stats, self.digests)}
 
+    def successor(self, walked: list[Stat], digests: list[str | None], manifest: str) -> FolderIndex:
+        """The index of a new walk of this folder, to save over this one."""
+        _, _, shas = self._cut(walked)
+        new = FolderIndex(digests, manifest, self.generation, stats=walked, chunk_shas=shas,
+                          walk_sha=_walk_sha(shas), revision=self.revision)
+        new._fresh = self._fresh  # the chunks' bytes are made once
+        return new
 
-def _dump_walk(stats: list[Stat]) -> bytes:
+    def chunk_bytes(self, number: int) -> bytes:
+        return self._cut(self.stats)[1][number]
+
+    def _cut(self, walked: list[Stat]) -> tuple[list[Stat], list[bytes], list[str]]:
+        if self._fresh is None or self._fresh[0] is not walked:
+            chunks = [_dump(walked[start:start + CHUNK]) for start in range(0, len(walked), CHUNK)]
+            self._fresh = (walked, chunks, [hashlib.sha256(chunk).hexdigest() for chunk in chunks])
+        return self._fresh
+
+    def _chunk(self, number: int) -> list[Stat] | None:
+        """Stored chunk `number`, if it is still the one the chunk hashes name."""
+        if number not in self._chunks:
+            found = None
+            if self._source is not None and number < len(self.chunk_shas):
+                db, key = self._source
+                row = db.execute("SELECT walk FROM snapshot_index_chunks WHERE key = ? AND chunk = ?",
+                                 (key, number)).fetchone()
+                if row is not None and hashlib.sha256(row[0]).hexdigest() == self.chunk_shas[number]:
+                    try:
+                        found = marshal.loads(row[0])
+                    except (EOFError, ValueError, TypeError):
+                        found = None
+            self._chunks[number] = found
+        return self._chunks[number]
+
+
+def _dump(stats: list[Stat]) -> bytes:
     return marshal.dumps(stats, 2)  # version 2 writes no back-references: equal lists, equal bytes
+
+
+def _walk_sha(chunk_shas: list[str]) -> str:
+    return hashlib.sha256(",".join(chunk_shas).encode("ascii")).hexdigest()
 
 
 def key(code: str, ignore_files: bool, omit: frozenset[str]) -> str:
@@ -118,24 +146,59 @@ def key(code: str, ignore_files: bool, omit: frozenset[str]) -> str:
 
 
 def load(db: sqlite3.Connection, index_key: str) -> FolderIndex:
-    """The folder's index (all but its stats, read on first use), or an empty one."""
-    walk_sha, manifest, data, generation = db.execute(
-        f"SELECT walk_sha, manifest, data, {_GENERATION} FROM (SELECT 1) LEFT JOIN snapshot_index ON key = ?",
-        (index_key,)).fetchone()
+    """The folder's index (its chunks' stats are read on first use), or an empty one. One
+    statement: the header and the digests are one version of the index."""
+    rows = db.execute(
+        f"SELECT h.walk_sha, h.manifest, h.revision, h.chunk_shas, c.chunk, c.data, {_GENERATION} "
+        "FROM (SELECT 1) LEFT JOIN snapshot_index h ON h.key = ?1 "
+        "LEFT JOIN snapshot_index_chunks c ON c.key = ?1 ORDER BY c.chunk", (index_key,)).fetchall()
+    walk_sha, manifest, revision, chunk_shas, _, _, generation = rows[0]
     if walk_sha is None:
-        return FolderIndex([], [], None, generation)
-    return FolderIndex(None, None, manifest, generation, walk_sha=walk_sha, data=data, source=(db, index_key))
+        return FolderIndex([], None, generation)
+    shas = chunk_shas.split(",") if chunk_shas else []
+    chunks = [(number, data) for _, _, _, _, number, data, _ in rows if number is not None]
+    digests: list[str | None] = []
+    try:
+        if [number for number, _ in chunks] != list(range(len(shas))):
+            raise ValueError("chunks missing")
+        for _, data in chunks:
+            version, part = marshal.loads(data)
+            if version != FORMAT:
+                raise ValueError(version)
+            digests += part
+    except (EOFError, ValueError, TypeError):
+        return FolderIndex([], None, generation, revision=revision)  # damaged: the next save rewrites it
+    return FolderIndex(digests, manifest, generation, chunk_shas=shas, walk_sha=walk_sha, revision=revision,
+                       source=(db, index_key))
 
 
-def save(db: sqlite3.Connection, index_key: str, index: FolderIndex) -> None:
-    """Store the index in the caller's transaction, unless gc ran since it was loaded."""
-    digests = index.digests
-    manifest = index.manifest if None not in digests else None
-    walk = index.walk
-    db.execute("INSERT OR REPLACE INTO snapshot_index (key, walk_sha, manifest, walk, data) "
-               f"SELECT ?, ?, ?, ?, ? WHERE {_GENERATION} IS ?",
-               (index_key, hashlib.sha256(walk).hexdigest(), manifest, walk, marshal.dumps((FORMAT, digests)),
-                index.generation))
+def save(db: sqlite3.Connection, index_key: str, index: FolderIndex, base: FolderIndex) -> None:
+    """Store `index` over `base` (the index it was made from) in the caller's transaction:
+    only its changed chunks; nothing if gc ran or another process saved since `base` was read."""
+    manifest = index.manifest if None not in index.digests else None
+    shas = ",".join(index.chunk_shas)
+    if base.revision is None:
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO snapshot_index (key, walk_sha, manifest, revision, chunk_shas) "
+            f"SELECT ?, ?, ?, 1, ? WHERE {_GENERATION} IS ?",
+            (index_key, index.walk_sha, manifest, shas, index.generation))
+    else:
+        cursor = db.execute(
+            "UPDATE snapshot_index SET walk_sha = ?, manifest = ?, revision = revision + 1, chunk_shas = ? "
+            f"WHERE key = ? AND revision = ? AND {_GENERATION} IS ?",
+            (index.walk_sha, manifest, shas, index_key, base.revision, index.generation))
+    if cursor.rowcount != 1:
+        return  # another writer or gc came first: its index stands
+    same_shape = base.revision is not None and len(base.digests) == len(index.digests)
+    for number, sha in enumerate(index.chunk_shas):
+        start = number * CHUNK
+        digests = index.digests[start:start + CHUNK]
+        if same_shape and number < len(base.chunk_shas) and base.chunk_shas[number] == sha \
+                and base.digests[start:start + CHUNK] == digests:
+            continue
+        db.execute("INSERT OR REPLACE INTO snapshot_index_chunks (key, chunk, walk, data) VALUES (?, ?, ?, ?)",
+                   (index_key, number, index.chunk_bytes(number), marshal.dumps((FORMAT, digests))))
+    db.execute("DELETE FROM snapshot_index_chunks WHERE key = ? AND chunk >= ?", (index_key, len(index.chunk_shas)))
 
 
 def generation(db: sqlite3.Connection) -> str | None:
@@ -146,6 +209,7 @@ def generation(db: sqlite3.Connection) -> str | None:
 
 def clear(db: sqlite3.Connection) -> None:
     """Forget every index (in the caller's transaction): some object they may name is gone."""
+    db.execute("DELETE FROM snapshot_index_chunks")
     db.execute("DELETE FROM snapshot_index")
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('index_generation', "
                f"COALESCE({_GENERATION}, 0) + 1)")

@@ -115,7 +115,7 @@ def _take(project_root: Path, code: str, state: State, job: str | None, limits: 
         if not record or (_latest(state, job, code) == snap.digest and state.objects.has(snap.digest)):
             if not scan.indexed and state.exists:
                 with state.transaction() as db:
-                    folder_index.save(db, scan.index_key, _index(scan, {}, snap.digest))
+                    folder_index.save(db, scan.index_key, _index(scan, {}, snap.digest), scan.index)
             return snap
     if not record:
         return store_scan(project_root, scan, state, job, limits, code=None)
@@ -175,14 +175,12 @@ def classify(scan: Scan, db: Any) -> None:
 def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None], list[int], bool]:
     """Digests the index vouches for, the positions of the files it does not, and whether
     the walk has exactly the index's files in the same order."""
-    old = index.stats
-    if len(old) == len(files):  # the usual edit: same files in the same order, a few stats differ
-        changed = [i for i, (was, seen) in enumerate(zip(old, files)) if was != seen]
-        if all(old[i][0] == files[i][0] for i in changed):
-            digests = list(index.digests)
-            for i in changed:
-                digests[i] = None
-            return digests, [i for i, digest in enumerate(digests) if digest is None], True
+    changed = index.changed(files)  # the usual edit: same files in the same order, a few stats differ
+    if changed is not None:
+        digests = list(index.digests)
+        for i in changed:
+            digests[i] = None
+        return digests, [i for i, digest in enumerate(digests) if digest is None], True
     previous = index.known()
     digests, misses = [], []
     for st in files:
@@ -213,7 +211,8 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
             rows = {p: row for p, row in rows.items() if state.objects.has(row.digest)}
         statcache.save(db, rows, scan.stale)
         if scan.index_key is not None:
-            folder_index.save(db, scan.index_key, _index(scan, {p: hashed[p] for p in rows}, snap.digest))
+            folder_index.save(db, scan.index_key, _index(scan, {p: hashed[p] for p in rows}, snap.digest),
+                              scan.index)
         if code is not None and _latest(state, job, code) != snap.digest:
             db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
                        "VALUES (?, ?, ?, ?, ?, ?)",

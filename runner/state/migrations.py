@@ -145,14 +145,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE models ADD COLUMN spec TEXT NOT NULL DEFAULT 'train.yaml';
     """,
-    # 6: one row per snapshotted folder: its last walk and digests (runner.snapshot.index)
+    # 6: each snapshotted folder's index (runner.snapshot.index): a header and chunks of its walk
     """
     CREATE TABLE snapshot_index (
         key TEXT PRIMARY KEY,               -- folder, ignore mode, omitted files
-        walk_sha TEXT NOT NULL,             -- sha256 of `walk`: all a no-op reads
+        walk_sha TEXT NOT NULL,             -- sha256 of the chunks' sha256s: all a no-op compares
         manifest TEXT,                      -- the snapshot digest of that walk, if every digest is trusted
-        walk BLOB NOT NULL,                 -- marshal version 2 of the stats (no refs: equal walks, equal bytes)
-        data BLOB NOT NULL                  -- marshal: (format, digests)
+        revision INTEGER NOT NULL,          -- bumped by each save; a save made from another revision is dropped
+        chunk_shas TEXT NOT NULL            -- the chunks' sha256s, comma-separated
+    );
+    CREATE TABLE snapshot_index_chunks (
+        key TEXT NOT NULL,
+        chunk INTEGER NOT NULL,             -- files chunk*512 .. chunk*512+511 of the walk
+        walk BLOB NOT NULL,                 -- marshal version 2 of their stats (no refs: equal walks, equal bytes)
+        data BLOB NOT NULL,                 -- marshal: (format, their digests)
+        PRIMARY KEY (key, chunk)
     );
     """,
 ]

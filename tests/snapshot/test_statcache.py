@@ -162,11 +162,16 @@ def test_a_moved_state_folder_inside_the_project_is_not_snapshotted(project: Pro
 def test_a_damaged_folder_index_is_rebuilt_not_trusted(project: ProjectDir, state: State) -> None:
     project.gen({"src": {"a.py": "x = 1\n", "b.py": "y = 1\n"}})
     first = snap(project, state)
-    for walk_blob, data_blob in ((b"junk", None), (None, b"junk"), (marshal.dumps([("src/a.py", 1, 2, 3, 4, 5)], 2), None)):
-        sets = ", ".join(f"{col} = ?" for col, blob in (("walk", walk_blob), ("data", data_blob)) if blob is not None)
-        state.db.execute(f"UPDATE snapshot_index SET {sets}", [b for b in (walk_blob, data_blob) if b is not None])
+    damages = ["UPDATE snapshot_index_chunks SET walk = x'00'", "UPDATE snapshot_index_chunks SET data = x'00'",
+               "DELETE FROM snapshot_index_chunks", "UPDATE snapshot_index SET chunk_shas = 'x,y'",
+               f"UPDATE snapshot_index_chunks SET walk = x'{marshal.dumps([('src/a.py', 1, 2, 3, 4, 5)], 2).hex()}'"]
+    for damage in damages:
+        state.db.execute(damage)
+        (project / "src" / "a.py").touch()  # a changed stat: the index's stored stats are read
         again = snap(project, state)
-        assert (again.digest, again.hashed) == (first.digest, 0)  # the stat cache still vouches
+        assert (again.digest, again.hashed) == (first.digest, 1)  # a.py read again, b.py vouched for
+        assert snap(project, state).hashed == 0  # and the index works again
+
 
 
 def test_gc_between_the_walk_and_the_lock_never_gets_a_removed_object_recorded(

@@ -1,0 +1,74 @@
+"""The folder index in chunks: an edit reads and writes only its chunk; writers never mix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runner.snapshot import index as folder_index
+from runner.snapshot import take_snapshot
+from runner.snapshot.walk import walk
+from runner.state import State, open_state_at
+from tests.conftest import ProjectDir
+
+FILES = 2 * folder_index.CHUNK + 100  # three chunks
+
+
+def _tree(project: ProjectDir) -> None:
+    project.gen({"src": {f"m{i:04d}.py": f"x = {i}\n" for i in range(FILES)}})
+    back = 10**10
+    for name in os.listdir(project / "src"):  # not racy: as if written a while ago
+        path = project / "src" / name
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns - back, st.st_mtime_ns - back))
+
+
+def _chunk_rowids(state: State) -> dict[int, int]:
+    return dict(state.db.execute("SELECT chunk, rowid FROM snapshot_index_chunks"))
+
+
+def _fresh(project: ProjectDir, tmp_path: Path) -> str:
+    return take_snapshot(project.root, "src", open_state_at(tmp_path / "elsewhere"), job="train").digest
+
+
+def test_an_edit_rewrites_only_its_chunk(project: ProjectDir, state: State, tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    before = _chunk_rowids(state)
+    assert len(before) == 3
+    (project / "src" / f"m{folder_index.CHUNK + 7:04d}.py").write_text("x = 'edited'\n")
+    edited = take_snapshot(project.root, "src", state, job="train")
+    after = _chunk_rowids(state)
+    assert edited.hashed == 1 and edited.digest == _fresh(project, tmp_path)
+    assert [n for n in before if before[n] != after[n]] == [1]  # INSERT OR REPLACE gives a new rowid
+    assert take_snapshot(project.root, "src", state, job="train").hashed == 0
+
+
+def test_a_file_added_in_the_middle_shifts_every_later_chunk(project: ProjectDir, state: State,
+                                                              tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    (project / "src" / "m0001a.py").write_text("new\n")
+    (project / "src" / f"m{FILES - 1:04d}.py").unlink()
+    again = take_snapshot(project.root, "src", state, job="train")
+    assert again.hashed == 1 and again.count == FILES and again.digest == _fresh(project, tmp_path)
+    assert take_snapshot(project.root, "src", state, job="train").hashed == 0
+
+
+def test_of_two_saves_from_one_version_only_the_first_is_kept(project: ProjectDir, state: State) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    key = folder_index.key("src", True, frozenset())
+    other = open_state_at(project.root / ".runner")
+    first, second = folder_index.load(state.db, key), folder_index.load(other.db, key)
+    walked = walk(project.root, "src").files
+    digests = list(first.digests)
+    digests[0] = None  # the two writers disagree about the first file
+    with state.transaction() as db:
+        folder_index.save(db, key, first.successor(walked, digests, "a" * 64), first)
+    with other.transaction() as db:
+        folder_index.save(db, key, second.successor(walked, list(second.digests), "b" * 64), second)
+    stored = folder_index.load(state.db, key)
+    assert stored.revision == first.revision + 1 and stored.manifest is None  # the first save: a None digest
+    assert stored.digests[0] is None and stored.digests[1:] == digests[1:]
+    other.close()
