@@ -107,6 +107,10 @@ class FolderIndex:
         new._fresh = self._fresh  # the chunks' bytes are made once
         return new
 
+    def chunk_read(self, number: int) -> bool:
+        """False if chunk `number` was read back and found damaged (a save rewrites it)."""
+        return self._chunks.get(number, True) is not None
+
     def chunk_bytes(self, number: int) -> bytes:
         return self._cut(self.stats)[1][number]
 
@@ -194,7 +198,7 @@ def save(db: sqlite3.Connection, index_key: str, index: FolderIndex, base: Folde
         start = number * CHUNK
         digests = index.digests[start:start + CHUNK]
         if same_shape and number < len(base.chunk_shas) and base.chunk_shas[number] == sha \
-                and base.digests[start:start + CHUNK] == digests:
+                and base.digests[start:start + CHUNK] == digests and base.chunk_read(number):
             continue
         db.execute("INSERT OR REPLACE INTO snapshot_index_chunks (key, chunk, walk, data) VALUES (?, ?, ?, ?)",
                    (index_key, number, index.chunk_bytes(number), marshal.dumps((FORMAT, digests))))
