@@ -250,7 +250,18 @@ def save_translations(path: str) -> None:
 
 def _translation_key() -> str:
     """This runner's version and the installed pathspec: the size and mtime of the files that
-    hold its version and its gitignore translation (a release may keep `__init__.py` as is)."""
+    hold its version and its gitignore translation (a release may keep `__init__.py` as is).
+    Worked out once per process (a plan loads the translations for every code folder)."""
+    global _key
+    if _key is None:
+        _key = _installed_key()
+    return _key
+
+
+_key: str | None = None
+
+
+def _installed_key() -> str:
     import sys
 
     from runner import __version__

@@ -252,18 +252,22 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
 
 
 def _rows(scan: Scan, hashed: Hashed) -> list[Row]:
-    """(path in the code folder, size, normalised mode, digest) of every file still there, by path.
-    Only "executable or not" is kept of the mode."""
+    """(path in the code folder, size, normalised mode, digest) of every file still there, by path."""
     cut, files = len(scan.prefix), scan.found.files
-    rows = [(st[0][cut:], st[1], 0o755 if st[5] & 0o111 else 0o644, digest)
+    rows = [(st[0][cut:], st[1], _mode(st[5]), digest)
             for st, digest in zip(files, scan.known_digests()) if digest is not None]
     for i in scan.dirty:
         st = files[i]
         if st[0] in hashed:  # else: deleted since the walk, not part of this snapshot
             row, size = hashed[st[0]]
-            rows.append((st[0][cut:], size, 0o755 if st[5] & 0o111 else 0o644, row.digest))
+            rows.append((st[0][cut:], size, _mode(st[5]), row.digest))
     rows.sort()  # paths are unique, so this sorts by path
     return rows
+
+
+def _mode(st_mode: int) -> int:
+    """The manifest keeps only "executable or not" of a file's mode (as git does)."""
+    return 0o755 if st_mode & 0o111 else 0o644
 
 
 def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) -> tuple[bytes, int] | None:
@@ -283,7 +287,7 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) ->
                 return None  # deleted since the walk
             row, got = hashed[st[0]]
             digest = row.digest
-        changed[st[0][cut:]] = (got, 0o755 if st[5] & 0o111 else 0o644, digest)
+        changed[st[0][cut:]] = (got, _mode(st[5]), digest)
         size += got - st[1]
     try:
         previous = objects.read_bytes(scan.index.manifest)
