@@ -86,7 +86,7 @@ def snapshot_take(job: str, project: str | PathLike[str] | None = None, file: st
     proj, spec = job_of(project, file, job)
     with open_state(proj) as state:
         snap = take_snapshot(proj.root_path, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
-                             omit=proj.snapshot_omit)
+                             omit=proj.snapshot_omit, files=False)
     print_warnings(snap.warnings)
     if json:
         print_json(snap.as_json())

@@ -47,7 +47,7 @@ def _hash_file(root: Path, rel: str, real: str, state: State) -> str:
     recorded_ns = time.time_ns()  # before the stat: the racy rule in statcache
     # One file: its stat-cache row is the whole story, no folder index.
     scan = Scan(WalkResult([stat_of(rel, os.stat(real))]), "", recorded_ns, None, FolderIndex([], None, None))
-    classify(scan, state.db)
+    classify(scan, state.db, root)
     snap = store_scan(root, scan, state, None, _NO_LIMITS, code=None)
     if not snap.files:
         raise RunnerError(f"{rel}: this input disappeared while it was being read; try again")

@@ -3,11 +3,13 @@
 The stat cache answers per file, but loading 10,000 rows from SQLite costs more than
 walking the folder. So each snapshotted folder (keyed by folder, ignore mode and omitted
 files) also keeps an index: its files' stats in walk order and their digests, cut in
-chunks of `CHUNK` files, each chunk's sha256, the sha256 of those (the walk's), and the
-manifest digest. A no-op is one walk whose chunks hash to the stored walk sha256. After
-an edit, only the chunks whose sha256 differs are read back and compared file by file,
-only the files whose stat differs go to the stat cache, and only those chunks are
-written again: a few kilobytes, not the whole walk.
+chunks of `CHUNK` files, each chunk's hash, the hash of those (the walk's), and the
+manifest digest (the hashes are runner.quickhash's: importing hashlib would cost a no-op
+more than its hashing). A no-op is one walk whose chunks hash to the stored walk hash:
+it reads only the header, not the digests. After an edit, only the chunks whose hash
+differs are read back and compared file by file, only the files whose stat differs go to
+the stat cache, and only those chunks are written again: a few kilobytes, not the whole
+walk.
 
 A digest is kept only where the stat cache would trust it (not racy, see statcache);
 `None` sends the file to the stat cache again. The index is only a shortcut to rows the
@@ -20,8 +22,10 @@ chunks of two writers never mix.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
+
+from runner.errors import StateError
+from runner.quickhash import quick_digest
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
@@ -29,22 +33,31 @@ if TYPE_CHECKING:
 
     from runner.snapshot.statcache import Stat
 
-FORMAT = 1
+FORMAT = 2  # 2: chunks hashed with runner.quickhash
 CHUNK = 512
 _GENERATION = "(SELECT value FROM meta WHERE key = 'index_generation')"
 
 
-class FolderIndex:
-    """A folder's index: its digests, manifest and chunk hashes, and (read on first use,
-    chunk by chunk) its stats."""
+class IndexUnreadable(StateError):
+    """The index's digests cannot be read: another process saved the index since its header
+    was read, or a chunk is damaged."""
 
-    __slots__ = ("_chunks", "_fresh", "_source", "_stats", "chunk_shas", "digests", "generation", "manifest",
+    def __init__(self) -> None:
+        super().__init__("a snapshot's folder index changed while it was read (another runner is "
+                         "snapshotting the same folder); run the command again")
+
+
+class FolderIndex:
+    """A folder's index: its manifest and chunk hashes, and (read on first use) its digests
+    and, chunk by chunk, its stats."""
+
+    __slots__ = ("_chunks", "_digests", "_fresh", "_source", "_stats", "chunk_shas", "generation", "manifest",
                  "revision", "walk_sha")
 
-    def __init__(self, digests: list[str | None], manifest: str | None, generation: str | None, *,
+    def __init__(self, digests: list[str | None] | None, manifest: str | None, generation: str | None, *,
                  stats: list[Stat] | None = None, chunk_shas: list[str] | None = None, walk_sha: str | None = None,
                  revision: int | None = None, source: tuple[sqlite3.Connection, str] | None = None) -> None:
-        self.digests = digests      # per file: the trusted content digest, or None
+        self._digests = digests     # per file: the trusted content digest, or None; None: not read yet
         self.manifest = manifest    # the snapshot digest of exactly this walk, if every digest is trusted
         self.generation = generation
         self.revision = revision    # of the stored index (None: none stored)
@@ -55,9 +68,22 @@ class FolderIndex:
         self._chunks: dict[int, list[Stat]] = {}
         self._fresh: tuple[list[Stat], list[bytes], list[str]] | None = None  # a walk `vouches_for` cut up
 
+    @property
+    def digests(self) -> list[str | None]:
+        """Per file, in walk order: read on first use, from the same version of the index as
+        the header (else `IndexUnreadable`)."""
+        if self._digests is None:
+            self._digests = self._read_digests()
+        return self._digests
+
+    def emptied(self) -> FolderIndex:
+        """This index without its contents (unreadable): a save over it rewrites every chunk."""
+        return FolderIndex([], None, self.generation, revision=self.revision)
+
     def vouches_for(self, walked: list[Stat]) -> bool:
-        """True when nothing changed: the same files with the same stats, all trusted."""
-        if self.manifest is None or len(walked) != len(self.digests):
+        """True when nothing changed: the same files with the same stats, all trusted (the
+        walk hashes alike only if its chunks' bytes, so its files and stats, are the same)."""
+        if self.manifest is None:
             return False
         return _walk_sha(self._cut(walked)[2]) == self.walk_sha
 
@@ -117,7 +143,7 @@ class FolderIndex:
     def _cut(self, walked: list[Stat]) -> tuple[list[Stat], list[bytes], list[str]]:
         if self._fresh is None or self._fresh[0] is not walked:
             chunks = [_dump(walked[start:start + CHUNK]) for start in range(0, len(walked), CHUNK)]
-            self._fresh = (walked, chunks, [hashlib.sha256(chunk).hexdigest() for chunk in chunks])
+            self._fresh = (walked, chunks, [quick_digest(chunk) for chunk in chunks])
         return self._fresh
 
     def _chunk(self, number: int) -> list[Stat] | None:
@@ -128,7 +154,7 @@ class FolderIndex:
                 db, key = self._source
                 row = db.execute("SELECT walk FROM snapshot_index_chunks WHERE key = ? AND chunk = ?",
                                  (key, number)).fetchone()
-                if row is not None and hashlib.sha256(row[0]).hexdigest() == self.chunk_shas[number]:
+                if row is not None and quick_digest(row[0]) == self.chunk_shas[number]:
                     try:
                         found = marshal.loads(row[0])
                     except (EOFError, ValueError, TypeError):
@@ -136,13 +162,35 @@ class FolderIndex:
             self._chunks[number] = found
         return self._chunks[number]
 
+    def _read_digests(self) -> list[str | None]:
+        if self._source is None:
+            return []
+        db, index_key = self._source
+        rows = db.execute("SELECT h.revision, c.chunk, c.data FROM snapshot_index h "
+                          "LEFT JOIN snapshot_index_chunks c ON c.key = h.key WHERE h.key = ? ORDER BY c.chunk",
+                          (index_key,)).fetchall()
+        if not rows or rows[0][0] != self.revision:
+            raise IndexUnreadable()  # saved again since the header was read
+        digests: list[str | None] = []
+        try:
+            if [number for _, number, _ in rows] != list(range(len(self.chunk_shas))):
+                raise ValueError("chunks missing")
+            for _, _, data in rows:
+                version, part = marshal.loads(data)
+                if version != FORMAT:
+                    raise ValueError(version)
+                digests += part
+        except (EOFError, ValueError, TypeError):
+            raise IndexUnreadable() from None  # damaged: the next save rewrites it
+        return digests
+
 
 def _dump(stats: list[Stat]) -> bytes:
     return marshal.dumps(stats, 2)  # version 2 writes no back-references: equal lists, equal bytes
 
 
 def _walk_sha(chunk_shas: list[str]) -> str:
-    return hashlib.sha256(",".join(chunk_shas).encode("ascii")).hexdigest()
+    return quick_digest(",".join(chunk_shas).encode("ascii"))
 
 
 def key(code: str, ignore_files: bool, omit: frozenset[str]) -> str:
@@ -150,30 +198,15 @@ def key(code: str, ignore_files: bool, omit: frozenset[str]) -> str:
 
 
 def load(db: sqlite3.Connection, index_key: str) -> FolderIndex:
-    """The folder's index (its chunks' stats are read on first use), or an empty one. One
-    statement: the header and the digests are one version of the index."""
-    rows = db.execute(
-        f"SELECT h.walk_sha, h.manifest, h.revision, h.chunk_shas, c.chunk, c.data, {_GENERATION} "
-        "FROM (SELECT 1) LEFT JOIN snapshot_index h ON h.key = ?1 "
-        "LEFT JOIN snapshot_index_chunks c ON c.key = ?1 ORDER BY c.chunk", (index_key,)).fetchall()
-    walk_sha, manifest, revision, chunk_shas, _, _, generation = rows[0]
+    """The folder's index, its header only (digests and stats are read on first use), or
+    an empty one."""
+    walk_sha, manifest, revision, chunk_shas, generation = db.execute(
+        f"SELECT h.walk_sha, h.manifest, h.revision, h.chunk_shas, {_GENERATION} "
+        "FROM (SELECT 1) LEFT JOIN snapshot_index h ON h.key = ?", (index_key,)).fetchone()
     if walk_sha is None:
         return FolderIndex([], None, generation)
-    shas = chunk_shas.split(",") if chunk_shas else []
-    chunks = [(number, data) for _, _, _, _, number, data, _ in rows if number is not None]
-    digests: list[str | None] = []
-    try:
-        if [number for number, _ in chunks] != list(range(len(shas))):
-            raise ValueError("chunks missing")
-        for _, data in chunks:
-            version, part = marshal.loads(data)
-            if version != FORMAT:
-                raise ValueError(version)
-            digests += part
-    except (EOFError, ValueError, TypeError):
-        return FolderIndex([], None, generation, revision=revision)  # damaged: the next save rewrites it
-    return FolderIndex(digests, manifest, generation, chunk_shas=shas, walk_sha=walk_sha, revision=revision,
-                       source=(db, index_key))
+    return FolderIndex(None, manifest, generation, chunk_shas=chunk_shas.split(",") if chunk_shas else [],
+                       walk_sha=walk_sha, revision=revision, source=(db, index_key))
 
 
 def save(db: sqlite3.Connection, index_key: str, index: FolderIndex, base: FolderIndex) -> None:

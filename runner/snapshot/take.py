@@ -9,7 +9,6 @@ the `snapshots` row in one transaction, after the objects are durable.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -96,20 +95,25 @@ class Scan:
 
 
 def take_snapshot(project_root: Path, code: str, state: State, *, job: str | None = None,
-                  limits: Any = None, record: bool = True, omit: frozenset[str] = frozenset()) -> Snapshot:
+                  limits: Any = None, record: bool = True, omit: frozenset[str] = frozenset(),
+                  files: bool = True) -> Snapshot:
     """Snapshot `project_root/code`. `limits` has `warn_mb` and `warn_files` (spec.snapshot);
     `omit` names project-relative files left out (the spec file, see `walk`).
 
     record=True stores the manifest and a `snapshots` row (under the project lock);
     record=False (`runner plan`) only fills the caches (stat cache, folder index, objects).
+    files=False: the caller does not need the snapshot's `files` (an unchanged folder then
+    costs one read of its index's header; `files` would read the rest while `state` is open).
     """
     with gc_paused():  # the walk, the index and the manifest are tens of thousands of acyclic tuples
-        return _take(project_root, code, state, job, limits, record, omit)
+        return _take(project_root, code, state, job, limits, record, omit, files)
 
 
 def _take(project_root: Path, code: str, state: State, job: str | None, limits: Any, record: bool,
-          omit: frozenset[str]) -> Snapshot:
+          omit: frozenset[str], files: bool) -> Snapshot:
     scan = scan_folder(project_root, code, state, omit=omit)
+    if files:
+        with_digests(scan, state.db, project_root)
     if not scan.dirty and not scan.stale:
         snap, _ = _snapshot(scan, {}, job, limits, encode=False)
         if not record or (_latest(state, job, code) == snap.digest and state.objects.has(snap.digest)):
@@ -138,18 +142,30 @@ def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bo
         key = folder_index.key(code, ignore_files, omit)
         scan = Scan(found, "" if code == "." else code + "/", recorded_ns, key, folder_index.load(state.db, key))
         if not scan.indexed:
-            classify(scan, state.db)
-        # A row the walk did not return is only dropped when its file is gone: under `code: .`
-        # the rows of a git-ignored dataset (hashed as a data input) must stay.
-        scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
+            classify(scan, state.db, project_root)
     return scan
 
 
-def classify(scan: Scan, db: Any) -> None:
+def with_digests(scan: Scan, db: Any, project_root: Path) -> None:
+    """Make sure an indexed scan can list its files' digests (a no-op read only the index's
+    header): read them, or, if another runner saved the index since, ask the stat cache."""
+    if scan.indexed:
+        try:
+            scan.index.digests  # noqa: B018 (read now, while the scan can still change course)
+        except folder_index.IndexUnreadable:
+            scan.index, scan.indexed = scan.index.emptied(), False
+            classify(scan, db, project_root)
+
+
+def classify(scan: Scan, db: Any, project_root: Path) -> None:
     """Fill `scan.digests`: from the folder index where a file's stat is unchanged, else from
     its stat-cache row; files neither vouches for are `dirty`."""
     files = scan.found.files
-    digests, misses, scan.same_files = _from_index(scan.index, files)
+    try:
+        digests, misses, scan.same_files = _from_index(scan.index, files)
+    except folder_index.IndexUnreadable:  # saved by another runner since, or damaged
+        scan.index = scan.index.emptied()
+        digests, misses, scan.same_files = _from_index(scan.index, files)
     scan.misses = misses
     if len(misses) > LOAD_ALL_FROM:
         rows = statcache.load(db, scan.prefix)
@@ -170,6 +186,9 @@ def classify(scan: Scan, db: Any) -> None:
         else:
             digests[i] = digest
     scan.digests = digests
+    # A row the walk did not return is only dropped when its file is gone: under `code: .`
+    # the rows of a git-ignored dataset (hashed as a data input) must stay.
+    scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
 
 
 def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None], list[int], bool]:
@@ -196,6 +215,7 @@ def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None]
 def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, limits: Any,
                *, code: str | None) -> Snapshot:
     """Hash the dirty files; commit cache rows, the folder index and (with `code`) the recorded snapshot."""
+    with_digests(scan, state.db, project_root)
     root = os.path.realpath(project_root)
     files = scan.found.files
     with state.objects.batch():
@@ -230,15 +250,17 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
         manifest = b""  # unchanged: the index knows the digest
         digest = str(scan.index.manifest)
         count, size = len(files), sum(st[1] for st in files)
-    elif (edited := _edited_manifest(scan, hashed, objects)) is not None:
-        manifest, size = edited
-        digest = hashlib.sha256(manifest).hexdigest()
-        count = len(files)
     else:
-        rows = _rows(scan, hashed)
-        manifest = encode_rows(rows)
+        import hashlib  # not at the top: a no-op snapshot never needs it (importing it costs ~2.5 ms)
+
+        if (edited := _edited_manifest(scan, hashed, objects)) is not None:
+            manifest, size = edited
+            count = len(files)
+        else:
+            rows = _rows(scan, hashed)
+            manifest = encode_rows(rows)
+            count, size = len(rows), sum(row[1] for row in rows)
         digest = hashlib.sha256(manifest).hexdigest()
-        count, size = len(rows), sum(row[1] for row in rows)
 
     def entries() -> list[Row]:
         return rows if rows is not None else _rows(scan, hashed)

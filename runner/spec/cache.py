@@ -11,9 +11,10 @@ runs and reports it, located.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+
+from runner.quickhash import quick_digest
 
 TYPE_CHECKING = False  # annotations only: a cache hit imports as little as it can
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from runner.project import Project
 
-FORMAT = 1
+FORMAT = 2  # 2: keyed by runner.quickhash
 
 
 class Record:
@@ -118,7 +119,7 @@ def _owned(project: Project) -> bool:
 
 
 def _path(project: Project) -> str:
-    name = hashlib.sha256(project.spec_name.encode("utf-8")).hexdigest()[:16]
+    name = quick_digest(project.spec_name.encode("utf-8"))[:16]
     return os.path.join(project.state_path, "cache", f"spec-{name}.json")
 
 
@@ -127,9 +128,7 @@ def _key(raw: bytes) -> str:
     from runner import __version__
 
     st = os.stat(os.path.join(os.path.dirname(__file__), "models.py"))
-    digest = hashlib.sha256(raw)
-    digest.update(f"\0{FORMAT}\0{__version__}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-    return digest.hexdigest()
+    return quick_digest(raw + f"\0{FORMAT}\0{__version__}\0{st.st_size}\0{st.st_mtime_ns}".encode())
 
 
 def _encode(value: Any) -> Any:

@@ -62,13 +62,49 @@ def test_of_two_saves_from_one_version_only_the_first_is_kept(project: ProjectDi
     other = open_state_at(project.root / ".runner")
     first, second = folder_index.load(state.db, key), folder_index.load(other.db, key)
     walked = walk(project.root, "src").files
-    digests = list(first.digests)
+    digests, theirs = list(first.digests), list(second.digests)
     digests[0] = None  # the two writers disagree about the first file
     with state.transaction() as db:
         folder_index.save(db, key, first.successor(walked, digests, "a" * 64), first)
     with other.transaction() as db:
-        folder_index.save(db, key, second.successor(walked, list(second.digests), "b" * 64), second)
+        folder_index.save(db, key, second.successor(walked, theirs, "b" * 64), second)
     stored = folder_index.load(state.db, key)
     assert stored.revision == first.revision + 1 and stored.manifest is None  # the first save: a None digest
     assert stored.digests[0] is None and stored.digests[1:] == digests[1:]
     other.close()
+
+
+def test_a_no_op_that_needs_no_files_reads_only_the_header(project: ProjectDir, state: State) -> None:
+    _tree(project)
+    digest = take_snapshot(project.root, "src", state, job="train").digest
+    with state.transaction() as db:
+        db.execute("UPDATE snapshot_index_chunks SET data = x'00'")  # digests unreadable from here on
+    bare = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (bare.digest, bare.hashed) == (digest, 0)
+    assert state.db.execute("SELECT count(*) FROM snapshot_index_chunks WHERE data = x'00'").fetchone()[0] == 3
+    # a caller that needs the files: the stat cache answers, nothing is read again, the chunks are rewritten
+    full = take_snapshot(project.root, "src", state, job="train")
+    assert (full.digest, full.hashed, len(full.files)) == (digest, 0, FILES)
+    assert state.db.execute("SELECT count(*) FROM snapshot_index_chunks WHERE data = x'00'").fetchone()[0] == 0
+
+
+def test_digests_saved_over_since_the_header_was_read_are_not_used(project: ProjectDir, state: State,
+                                                                   tmp_path: Path) -> None:
+    from runner.snapshot.take import scan_folder, store_scan, with_digests
+
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    scan = scan_folder(project.root, "src", state)
+    assert scan.indexed and scan.index.revision is not None
+    other = open_state_at(project.root / ".runner")
+    take_snapshot(project.root, "src", other, job="eval")  # same folder, another job: saves the index again
+    other.close()
+    try:
+        scan.index.digests  # noqa: B018
+        raise AssertionError("digests of another version of the index were read")
+    except folder_index.IndexUnreadable:
+        pass
+    with_digests(scan, state.db, project.root)
+    assert not scan.indexed and not scan.dirty and None not in scan.digests
+    snap = store_scan(project.root, scan, state, "train", None, code="src")
+    assert (snap.digest, snap.hashed) == (_fresh(project, tmp_path), 0)
