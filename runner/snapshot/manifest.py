@@ -59,15 +59,21 @@ def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes
     start = data.find(b'"files":[')
     if start < 0:
         return None
+    spans = []
     for path, (size, mode, digest) in changed.items():
         head = b"[" + json.dumps(path).encode("ascii") + b","
         at = data.find(head, start)
         if at < 0:
             return None
         end = data.index(b"]", at + len(head)) + 1  # sizes, modes and digests hold no `]`
-        row = json.dumps([path, size, mode, digest], separators=(",", ":")).encode("ascii")
-        data = data[:at] + row + data[end:]
-    return data
+        spans.append((at, end, json.dumps([path, size, mode, digest], separators=(",", ":")).encode("ascii")))
+    pieces: list[bytes | memoryview] = []
+    view, done = memoryview(data), 0
+    for at, end, row in sorted(spans):
+        pieces += (view[done:at], row)
+        done = end
+    pieces.append(view[done:])
+    return b"".join(pieces)  # one copy of the manifest, not one per changed row
 
 
 def decode(data: bytes, digest: str) -> tuple[FileEntry, ...]:

@@ -222,7 +222,7 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         hashed = hash_files(state.objects, root, [files[i] for i in scan.dirty], scan.recorded_ns)
         snap, manifest = _snapshot(scan, hashed, job, limits, encode=code is not None, objects=state.objects)
         if code is not None:
-            state.objects.put_bytes(manifest)  # the bytes whose hash is snap.digest
+            state.objects.put_bytes(manifest, snap.digest)  # _snapshot hashed these very bytes
     if not state.exists:
         return snap
     with state.transaction() as db:

@@ -13,6 +13,7 @@ TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+MMAP_BYTES = 256 << 20
 BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another's transaction (gc can be slow)
 
 
@@ -24,6 +25,8 @@ def connect(path: str | os.PathLike[str] | None, migrations: list[str] | None = 
         if path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a crash of runner
+            # Reads map the file instead of copying it page by page (a folder index's digests: half the time).
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         migrate(conn, MIGRATIONS if migrations is None else migrations)

@@ -70,10 +70,12 @@ class ObjectStore:
     def has(self, digest: str) -> bool:
         return os.path.exists(f"{self._base}/{digest[:2]}/{digest[2:]}")
 
-    def put_bytes(self, data: bytes) -> str:
-        import hashlib  # here and below, not at the top: a no-op snapshot never hashes (~2.5 ms to import)
+    def put_bytes(self, data: bytes, digest: str | None = None) -> str:
+        """Store `data`; `digest`: its sha256, when the caller has just computed it (not read it)."""
+        if digest is None:
+            import hashlib  # here and below, not at the top: a no-op snapshot never hashes (~2.5 ms to import)
 
-        digest = hashlib.sha256(data).hexdigest()
+            digest = hashlib.sha256(data).hexdigest()
         if self.writable and not self.has(digest):
             tmp = self._temp_with(data)
             self._install(tmp, digest)
