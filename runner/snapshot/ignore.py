@@ -90,8 +90,12 @@ class RulesFile:
         """True: ignored, False: re-included by a negation, None: no pattern of this file matches."""
         sub = path[len(self.prefix):]
         text = sub + "/" if is_dir else sub
-        if self._literals is not None and not any(literal in text for literal in self._literals):
-            return None  # every pattern's literal is missing: none can match
+        if self._literals is not None:
+            for literal in self._literals:  # a loop, not any(): this runs for every folder of a walk
+                if literal in text:
+                    break
+            else:
+                return None  # every pattern's literal is missing: none can match
         if self._any is None:
             self._any = re.compile(self._any_source)
         if self._any.search(text) is None:

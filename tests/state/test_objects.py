@@ -93,3 +93,23 @@ def test_read_only_view_stores_nothing(tmp_path: Path) -> None:
     assert store.put_file(big)[0] == hashlib.sha256(b"x" * (SMALL + 1)).hexdigest()
     assert store.put_bytes(b"y") == hashlib.sha256(b"y").hexdigest()
     assert not (tmp_path / "objects").exists()
+
+
+def test_a_small_batch_syncs_each_object_and_its_shard_and_the_parent_only_for_a_new_shard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.state import objects
+
+    synced: list[str] = []
+    real = objects._fsync
+    monkeypatch.setattr(objects, "_fsync", lambda path: synced.append(path) or real(path))  # power loss cannot be run
+    store = ObjectStore(tmp_path / "objects")
+    with store.batch():
+        first = store.put_bytes(b"first")
+    base = str(tmp_path / "objects" / "sha256")
+    assert synced == [str(store.path(first)), f"{base}/{first[:2]}", base]
+    synced.clear()
+    twin = next(data for data in (str(i).encode() for i in range(100_000))
+                if hashlib.sha256(data).hexdigest()[:2] == first[:2])
+    with store.batch():
+        second = store.put_bytes(twin)  # same shard: the parent's entries did not change
+    assert synced == [str(store.path(second)), f"{base}/{first[:2]}"]
