@@ -93,7 +93,7 @@ def snapshot_take(job: str, project: str | PathLike[str] | None = None, file: st
         return 0
     # Plain print: the text has no markup to render (file names with brackets stay as they are).
     print(f"job {job}: snapshot {snap.digest}")
-    print(f"  {snap.count} files, {human_bytes(snap.bytes)} ({snap.hashed} hashed)")
+    print(f"  {snap.count} file{'' if snap.count == 1 else 's'}, {human_bytes(snap.bytes)} ({snap.hashed} hashed)")
     print(f"  excluded: {', '.join(snap.excluded) or 'nothing'}")
     return 0
 

@@ -43,8 +43,8 @@ class IndexUnreadable(StateError):
     was read, or a chunk is damaged."""
 
     def __init__(self) -> None:
-        super().__init__("a snapshot's folder index changed while it was read (another runner is "
-                         "snapshotting the same folder); run the command again")
+        super().__init__("a snapshot's folder index could not be read (another runner saved it "
+                         "meanwhile, or it is damaged); run the command again")
 
 
 class FolderIndex:
