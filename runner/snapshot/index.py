@@ -30,6 +30,7 @@ from runner.quickhash import quick_digest
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Iterator
 
     from runner.snapshot.statcache import Stat
 
@@ -51,10 +52,10 @@ class FolderIndex:
     """A folder's index: its manifest and chunk hashes, and (read on first use) its digests
     and, chunk by chunk, its stats."""
 
-    __slots__ = ("_chunks", "_digests", "_fresh", "_source", "_stats", "chunk_shas", "generation", "manifest",
-                 "revision", "walk_sha")
+    __slots__ = ("_chunks", "_digest_chunks", "_digests", "_fresh", "_source", "_stats", "chunk_shas",
+                 "generation", "manifest", "revision", "walk_sha")
 
-    def __init__(self, digests: list[str | None] | None, manifest: str | None, generation: str | None, *,
+    def __init__(self, digests: list[str | None] | PatchedDigests | None, manifest: str | None, generation: str | None, *,
                  stats: list[Stat] | None = None, chunk_shas: list[str] | None = None, walk_sha: str | None = None,
                  revision: int | None = None, source: tuple[sqlite3.Connection, str] | None = None) -> None:
         self._digests = digests     # per file: the trusted content digest, or None; None: not read yet
@@ -66,10 +67,11 @@ class FolderIndex:
         self._stats = stats
         self._source = source
         self._chunks: dict[int, list[Stat]] = {}
+        self._digest_chunks: dict[int, list[str | None]] = {}  # read one by one (see `patched`)
         self._fresh: tuple[list[Stat], list[bytes], list[str]] | None = None  # a walk `vouches_for` cut up
 
     @property
-    def digests(self) -> list[str | None]:
+    def digests(self) -> list[str | None] | PatchedDigests:
         """Per file, in walk order: read on first use, from the same version of the index as
         the header (else `IndexUnreadable`)."""
         if self._digests is None:
@@ -90,10 +92,11 @@ class FolderIndex:
     def changed(self, walked: list[Stat]) -> list[int] | None:
         """Positions of `walked` whose stat differs from the index's, when it has the same
         files in the same order (only the chunks that differ are read); else None."""
-        if self.revision is None or len(walked) != len(self.digests):
+        shas = self._cut(walked)[2]
+        if self.revision is None or len(shas) != len(self.chunk_shas):
             return None
         positions = []
-        for number, sha in enumerate(self._cut(walked)[2]):
+        for number, sha in enumerate(shas):
             if number < len(self.chunk_shas) and sha == self.chunk_shas[number]:
                 continue
             old = self._chunk(number)
@@ -122,10 +125,34 @@ class FolderIndex:
             self._stats = stats if len(stats) == len(self.digests) else []
         return self._stats
 
+    def patched(self, count: int, edits: dict[int, str | None]) -> PatchedDigests:
+        """This index's digests for a walk of the same `count` files with `edits` made: the
+        chunks holding an edit are read now (else `IndexUnreadable`), the others only if
+        someone goes through them all. For an index whose every digest is trusted."""
+        digests = PatchedDigests(self, count, edits)
+        for number in digests.touched():
+            self.digest_chunk(number, min(CHUNK, count - number * CHUNK))
+        return digests
+
+    def digest_chunk(self, number: int, size: int) -> list[str | None]:
+        """The digests of chunk `number` (`size` files), from the header's version of the index."""
+        if self._digests is not None:
+            return self._digests[number * CHUNK:number * CHUNK + size]
+        if number not in self._digest_chunks:
+            db, index_key = self._source or (None, None)
+            row = None if db is None else db.execute(
+                "SELECT h.revision, c.data FROM snapshot_index h JOIN snapshot_index_chunks c "
+                "ON c.key = h.key AND c.chunk = ? WHERE h.key = ?", (number, index_key)).fetchone()
+            if row is None or row[0] != self.revision:
+                raise IndexUnreadable()
+            self._digest_chunks[number] = _digests_of(row[1], size)
+        return self._digest_chunks[number]
+
     def known(self) -> dict[str, tuple[Stat, str | None]]:
         return {st[0]: (st, digest) for st, digest in zip(self.stats, self.digests)}
 
-    def successor(self, walked: list[Stat], digests: list[str | None], manifest: str) -> FolderIndex:
+    def successor(self, walked: list[Stat], digests: list[str | None] | PatchedDigests,
+                  manifest: str) -> FolderIndex:
         """The index of a new walk of this folder, to save over this one."""
         _, _, shas = self._cut(walked)
         new = FolderIndex(digests, manifest, self.generation, stats=walked, chunk_shas=shas,
@@ -171,18 +198,79 @@ class FolderIndex:
                           (index_key,)).fetchall()
         if not rows or rows[0][0] != self.revision:
             raise IndexUnreadable()  # saved again since the header was read
+        if [number for _, number, _ in rows] != list(range(len(self.chunk_shas))):
+            raise IndexUnreadable()  # chunks missing
         digests: list[str | None] = []
-        try:
-            if [number for _, number, _ in rows] != list(range(len(self.chunk_shas))):
-                raise ValueError("chunks missing")
-            for _, _, data in rows:
-                version, part = marshal.loads(data)
-                if version != FORMAT:
-                    raise ValueError(version)
-                digests += part
-        except (EOFError, ValueError, TypeError):
-            raise IndexUnreadable() from None  # damaged: the next save rewrites it
+        for _, _, data in rows:
+            digests += _digests_of(data, None)
         return digests
+
+
+class PatchedDigests:
+    """An index's digests with a few positions replaced (an edit's), read chunk by chunk:
+    an edit of one file reads the digests of its chunk, not those of the whole folder.
+    Only for an index whose every digest is trusted (its header has a manifest)."""
+
+    __slots__ = ("_base", "_count", "_edits")
+
+    def __init__(self, base: FolderIndex, count: int, edits: dict[int, str | None]) -> None:
+        self._base = base
+        self._count = count
+        self._edits = edits
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, position: int) -> str | None:
+        if position in self._edits:
+            return self._edits[position]
+        number = position // CHUNK
+        return self.chunk(number)[position - number * CHUNK]
+
+    def __setitem__(self, position: int, digest: str | None) -> None:
+        self._edits[position] = digest
+
+    def __iter__(self) -> Iterator[str | None]:
+        for number in range((self._count + CHUNK - 1) // CHUNK):
+            yield from self.chunk(number)
+
+    def __contains__(self, digest: object) -> bool:
+        if digest is None:  # the base trusts every digest: only an edit can be None
+            return None in self._edits.values()
+        return any(d == digest for d in self)
+
+    def copy(self) -> PatchedDigests:
+        return PatchedDigests(self._base, self._count, dict(self._edits))
+
+    def based_on(self, index: FolderIndex) -> bool:
+        return self._base is index
+
+    def touched(self) -> set[int]:
+        """The chunks holding an edit."""
+        return {position // CHUNK for position in self._edits}
+
+    def chunk(self, number: int) -> list[str | None]:
+        start = number * CHUNK
+        size = min(CHUNK, self._count - start)
+        if self._base._digests is not None or number in self.touched() or number in self._base._digest_chunks:
+            digests = list(self._base.digest_chunk(number, size))
+        else:  # going through them all: one read of the whole index beats one per chunk
+            digests = self._base.digests[start:start + size]
+        for position, digest in self._edits.items():
+            if start <= position < start + size:
+                digests[position - start] = digest
+        return digests
+
+
+def _digests_of(data: bytes, size: int | None) -> list[str | None]:
+    """A chunk row's digests (of `size` files, if given), or `IndexUnreadable` if damaged."""
+    try:
+        version, digests = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        raise IndexUnreadable() from None  # damaged: the next save rewrites it
+    if version != FORMAT or not isinstance(digests, list) or (size is not None and len(digests) != size):
+        raise IndexUnreadable()
+    return digests
 
 
 def _dump(stats: list[Stat]) -> bytes:
@@ -226,12 +314,18 @@ def save(db: sqlite3.Connection, index_key: str, index: FolderIndex, base: Folde
             (index.walk_sha, manifest, shas, index_key, base.revision, index.generation))
     if cursor.rowcount != 1:
         return  # another writer or gc came first: its index stands
-    same_shape = base.revision is not None and len(base.digests) == len(index.digests)
+    patched = isinstance(index.digests, PatchedDigests) and index.digests.based_on(base)
+    touched = index.digests.touched() if isinstance(index.digests, PatchedDigests) else set()
+    same_shape = patched or (base.revision is not None and len(base.digests) == len(index.digests))
     for number, sha in enumerate(index.chunk_shas):
         start = number * CHUNK
-        digests = index.digests[start:start + CHUNK]
-        if same_shape and number < len(base.chunk_shas) and base.chunk_shas[number] == sha \
-                and base.digests[start:start + CHUNK] == digests and base.chunk_read(number):
+        same_walk = same_shape and number < len(base.chunk_shas) and base.chunk_shas[number] == sha \
+            and base.chunk_read(number)
+        if same_walk and patched and number not in touched:
+            continue  # neither its walk nor its digests changed (and they were never read)
+        digests = index.digests.chunk(number) if isinstance(index.digests, PatchedDigests) \
+            else index.digests[start:start + CHUNK]
+        if same_walk and not patched and base.digests[start:start + CHUNK] == digests:
             continue
         db.execute("INSERT OR REPLACE INTO snapshot_index_chunks (key, chunk, walk, data) VALUES (?, ?, ?, ?)",
                    (index_key, number, index.chunk_bytes(number), marshal.dumps((FORMAT, digests))))

@@ -17,7 +17,7 @@ from runner.snapshot import ignore, statcache
 from runner.snapshot import index as folder_index
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
-from runner.snapshot.manifest import FileEntry, encode_rows, replace_rows
+from runner.snapshot.manifest import FileEntry, decode, encode_rows, replace_rows
 from runner.snapshot.walk import WalkResult, gc_paused, walk
 from runner.state.db import (
     now,  # one timestamp format: snapshots and runs sort together
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from runner.snapshot.index import FolderIndex
+    from runner.snapshot.index import FolderIndex, PatchedDigests
     from runner.snapshot.statcache import Stat
     from runner.state import State
     from runner.state.objects import ObjectStore
@@ -83,13 +83,13 @@ class Scan:
         self.index_key = index_key
         self.index = index
         self.indexed = index.vouches_for(found.files)  # nothing changed since the index was written
-        self.digests: list[str | None] = []  # filled by classify (indexed: see known_digests)
+        self.digests: list[str | None] | PatchedDigests = []  # filled by classify (indexed: see known_digests)
         self.dirty: list[int] = []       # positions in found.files
         self.stale: list[str] = []       # stat-cache rows of files that are gone
         self.misses: list[int] = []      # positions whose digest the index did not vouch for
         self.same_files = self.indexed   # the index's files, in the same order (only stats differ)
 
-    def known_digests(self) -> list[str | None]:
+    def known_digests(self) -> list[str | None] | PatchedDigests:
         """`digests`, or the index's when it vouched for the whole walk (read only if needed)."""
         return self.index.digests if self.indexed else self.digests
 
@@ -111,7 +111,7 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
 
 def _take(project_root: Path, code: str, state: State, job: str | None, limits: Any, record: bool,
           omit: frozenset[str], files: bool) -> Snapshot:
-    scan = scan_folder(project_root, code, state, omit=omit)
+    scan = scan_folder(project_root, code, state, omit=omit, patch=not files)
     if files:
         with_digests(scan, state.db, project_root)
     if not scan.dirty and not scan.stale:
@@ -125,12 +125,14 @@ def _take(project_root: Path, code: str, state: State, job: str | None, limits: 
         return store_scan(project_root, scan, state, job, limits, code=None)
     with state.lock():
         if folder_index.generation(state.db) != scan.index.generation:
-            scan = scan_folder(project_root, code, state, omit=omit)  # gc ran since: a digest may be gone
+            scan = scan_folder(project_root, code, state, omit=omit, patch=not files)  # gc ran: a digest may be gone
         return store_scan(project_root, scan, state, job, limits, code=code)
 
 
 def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bool = True,
-                omit: frozenset[str] = frozenset()) -> Scan:
+                omit: frozenset[str] = frozenset(), patch: bool = False) -> Scan:
+    """Walk and classify. patch=True: after an edit of a few files, read the digests of
+    their chunks only (the scan can then list its files only while `state` is open)."""
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
     translations = os.path.join(state.root_path, "cache", "ignore-patterns.json") if state.exists else None
     if translations and ignore_files:
@@ -142,7 +144,7 @@ def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bo
         key = folder_index.key(code, ignore_files, omit)
         scan = Scan(found, "" if code == "." else code + "/", recorded_ns, key, folder_index.load(state.db, key))
         if not scan.indexed:
-            classify(scan, state.db, project_root)
+            classify(scan, state.db, project_root, state.objects if patch else None)
     return scan
 
 
@@ -157,15 +159,18 @@ def with_digests(scan: Scan, db: Any, project_root: Path) -> None:
             classify(scan, db, project_root)
 
 
-def classify(scan: Scan, db: Any, project_root: Path) -> None:
+def classify(scan: Scan, db: Any, project_root: Path, objects: ObjectStore | None = None) -> None:
     """Fill `scan.digests`: from the folder index where a file's stat is unchanged, else from
-    its stat-cache row; files neither vouches for are `dirty`."""
+    its stat-cache row; files neither vouches for are `dirty`. `objects`: where the previous
+    manifest must be for an edit to read only its chunks' digests (see `_edited_manifest`)."""
     files = scan.found.files
+    manifest = scan.index.manifest
+    patch = objects is not None and manifest is not None and objects.has(manifest)
     try:
-        digests, misses, scan.same_files = _from_index(scan.index, files)
+        digests, misses, scan.same_files = _from_index(scan.index, files, patch)
     except folder_index.IndexUnreadable:  # saved by another runner since, or damaged
         scan.index = scan.index.emptied()
-        digests, misses, scan.same_files = _from_index(scan.index, files)
+        digests, misses, scan.same_files = _from_index(scan.index, files, False)
     scan.misses = misses
     if len(misses) > LOAD_ALL_FROM:
         rows = statcache.load(db, scan.prefix)
@@ -191,11 +196,15 @@ def classify(scan: Scan, db: Any, project_root: Path) -> None:
     scan.stale = [p for p in scan.stale if not os.path.lexists(os.path.join(project_root, p))]
 
 
-def _from_index(index: FolderIndex, files: list[Stat]) -> tuple[list[str | None], list[int], bool]:
+def _from_index(index: FolderIndex, files: list[Stat],
+                patch: bool) -> tuple[list[str | None] | PatchedDigests, list[int], bool]:
     """Digests the index vouches for, the positions of the files it does not, and whether
-    the walk has exactly the index's files in the same order."""
+    the walk has exactly the index's files in the same order. `patch`: a few edits may
+    read only their chunks' digests (the index then trusts every digest: it has a manifest)."""
     changed = index.changed(files)  # the usual edit: same files in the same order, a few stats differ
     if changed is not None:
+        if patch and len(changed) <= PATCH_UP_TO:
+            return index.patched(len(files), dict.fromkeys(changed)), changed, True
         digests = list(index.digests)
         for i in changed:
             digests[i] = None
@@ -263,7 +272,11 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
         digest = hashlib.sha256(manifest).hexdigest()
 
     def entries() -> list[Row]:
-        return rows if rows is not None else _rows(scan, hashed)
+        if rows is not None:
+            return rows
+        if manifest and isinstance(scan.digests, folder_index.PatchedDigests):  # maybe no longer readable
+            return [tuple(entry) for entry in decode(manifest, digest)]
+        return _rows(scan, hashed)
 
     label = f"job {job!r}" if job else f"code folder {scan.prefix.rstrip('/') or '.'!r}"
     warnings = scan.found.warnings + size_warnings(entries, count, size, label, getattr(limits, "warn_mb", None),
@@ -321,7 +334,7 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) ->
 
 def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
     """The folder index after this scan: a digest only where the stat cache would trust it."""
-    digests = list(scan.known_digests())
+    digests = scan.known_digests().copy()
     files = scan.found.files
     for i in scan.dirty:
         st = files[i]

@@ -28,7 +28,7 @@ FORMAT = 2  # 2: keyed by runner.quickhash
 class Record:
     """A frozen model read back from the cache: `job.code`, `item.model_dump(exclude_none=True)`."""
 
-    __slots__ = ("_kind", "_fields")
+    __slots__ = ("_fields", "_kind")
 
     def __init__(self, kind: str, fields: dict[str, Any]) -> None:
         object.__setattr__(self, "_kind", kind)

@@ -108,3 +108,50 @@ def test_digests_saved_over_since_the_header_was_read_are_not_used(project: Proj
     assert not scan.indexed and not scan.dirty and None not in scan.digests
     snap = store_scan(project.root, scan, state, "train", None, code="src")
     assert (snap.digest, snap.hashed) == (_fresh(project, tmp_path), 0)
+
+
+def _damage_digests(state: State, *chunks: int) -> None:
+    with state.transaction() as db:
+        db.executemany("UPDATE snapshot_index_chunks SET data = x'00' WHERE chunk = ?", [(n,) for n in chunks])
+
+
+def _damaged(state: State) -> list[int]:
+    return [n for (n,) in state.db.execute("SELECT chunk FROM snapshot_index_chunks WHERE data = x'00' ORDER BY chunk")]
+
+
+def test_an_edit_that_needs_no_files_reads_only_its_chunks_digests(project: ProjectDir, state: State,
+                                                                   tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    _damage_digests(state, 0, 2)  # only chunk 1's digests stay readable
+    (project / "src" / f"m{folder_index.CHUNK + 7:04d}.py").write_text("x = 'edited'\n")
+    edited = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (edited.hashed, edited.digest) == (1, _fresh(project, tmp_path))
+    assert _damaged(state) == [0, 2]  # never read, never rewritten
+    again = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (again.hashed, again.digest) == (0, edited.digest)
+    # a caller that needs the files reads every chunk: the damaged ones are rebuilt from the stat cache
+    full = take_snapshot(project.root, "src", state, job="train")
+    assert (full.hashed, full.digest, len(full.files)) == (0, edited.digest, FILES)
+    assert _damaged(state) == []
+
+
+def test_an_edit_whose_chunk_digests_are_damaged_asks_the_stat_cache(project: ProjectDir, state: State,
+                                                                      tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    _damage_digests(state, 1)
+    (project / "src" / f"m{folder_index.CHUNK + 7:04d}.py").write_text("x = 'edited'\n")
+    edited = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (edited.hashed, edited.digest) == (1, _fresh(project, tmp_path))
+    assert _damaged(state) == []
+    assert take_snapshot(project.root, "src", state, job="train", files=False).hashed == 0
+
+
+def test_an_edit_after_a_plan_reads_every_digest(project: ProjectDir, state: State, tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, record=False)  # as `runner plan`: no manifest object stored
+    (project / "src" / "m0003.py").write_text("x = 'edited'\n")
+    edited = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (edited.hashed, edited.digest) == (1, _fresh(project, tmp_path))
+    assert state.objects.has(edited.digest)
