@@ -224,8 +224,8 @@ class PatchedDigests:
     def __getitem__(self, position: int) -> str | None:
         if position in self._edits:
             return self._edits[position]
-        number = position // CHUNK
-        return self.chunk(number)[position - number * CHUNK]
+        number, offset = divmod(position, CHUNK)
+        return self._base.digest_chunk(number, min(CHUNK, self._count - number * CHUNK))[offset]
 
     def __setitem__(self, position: int, digest: str | None) -> None:
         self._edits[position] = digest
@@ -252,9 +252,9 @@ class PatchedDigests:
     def chunk(self, number: int) -> list[str | None]:
         start = number * CHUNK
         size = min(CHUNK, self._count - start)
-        if self._base._digests is not None or number in self.touched() or number in self._base._digest_chunks:
+        if number in self.touched():
             digests = list(self._base.digest_chunk(number, size))
-        else:  # going through them all: one read of the whole index beats one per chunk
+        else:  # going through them all: one read of the whole index, not one per chunk
             digests = self._base.digests[start:start + size]
         for position, digest in self._edits.items():
             if start <= position < start + size:
