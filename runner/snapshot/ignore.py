@@ -21,11 +21,15 @@ import re
 
 from runner.errors import RunnerError
 
+TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
 RULE_FILES = (".runnerignore", ".amlignore", ".gitignore")
 ALWAYS_EXCLUDED = frozenset({".git", ".runner"})
 
 
-def rules_file_in(names: set[str] | frozenset[str]) -> str | None:
+def rules_file_in(names: Collection[str]) -> str | None:
     """Which rules file governs a folder whose entries are `names`."""
     for name in RULE_FILES:
         if name in names:

@@ -25,7 +25,7 @@ from runner.snapshot.statcache import stat_of
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from runner.snapshot.statcache import Stat
@@ -103,16 +103,18 @@ def _inside(path: str, root: str) -> bool:
 
 
 class _Walker:
-    """Folders are decided one by one as the walk meets them (an ignored folder is never
-    entered); regular files are stat'ed as met, wait in one bucket per rules stack, and are
-    decided in `finish` by a few searches over the whole bucket (see `Rules.candidates`)
-    instead of one regex search per file. Stat'ing the few ignored files costs less."""
+    """A folder's entries are sorted in one pass (its rules file is known after it); then its
+    subfolders are decided one by one (an ignored folder is never entered). Regular files
+    are stat'ed in that pass, wait in one bucket per rules stack, and are decided in `finish`
+    by a few searches over the whole bucket (see `Rules.candidates`) instead of one regex
+    search per file. Stat'ing the few ignored files costs less."""
 
     def __init__(self, root: str, ignore_files: bool, skip: str | None, omit: frozenset[str]) -> None:
         self.root = root
         self.ignore_files = ignore_files
         self.skip = skip
         self.omit = omit
+        self.omitted_in = {path[:path.rfind("/") + 1] for path in omit}  # their folders, as `rel`s
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
         self.buckets: dict[int, tuple[Rules, list[Stat]]] = {}
@@ -120,35 +122,51 @@ class _Walker:
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
         with os.scandir(folder) as it:
             entries = list(it)
-        name = rules_file_in({e.name for e in entries}) if self.ignore_files else None
-        if name:
-            rules = rules.push(load_rules_file(os.path.join(folder, name), rel, rel + name))
-        self.chain.add(real)
-        ignored = rules.ignored if rules.files else None
-        bucket = self.buckets.setdefault(id(rules), (rules, []))[1]
+        files: list[Stat] = []
+        folders, others, dotted = [], [], []
         for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
             name = entry.name
-            path = rel + name
-            if name in ALWAYS_EXCLUDED:
-                self._exclude(name, top)
-            elif entry.is_file(follow_symlinks=False):
-                # top-level files are decided now: the excluded ones are listed by name
-                if path in self.omit or (top and ignored is not None and ignored(path, False)):
+            if name[0] == ".":  # few names start with a dot: .git, .runner and the rules files among them
+                if name in ALWAYS_EXCLUDED:
                     self._exclude(name, top)
-                else:
-                    st = entry.stat(follow_symlinks=False)
-                    bucket.append((path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
+                    continue
+                dotted.append(name)
+            if entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
             elif entry.is_dir(follow_symlinks=False):
-                inner = real + os.sep + name
-                if (ignored is None or not ignored(path, True)) and inner != self.skip:
-                    self.scan(entry.path, path + "/", rules, inner)
-                else:
-                    self._exclude(name, top)
-            elif entry.is_symlink():
+                folders.append(entry)
+            else:
+                others.append(entry)
+        name = rules_file_in(dotted) if self.ignore_files and dotted else None
+        if name:
+            rules = rules.push(load_rules_file(os.path.join(folder, name), rel, rel + name))
+        ignored = rules.ignored if rules.files else None
+        if rel in self.omitted_in or (top and ignored is not None):  # top-level files: decided now, to list them
+            files = [st for st in files if not self._left_out(st[0], rel, top, ignored)]
+        self.buckets.setdefault(id(rules), (rules, []))[1].extend(files)
+        self.chain.add(real)
+        for entry in folders:
+            name = entry.name
+            path, inner = rel + name, real + os.sep + name
+            if (ignored is None or not ignored(path, True)) and inner != self.skip:
+                self.scan(entry.path, path + "/", rules, inner)
+            else:
+                self._exclude(name, top)
+        for entry in others:
+            path = rel + entry.name
+            if entry.is_symlink():
                 self._link(entry, path, rules, top)
             elif ignored is None or not ignored(path, False):
                 self._file(path, entry.stat(follow_symlinks=False))
         self.chain.discard(real)
+
+    def _left_out(self, path: str, rel: str, top: bool, ignored: Callable[[str, bool], bool] | None) -> bool:
+        """Whether a file of folder `rel` is omitted or (at the top) ignored; then it is excluded."""
+        if path in self.omit or (top and ignored is not None and ignored(path, False)):
+            self._exclude(path[len(rel):], top)
+            return True
+        return False
 
     def finish(self) -> WalkResult:
         """Drop the waiting files the rules ignore."""
