@@ -3,6 +3,7 @@
 Builds a temporary git repository of many small files plus large data files, then
 prints, in one run: a cold `runner snapshot JOB --json`, a no-op one, a one-file-edited
 one (each end to end through the console script), `git status` on the same tree,
+`python -c 'import re'` (what pip's console scripts import first; shown, not in the target),
 `python -c pass`, the in-process cost of a no-op `take_snapshot`, and the ratios against
 the target: no-op and one-file snapshots within 3x `git status` plus interpreter start.
 
@@ -92,8 +93,9 @@ def edit(root: Path, i: int) -> None:
 
 def rounds(root: Path, repeat: int) -> tuple[dict[str, list[Timing]], list[int], list[int]]:
     """`repeat` rounds of: a one-file-edited snapshot, a no-op one, `git status`, `python -c
-    pass`. Interleaved, so a burst of load on a shared machine hits every figure alike."""
-    times: dict[str, list[Timing]] = {"one": [], "noop": [], "status": [], "python": []}
+    pass`, `python -c 'import re'`. Interleaved, so a burst of load on a shared machine hits
+    every figure alike."""
+    times: dict[str, list[Timing]] = {"one": [], "noop": [], "status": [], "python": [], "script": []}
     one_hashed, noop_hashed = [], []
     timed(["git", "status", "--porcelain"], root)  # warm the page cache and the index
     for i in range(repeat):
@@ -106,6 +108,7 @@ def rounds(root: Path, repeat: int) -> tuple[dict[str, list[Timing]], list[int],
         noop_hashed.append(int(doc["hashed"]))  # type: ignore[call-overload]
         times["status"].append(timed(["git", "status", "--porcelain"], root)[0])
         times["python"].append(timed([sys.executable, "-c", "pass"], root)[0])
+        times["script"].append(timed([sys.executable, "-c", "import re"], root)[0])
     return times, one_hashed, noop_hashed
 
 
@@ -153,7 +156,7 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
     cold, cold_doc = snapshot(root)
     snapshot(root)  # the folder index and the .pyc files exist from here on
     times, one_hashed, noop_hashed = rounds(root, repeat)
-    noop, one, status, python = (medians(times[k]) for k in ("noop", "one", "status", "python"))
+    noop, one, status, python, script = (medians(times[k]) for k in ("noop", "one", "status", "python", "script"))
     inproc = in_process_noop(root, repeat)
     rows = [
         ("cold snapshot", cold, (f"{cold_doc['files']:,} files, {int(cold_doc['bytes']) / 2**20:.0f} MB, "  # type: ignore[call-overload]
@@ -162,6 +165,7 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
         ("one-file-edited snapshot", one, f"hashed {one_hashed}"),
         ("git status", status, ""),
         ("python -c pass", python, ""),
+        ("python -c 'import re'", script, "pip's console scripts import re before runner (not in the target)"),
         ("no-op take_snapshot in-process", inproc, "the snapshot's own cost"),
     ]
     print(f"{'':<36} {'wall':>9}     {'cpu':>9}   (medians of {repeat} interleaved rounds)")
