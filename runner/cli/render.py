@@ -31,9 +31,14 @@ def plan_summary(plan: Plan) -> str:
 
 
 def print_json(data: Any) -> None:
-    import json
+    from runner.jsontext import dumps_plain
 
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    text = dumps_plain(data)
+    if text is None:
+        import json
+
+        text = json.dumps(data, indent=2, sort_keys=False, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def human_bytes(size: float) -> str:

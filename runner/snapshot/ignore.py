@@ -17,12 +17,12 @@ entry itself only when it ends exactly at the entry.
 from __future__ import annotations
 
 import os
-import re
 
 from runner.errors import RunnerError
 
 TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
 if TYPE_CHECKING:
+    import re
     from collections.abc import Collection
 
 RULE_FILES = (".runnerignore", ".amlignore", ".gitignore")
@@ -55,7 +55,7 @@ class _Pattern:
     @property
     def regex(self) -> re.Pattern[str]:
         if self._regex is None:
-            self._regex = re.compile(self.source)
+            self._regex = _regex(self.source)
         return self._regex
 
 
@@ -88,7 +88,7 @@ class RulesFile:
             for literal in self._literals:
                 found |= _lines_holding(text, literal)
             return found
-        return _lines_matching(text, re.compile(self._any_source, re.MULTILINE))
+        return _lines_matching(text, _regex(self._any_source, multiline=True))
 
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by a negation, None: no pattern of this file matches."""
@@ -101,13 +101,21 @@ class RulesFile:
             else:
                 return None  # every pattern's literal is missing: none can match
         if self._any is None:
-            self._any = re.compile(self._any_source)
+            self._any = _regex(self._any_source)
         if self._any.search(text) is None:
             return None
         for pattern in self._patterns:
             if _matches_itself(pattern, sub, is_dir):
                 return pattern.ignore
         return None
+
+
+def _regex(source: str, *, multiline: bool = False) -> re.Pattern[str]:
+    """Compile a pattern's regex; `re` is imported only then (~6 ms: a walk whose paths hold
+    no pattern's literal never needs it)."""
+    import re
+
+    return re.compile(source, re.MULTILINE if multiline else 0)
 
 
 def _lines_holding(text: str, literal: str) -> set[int]:
@@ -195,7 +203,7 @@ def load_rules_file(file: str, prefix: str, display: str) -> RulesFile:
 # pathspec costs ~35 ms (it pulls in typing and dataclasses), more than an unchanged
 # snapshot. A line's translation depends only on the line and on pathspec's own code.
 _TRANSLATED: dict[str, list[object]] = {}  # line -> [include, regex, dir_only] or [None] for a comment
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: marshal
 _cache_dirty = False
 
 
@@ -226,17 +234,18 @@ def _translate(line: str, where: str) -> list[object]:
 
 
 def load_translations(path: str) -> None:
-    """Read the translations a previous run kept in `path` (if made by this pathspec)."""
-    import json
+    """Read the translations a previous run kept in `path` (if made by this pathspec). The
+    file is marshal data, not JSON: importing json imports `re` (~7 ms)."""
+    import marshal
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            cached = json.load(handle)
+        with open(path, "rb") as handle:
+            cached = marshal.load(handle)
         if cached.get("key") == _translation_key():
             for line, known in cached["lines"].items():
                 if known == [None] or (isinstance(known, list) and len(known) == 3 and isinstance(known[1], str)):
                     _TRANSLATED.setdefault(line, known)  # anything else: translate that line again
-    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+    except (OSError, EOFError, ValueError, AttributeError, TypeError, KeyError):
         pass  # no cache yet, or a damaged one: translate again
 
 
@@ -245,12 +254,12 @@ def save_translations(path: str) -> None:
     global _cache_dirty
     if not _cache_dirty:
         return
-    import json
+    import marshal
 
     from runner.atomic import atomic_write
 
     try:
-        atomic_write(path, json.dumps({"key": _translation_key(), "lines": _TRANSLATED}))
+        atomic_write(path, marshal.dumps({"key": _translation_key(), "lines": _TRANSLATED}))
         _cache_dirty = False
     except OSError:
         pass
@@ -285,8 +294,8 @@ def _installed_key() -> str:
             except OSError:
                 continue  # not in this pathspec release
             stamps.append(f"{part}:{st.st_size}:{st.st_mtime_ns}")
-        return "|".join([str(_CACHE_FORMAT), __version__, *stamps])
-    return f"{_CACHE_FORMAT}|{__version__}|no pathspec"
+        return "|".join([str(_CACHE_FORMAT), __version__, str(sys.hexversion), *stamps])
+    return f"{_CACHE_FORMAT}|{__version__}|{sys.hexversion}|no pathspec"
 
 
 # The files of pathspec whose change may change a translation (names of several releases).
@@ -294,7 +303,7 @@ _PATHSPEC_FILES = ("__init__.py", "_version.py", "_meta.py", "patterns/gitignore
                    "patterns/gitignore/base.py", "patterns/gitwildmatch.py")
 
 
-_WILDCARDS = re.compile(r"[*?\\]")
+_WILDCARDS = str.maketrans("?\\", "**")  # every wildcard and escape becomes `*`, to split on
 
 
 def _literal(line: str) -> str | None:
@@ -305,5 +314,5 @@ def _literal(line: str) -> str | None:
     match no slash at all."""
     text = line.rstrip()
     text = text.removeprefix("!")
-    pieces = [piece.strip("/") for piece in _WILDCARDS.split(text.split("[", 1)[0])]
+    pieces = [piece.strip("/") for piece in text.split("[", 1)[0].translate(_WILDCARDS).split("*")]
     return max(pieces, key=len, default="") or None

@@ -8,10 +8,10 @@ sorted by path; its sha256 is the snapshot digest. Modes are normalised like git
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 
 from runner.errors import StateError
+from runner.jsontext import quote  # json.dumps's quoting, without importing json (nor `re`)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def encode(entries: list[FileEntry] | tuple[FileEntry, ...]) -> bytes:
 
 def encode_rows(rows: list[tuple[str, int, int, str]]) -> bytes:
     """`encode` for (path, size, mode, digest) tuples, sorted by path."""
+    import json  # in the functions: `runner snapshot` after an edit does without it (and `re`)
+
     doc = {"algorithm": ALGORITHM, "fields": list(FIELDS), "version": VERSION, "files": rows}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
 
@@ -61,12 +63,12 @@ def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes
         return None
     spans = []
     for path, (size, mode, digest) in changed.items():
-        head = b"[" + json.dumps(path).encode("ascii") + b","
+        head = f"[{quote(path)},".encode("ascii")
         at = data.find(head, start)
         if at < 0:
             return None
         end = data.index(b"]", at + len(head)) + 1  # sizes, modes and digests hold no `]`
-        spans.append((at, end, json.dumps([path, size, mode, digest], separators=(",", ":")).encode("ascii")))
+        spans.append((at, end, f"[{quote(path)},{int(size)},{int(mode)},{quote(digest)}]".encode("ascii")))
     pieces: list[bytes | memoryview] = []
     view, done = memoryview(data), 0
     for at, end, row in sorted(spans):
@@ -77,6 +79,8 @@ def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes
 
 
 def decode(data: bytes, digest: str) -> tuple[FileEntry, ...]:
+    import json
+
     doc = json.loads(data)
     if doc.get("version") != VERSION or doc.get("algorithm") != ALGORITHM:
         raise StateError(f"snapshot {digest} has manifest version {doc.get('version')!r}, "

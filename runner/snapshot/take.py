@@ -134,7 +134,7 @@ def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bo
     """Walk and classify. patch=True: after an edit of a few files, read the digests of
     their chunks only (the scan can then list its files only while `state` is open)."""
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    translations = os.path.join(state.root_path, "cache", "ignore-patterns.json") if state.exists else None
+    translations = os.path.join(state.root_path, "cache", "ignore-patterns.marshal") if state.exists else None
     if translations and ignore_files:
         ignore.load_translations(translations)
     with gc_paused():

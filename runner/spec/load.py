@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from runner.errors import Problem, SpecError
 from runner.values import Value
 
@@ -98,6 +96,8 @@ def _validate(doc: Located) -> tuple[Any, list[tuple[Mark, Path_, str]]]:
 
 def _partial(data: dict[str, Any]) -> Any:
     """A Spec of the items that are valid on their own, so whole-file checks still run."""
+    import re  # here: a valid spec (and a cached one) never needs it
+
     from runner.spec.models import NAME_PATTERN, SECTIONS, Spec
 
     clean: dict[str, Any] = {"version": 1}

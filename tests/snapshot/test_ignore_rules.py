@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import subprocess
 import tempfile
@@ -171,16 +171,16 @@ def test_kept_translations_are_used_only_under_their_key_and_only_if_well_formed
     from runner.state import open_state
 
     project.gen({"train.yaml": "version: 1\njobs: {}\n", ".gitignore": "*.log\n", "a.py": "", "b.log": ""})
-    cache = project / ".runner" / "cache" / "ignore-patterns.json"
+    cache = project / ".runner" / "cache" / "ignore-patterns.marshal"
     kept = {"key": ignore._translation_key(), "lines": {"*.log": [True, "^never$", False]}}
     for contents, expected in (
-            (json.dumps(kept), {"a.py", "b.log", ".gitignore"}),  # used: proves the cache is read
-            (json.dumps({**kept, "key": "another runner or pathspec"}), {"a.py", ".gitignore"}),
-            (json.dumps({**kept, "lines": {"*.log": [True]}}), {"a.py", ".gitignore"}),  # damaged entry
-            ('{"lines": ', {"a.py", ".gitignore"})):  # not JSON
+            (marshal.dumps(kept), {"a.py", "b.log", ".gitignore"}),  # used: proves the cache is read
+            (marshal.dumps({**kept, "key": "another runner or pathspec"}), {"a.py", ".gitignore"}),
+            (marshal.dumps({**kept, "lines": {"*.log": [True]}}), {"a.py", ".gitignore"}),  # damaged entry
+            (marshal.dumps(kept)[:-5], {"a.py", ".gitignore"})):  # cut short
         monkeypatch.setattr(ignore, "_TRANSLATED", {})
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(contents)
+        cache.write_bytes(contents)
         with open_state(find_project(project.root)) as state:
             found = take_snapshot(project.root, ".", state, record=False, omit=frozenset({"train.yaml"}))
         assert {f.path for f in found.files} == expected
