@@ -141,11 +141,11 @@ class FolderIndex:
         if number not in self._digest_chunks:
             db, index_key = self._source or (None, None)
             row = None if db is None else db.execute(
-                "SELECT h.revision, c.data FROM snapshot_index h JOIN snapshot_index_chunks c "
+                f"SELECT h.revision, {_GENERATION}, c.data FROM snapshot_index h JOIN snapshot_index_chunks c "
                 "ON c.key = h.key AND c.chunk = ? WHERE h.key = ?", (number, index_key)).fetchone()
-            if row is None or row[0] != self.revision:
-                raise IndexUnreadable()
-            self._digest_chunks[number] = _digests_of(row[1], size)
+            if row is None or row[:2] != (self.revision, self.generation):
+                raise IndexUnreadable()  # saved again since the header was read (or cleared, then saved)
+            self._digest_chunks[number] = _digests_of(row[2], size)
         return self._digest_chunks[number]
 
     def known(self) -> dict[str, tuple[Stat, str | None]]:
@@ -193,16 +193,17 @@ class FolderIndex:
         if self._source is None:
             return []
         db, index_key = self._source
-        rows = db.execute("SELECT h.revision, c.chunk, c.data FROM snapshot_index h "
+        rows = db.execute(f"SELECT h.revision, {_GENERATION}, c.chunk, c.data FROM snapshot_index h "
                           "LEFT JOIN snapshot_index_chunks c ON c.key = h.key WHERE h.key = ? ORDER BY c.chunk",
                           (index_key,)).fetchall()
-        if not rows or rows[0][0] != self.revision:
-            raise IndexUnreadable()  # saved again since the header was read
-        if [number for _, number, _ in rows] != list(range(len(self.chunk_shas))):
+        if not rows or rows[0][:2] != (self.revision, self.generation):
+            raise IndexUnreadable()  # saved again since the header was read (or cleared, then saved)
+        chunks = [(number, data) for _, _, number, data in rows if number is not None]  # none: empty folder
+        if [number for number, _ in chunks] != list(range(len(self.chunk_shas))):
             raise IndexUnreadable()  # chunks missing
         digests: list[str | None] = []
-        for _, _, data in rows:
-            digests += _digests_of(data, None)
+        for number, data in chunks:  # every chunk but the last holds CHUNK files
+            digests += _digests_of(data, CHUNK if number < len(chunks) - 1 else None)
         return digests
 
 
@@ -263,12 +264,14 @@ class PatchedDigests:
 
 
 def _digests_of(data: bytes, size: int | None) -> list[str | None]:
-    """A chunk row's digests (of `size` files, if given), or `IndexUnreadable` if damaged."""
+    """A chunk row's digests (of `size` files, if given; else 1 to CHUNK), or `IndexUnreadable`
+    if damaged."""
     try:
         version, digests = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
         raise IndexUnreadable() from None  # damaged: the next save rewrites it
-    if version != FORMAT or not isinstance(digests, list) or (size is not None and len(digests) != size):
+    if version != FORMAT or not isinstance(digests, list) or \
+            not (len(digests) == size if size is not None else 0 < len(digests) <= CHUNK):
         raise IndexUnreadable()
     return digests
 

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a sn
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    Entry = tuple[str, int, int, str]  # (path, size, mode, digest), as runner.snapshot.take.Row
+    Entry = tuple[str, int]  # (path in the code folder, size)
 
 DEFAULT_WARN_MB = 300.0
 DEFAULT_WARN_FILES = 2000
@@ -35,13 +35,13 @@ def size_warnings(entries: Callable[[], list[Entry]], count: int, total: int, la
 
 def _largest_files(entries: list[Entry]) -> str:
     top = sorted(entries, key=lambda e: (-e[1], e[0]))[:SHOW]
-    return ", ".join(f"{path} ({_mb(size)})" for path, size, _, _ in top) or "none"
+    return ", ".join(f"{path} ({_mb(size)})" for path, size in top) or "none"
 
 
 def _largest_folders(entries: list[Entry], by_count: bool) -> str:
     size: dict[str, int] = defaultdict(int)
     count: dict[str, int] = defaultdict(int)
-    for path, file_size, _, _ in entries:
+    for path, file_size in entries:
         folder, _, rest = path.partition("/")
         if rest:
             size[folder + "/"] += file_size

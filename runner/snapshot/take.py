@@ -106,7 +106,12 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
     costs one read of its index's header; `files` would read the rest while `state` is open).
     """
     with gc_paused():  # the walk, the index and the manifest are tens of thousands of acyclic tuples
-        return _take(project_root, code, state, job, limits, record, omit, files)
+        try:
+            return _take(project_root, code, state, job, limits, record, omit, files)
+        except folder_index.IndexUnreadable:  # another runner saved the index meanwhile, or it is damaged:
+            if files:                         # reading all of it first falls back to the stat cache
+                raise
+            return _take(project_root, code, state, job, limits, record, omit, True)
 
 
 def _take(project_root: Path, code: str, state: State, job: str | None, limits: Any, record: bool,
@@ -115,7 +120,7 @@ def _take(project_root: Path, code: str, state: State, job: str | None, limits: 
     if files:
         with_digests(scan, state.db, project_root)
     if not scan.dirty and not scan.stale:
-        snap, _ = _snapshot(scan, {}, job, limits, encode=False)
+        snap, _ = _snapshot(scan, {}, job, limits, encode=False, objects=state.objects)
         if not record or (_latest(state, job, code) == snap.digest and state.objects.has(snap.digest)):
             if not scan.indexed and state.exists:
                 with state.transaction() as db:
@@ -152,8 +157,9 @@ def with_digests(scan: Scan, db: Any, project_root: Path) -> None:
     """Make sure an indexed scan can list its files' digests (a no-op read only the index's
     header): read them, or, if another runner saved the index since, ask the stat cache."""
     if scan.indexed:
-        try:
-            scan.index.digests  # noqa: B018 (read now, while the scan can still change course)
+        try:  # read now, while the scan can still change course
+            if len(scan.index.digests) != len(scan.found.files):
+                raise folder_index.IndexUnreadable()  # a damaged chunk that still reads
         except folder_index.IndexUnreadable:
             scan.index, scan.indexed = scan.index.emptied(), False
             classify(scan, db, project_root)
@@ -206,6 +212,8 @@ def _from_index(index: FolderIndex, files: list[Stat],
         if patch and len(changed) <= PATCH_UP_TO:
             return index.patched(len(files), dict.fromkeys(changed)), changed, True
         digests = list(index.digests)
+        if len(digests) != len(files):
+            raise folder_index.IndexUnreadable()  # a damaged chunk that still reads
         for i in changed:
             digests[i] = None
         return digests, [i for i, digest in enumerate(digests) if digest is None], True
@@ -278,8 +286,12 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
             return [tuple(entry) for entry in decode(manifest, digest)]
         return _rows(scan, hashed)
 
+    def walked() -> list[tuple[str, int]]:  # the largest files and folders need no digests
+        cut = len(scan.prefix)
+        return [(st[0][cut:], st[1]) for st in files]
+
     label = f"job {job!r}" if job else f"code folder {scan.prefix.rstrip('/') or '.'!r}"
-    warnings = scan.found.warnings + size_warnings(entries, count, size, label, getattr(limits, "warn_mb", None),
+    warnings = scan.found.warnings + size_warnings(walked, count, size, label, getattr(limits, "warn_mb", None),
                                                    getattr(limits, "warn_files", None))
     snap = Snapshot(job, digest, entries, count=count, size=size, hashed=len(hashed),
                     excluded=tuple(sorted(scan.found.excluded)), warnings=tuple(warnings))

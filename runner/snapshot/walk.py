@@ -132,7 +132,10 @@ class _Walker:
                     continue
                 dotted.append(name)
             if entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read: not part of this snapshot
                 files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
             elif entry.is_dir(follow_symlinks=False):
                 folders.append(entry)

@@ -48,7 +48,6 @@ class ObjectStore:
         self.root_path = os.fspath(root)
         self.writable = writable  # False: a read-only view (no .runner/ yet): hash, store nothing
         self._deferred: list[str] | None = None
-        self._new_shards = False  # a batch made a shard folder: its parent is synced too
         self._base = os.path.join(root, ALGORITHM)
         self._tmp = os.path.join(root, "tmp")
         self._tmp_ready = False
@@ -139,19 +138,18 @@ class ObjectStore:
         if self._deferred is not None:
             yield
             return
-        self._deferred, self._new_shards = [], False
+        self._deferred = []
         try:
             yield
         finally:
-            pending, new_shards, self._deferred = self._deferred, self._new_shards, None
+            pending, self._deferred = self._deferred, None
             if len(pending) > FSYNC_EACH_UP_TO:
                 _sync_filesystem(self.root_path)
             else:  # a few objects (an edit): syncfs would also flush everything else on the disk
                 shards = dict.fromkeys(_fsync(self._where(digest)) for digest in pending)
-                for folder in shards:
-                    _fsync(folder)  # the shards hold the new names
-                if new_shards:
-                    _fsync(self._base)  # and their parent the new shards
+                for folder in [*shards, self._base] if shards else ():
+                    _fsync(folder)  # the shards hold the new names; their parent new shards (this
+                                    # batch's, or another process's that has not synced them yet)
 
     # -- writing
 
@@ -219,7 +217,6 @@ class ObjectStore:
         except FileNotFoundError:  # first object of its shard (or gc just removed the empty shard)
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
-            self._new_shards = True
         if self._deferred is not None:
             self._deferred.append(digest)
 

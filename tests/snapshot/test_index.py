@@ -155,3 +155,83 @@ def test_an_edit_after_a_plan_reads_every_digest(project: ProjectDir, state: Sta
     edited = take_snapshot(project.root, "src", state, job="train", files=False)
     assert (edited.hashed, edited.digest) == (1, _fresh(project, tmp_path))
     assert state.objects.has(edited.digest)
+
+
+def test_digests_of_an_index_cleared_and_saved_again_at_the_same_revision_are_not_used(
+        project: ProjectDir, state: State, tmp_path: Path) -> None:
+    from runner.snapshot.take import scan_folder, store_scan, with_digests
+
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    scan = scan_folder(project.root, "src", state)  # reads the header of revision 1
+    other = open_state_at(project.root / ".runner")
+    with other.transaction() as db:
+        folder_index.clear(db)  # as gc or a damaged object does, without the project lock
+    (project / "src" / "m0003.py").write_text("x = 'edited'\n")  # the other runner sees an edit
+    take_snapshot(project.root, "src", other, job="eval")  # and saves revision 1 again
+    other.close()
+    assert folder_index.load(state.db, scan.index_key).revision == scan.index.revision
+    with_digests(scan, state.db, project.root)
+    assert not scan.indexed  # the other version's digests were refused: the stat cache answered
+    (project / "src" / "m0003.py").write_text("x = 3\n")  # back as walked (a new stat: it is read again)
+    assert store_scan(project.root, scan, state, "train", None, code="src").digest == _fresh(project, tmp_path)
+
+
+def test_a_chunk_that_reads_but_holds_too_few_digests_is_not_trusted(project: ProjectDir, state: State,
+                                                                    tmp_path: Path) -> None:
+    import marshal
+
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    (data,) = state.db.execute("SELECT data FROM snapshot_index_chunks WHERE chunk = 0").fetchone()
+    version, digests = marshal.loads(data)
+    with state.transaction() as db:
+        db.execute("UPDATE snapshot_index_chunks SET data = ? WHERE chunk = 0", (marshal.dumps((version, digests[1:])),))
+    again = take_snapshot(project.root, "src", state, job="train")
+    assert (again.hashed, len(again.files), again.digest) == (0, FILES, _fresh(project, tmp_path))
+
+
+def test_a_no_op_without_files_over_the_size_limits_reads_no_digests(project: ProjectDir, state: State) -> None:
+    from types import SimpleNamespace
+
+    _tree(project)
+    limits = SimpleNamespace(warn_mb=1000, warn_files=10)
+    digest = take_snapshot(project.root, "src", state, job="train", limits=limits).digest
+    _damage_digests(state, 0, 1, 2)
+    bare = take_snapshot(project.root, "src", state, job="train", limits=limits, files=False)
+    assert (bare.digest, bare.hashed) == (digest, 0) and "largest files" in bare.warnings[0]
+    assert _damaged(state) == [0, 1, 2]
+
+
+def test_many_edits_without_files_over_damaged_digests_ask_the_stat_cache(project: ProjectDir, state: State,
+                                                                         tmp_path: Path) -> None:
+    _tree(project)
+    take_snapshot(project.root, "src", state, job="train")
+    for n in range(70):  # more than an edited manifest takes: every digest is needed
+        (project / "src" / f"m{n:04d}.py").write_text(f"x = 'edited {n}'\n")
+    _damage_digests(state, 2)
+    edited = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert (edited.hashed, edited.digest) == (70, _fresh(project, tmp_path))
+
+
+def test_no_ops_of_an_empty_folder_write_nothing(project: ProjectDir, state: State) -> None:
+    (project / "empty").mkdir()
+    take_snapshot(project.root, "empty", state, job="train")
+    revision = state.db.execute("SELECT revision FROM snapshot_index").fetchone()
+    for _ in range(3):
+        assert take_snapshot(project.root, "empty", state, job="train").count == 0
+    assert state.db.execute("SELECT revision FROM snapshot_index").fetchone() == revision
+
+
+def test_an_edit_without_files_that_cannot_patch_the_manifest_reads_everything_again(
+        project: ProjectDir, state: State, tmp_path: Path) -> None:
+    _tree(project)
+    first = take_snapshot(project.root, "src", state, job="train")
+    manifest = state.objects.path(first.digest)
+    manifest.chmod(0o644)
+    manifest.write_bytes(b"damaged")  # the previous manifest cannot be edited: every digest is needed
+    _damage_digests(state, 0, 2)  # and the digests of the chunks without an edit cannot be read
+    (project / "src" / f"m{folder_index.CHUNK + 7:04d}.py").write_text("x = 'edited'\n")
+    edited = take_snapshot(project.root, "src", state, job="train", files=False)
+    assert edited.digest == _fresh(project, tmp_path)
+    assert take_snapshot(project.root, "src", state, job="train", files=False).hashed == 0
