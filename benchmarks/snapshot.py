@@ -165,7 +165,7 @@ def run(root: Path, files: int, data_mb: int, repeat: int) -> None:
         ("one-file-edited snapshot", one, f"hashed {one_hashed}"),
         ("git status", status, ""),
         ("python -c pass", python, ""),
-        ("python -c 'import re'", script, "pip's console scripts import re before runner (not in the target)"),
+        ("python -c 'import re'", script, "what a pip entry-point wrapper would add first (runner is a plain script)"),
         ("no-op take_snapshot in-process", inproc, "the snapshot's own cost"),
     ]
     print(f"{'':<36} {'wall':>9}     {'cpu':>9}   (medians of {repeat} interleaved rounds)")

@@ -120,27 +120,26 @@ class _Walker:
         self.buckets: dict[int, tuple[Rules, list[Stat]]] = {}
 
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
-        with os.scandir(folder) as it:
-            entries = list(it)
         files: list[Stat] = []
         folders, others, dotted = [], [], []
-        for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
-            name = entry.name
-            if name[0] == ".":  # few names start with a dot: .git, .runner and the rules files among them
-                if name in ALWAYS_EXCLUDED:
-                    self._exclude(name, top)
-                    continue
-                dotted.append(name)
-            if entry.is_file(follow_symlinks=False):
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # deleted since the folder was read: not part of this snapshot
-                files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
-            elif entry.is_dir(follow_symlinks=False):
-                folders.append(entry)
-            else:
-                others.append(entry)
+        with os.scandir(folder) as entries:  # closed before the subfolders are walked
+            for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
+                name = entry.name
+                if name[0] == ".":  # few names start with a dot: .git, .runner and the rules files among them
+                    if name in ALWAYS_EXCLUDED:
+                        self._exclude(name, top)
+                        continue
+                    dotted.append(name)
+                if entry.is_file(follow_symlinks=False):
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # deleted since the folder was read: not part of this snapshot
+                    files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(entry)
+                else:
+                    others.append(entry)
         name = rules_file_in(dotted) if self.ignore_files and dotted else None
         if name:
             rules = rules.push(load_rules_file(os.path.join(folder, name), rel, rel + name))
