@@ -257,6 +257,8 @@ class PatchedDigests:
             digests = list(self._base.digest_chunk(number, size))
         else:  # going through them all: one read of the whole index, not one per chunk
             digests = self._base.digests[start:start + size]
+            if len(digests) != size:
+                raise IndexUnreadable()  # its last chunk is damaged but still reads
         for position, digest in self._edits.items():
             if start <= position < start + size:
                 digests[position - start] = digest
