@@ -98,6 +98,9 @@ def _ancestor_rules(root: str, code: str) -> Rules:
     return rules
 
 
+_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -121,25 +124,34 @@ class _Walker:
 
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
         files: list[Stat] = []
-        folders, others, dotted = [], [], []
-        with os.scandir(folder) as entries:  # closed before the subfolders are walked
-            for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
-                name = entry.name
-                if name[0] == ".":  # few names start with a dot: .git, .runner and the rules files among them
-                    if name in ALWAYS_EXCLUDED:
-                        self._exclude(name, top)
-                        continue
-                    dotted.append(name)
-                if entry.is_file(follow_symlinks=False):
+        folders: list[str] = []
+        others: list[tuple[str, os.stat_result | None]] = []  # (name, its stat; None for a symlink)
+        dotted: list[str] = []
+        # Listed through a descriptor: each lstat then looks up one name, not the whole path.
+        descriptor = os.open(folder, _FOLDER)
+        try:
+            with os.scandir(descriptor) as entries:
+                for entry in entries:  # the hot loop: d_type answers is_file/is_dir without a syscall
+                    name = entry.name
+                    if name[0] == ".":  # few names start with a dot: .git, .runner and the rules files
+                        if name in ALWAYS_EXCLUDED:
+                            self._exclude(name, top)
+                            continue
+                        dotted.append(name)
                     try:
-                        st = entry.stat(follow_symlinks=False)
+                        if entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                            files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns,
+                                          st.st_mode))
+                        elif entry.is_dir(follow_symlinks=False):
+                            folders.append(name)
+                        else:
+                            link = entry.is_symlink()
+                            others.append((name, None if link else entry.stat(follow_symlinks=False)))
                     except FileNotFoundError:
                         continue  # deleted since the folder was read: not part of this snapshot
-                    files.append((rel + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode))
-                elif entry.is_dir(follow_symlinks=False):
-                    folders.append(entry)
-                else:
-                    others.append(entry)
+        finally:
+            os.close(descriptor)
         name = rules_file_in(dotted) if self.ignore_files and dotted else None
         if name:
             rules = rules.push(load_rules_file(os.path.join(folder, name), rel, rel + name))
@@ -148,19 +160,18 @@ class _Walker:
             files = [st for st in files if not self._left_out(st[0], rel, top, ignored)]
         self.buckets.setdefault(id(rules), (rules, []))[1].extend(files)
         self.chain.add(real)
-        for entry in folders:
-            name = entry.name
+        for name in folders:
             path, inner = rel + name, real + os.sep + name
             if (ignored is None or not ignored(path, True)) and inner != self.skip:
-                self.scan(entry.path, path + "/", rules, inner)
+                self.scan(folder + os.sep + name, path + "/", rules, inner)
             else:
                 self._exclude(name, top)
-        for entry in others:
-            path = rel + entry.name
-            if entry.is_symlink():
-                self._link(entry, path, rules, top)
+        for name, st in others:
+            path = rel + name
+            if st is None:
+                self._link(folder + os.sep + name, name, path, rules, top)
             elif ignored is None or not ignored(path, False):
-                self._file(path, entry.stat(follow_symlinks=False))
+                self._file(path, st)
         self.chain.discard(real)
 
     def _left_out(self, path: str, rel: str, top: bool, ignored: Callable[[str, bool], bool] | None) -> bool:
@@ -189,8 +200,8 @@ class _Walker:
             kind = "socket" if stat.S_ISSOCK(st.st_mode) else "fifo" if stat.S_ISFIFO(st.st_mode) else "special file"
             self.result.warnings.append(f"skipped {path}: a {kind} is not a regular file")
 
-    def _link(self, entry: os.DirEntry[str], path: str, rules: Rules, top: bool) -> None:
-        target = os.path.realpath(entry.path)
+    def _link(self, where: str, name: str, path: str, rules: Rules, top: bool) -> None:
+        target = os.path.realpath(where)
         try:
             st = os.stat(target)
         except OSError:
@@ -199,7 +210,7 @@ class _Walker:
             return
         is_dir = stat.S_ISDIR(st.st_mode)
         if rules.files and rules.ignored(path, is_dir):
-            self._exclude(entry.name, top)
+            self._exclude(name, top)
             return
         if not _inside(target, self.root):
             raise RunnerError(f"{path}: symlink leads outside the project (to {target}); "
@@ -209,7 +220,7 @@ class _Walker:
         elif target in self.chain:
             raise RunnerError(f"{path}: symlink loops back to {target}; remove it or list it in .runnerignore")
         else:
-            self.scan(entry.path, path + "/", rules, target)
+            self.scan(where, path + "/", rules, target)
 
     def _exclude(self, name: str, top: bool) -> None:
         if top:
