@@ -13,13 +13,20 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"runner {__version__}")
         return 0
+    import gc
+
     from runner.cli.hot import run as run_hot
 
+    ending = argv is None  # the installed command: a hot command ends this process
+    if ending:
+        gc.disable()  # no collection of a snapshot's 10,000 tuples just before the process ends
     code = run_hot(args)
     if code is not None:
-        if argv is None:  # the console script: this process ends here
+        if ending:
             _exit_now(code)
         return code
+    if ending:
+        gc.enable()
     from runner.cli.app import run
 
     return run(args)
