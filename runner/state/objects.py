@@ -146,10 +146,11 @@ class ObjectStore:
             if len(pending) > FSYNC_EACH_UP_TO:
                 _sync_filesystem(self.root_path)
             else:  # a few objects (an edit): syncfs would also flush everything else on the disk
+                # Each object, the shards holding their names, and the shards' parent, which may
+                # hold a new shard (this batch's, or another process's not synced yet).
                 shards = dict.fromkeys(_fsync(self._where(digest)) for digest in pending)
                 for folder in [*shards, self._base] if shards else ():
-                    _fsync(folder)  # the shards hold the new names; their parent new shards (this
-                                    # batch's, or another process's that has not synced them yet)
+                    _fsync(folder)
 
     # -- writing
 
