@@ -1,8 +1,9 @@
 """Read and store the files the stat cache could not vouch for; each changed file is read once.
 
 Large files are hashed on a small thread pool (reads, sha256 of large buffers and the
-object writes release the GIL); small ones one after the other. Files that were racy when stat'ed are read again once
-their racy window has passed (see `runner.snapshot.statcache`).
+object writes release the GIL), small ones one after the other. Files that were racy
+when stat'ed are read again once their racy window has passed (see
+`runner.snapshot.statcache`).
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -
     one = _hasher(objects, root, recorded_ns)
     large = [st for st in files if st[1] >= LARGE]
     results = [one(st) for st in files if st[1] < LARGE]
-    if len(large) == 1:
-        results.append(one(large[0]))
-    elif large:
+    if len(large) < 2:  # no pool for one file
+        results += [one(st) for st in large]
+    else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(len(large), 2 * (os.cpu_count() or 1))) as pool:

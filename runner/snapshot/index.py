@@ -55,8 +55,8 @@ class FolderIndex:
     __slots__ = ("_chunks", "_digest_chunks", "_digests", "_fresh", "_source", "_stats", "chunk_shas",
                  "generation", "manifest", "revision", "walk_sha")
 
-    def __init__(self, digests: list[str | None] | PatchedDigests | None, manifest: str | None, generation: str | None, *,
-                 stats: list[Stat] | None = None, chunk_shas: list[str] | None = None, walk_sha: str | None = None,
+    def __init__(self, digests: list[str | None] | PatchedDigests | None, manifest: str | None,
+                 generation: str | None, *, stats: list[Stat] | None = None, chunk_shas: list[str] | None = None, walk_sha: str | None = None,
                  revision: int | None = None, source: tuple[sqlite3.Connection, str] | None = None) -> None:
         self._digests = digests     # per file: the trusted content digest, or None; None: not read yet
         self.manifest = manifest    # the snapshot digest of exactly this walk, if every digest is trusted
@@ -78,6 +78,13 @@ class FolderIndex:
             self._digests = self._read_digests()
         return self._digests
 
+    def digests_for(self, count: int) -> list[str | None] | PatchedDigests:
+        """`digests`, checked to be one per file of a walk of `count` files that this index
+        holds (same files, maybe other stats); else `IndexUnreadable`."""
+        if len(self.digests) != count:
+            raise IndexUnreadable()  # a damaged chunk that still reads
+        return self.digests
+
     def emptied(self) -> FolderIndex:
         """This index without its contents (unreadable): a save over it rewrites every chunk."""
         return FolderIndex([], None, self.generation, revision=self.revision)
@@ -97,7 +104,7 @@ class FolderIndex:
             return None
         positions = []
         for number, sha in enumerate(shas):
-            if number < len(self.chunk_shas) and sha == self.chunk_shas[number]:
+            if sha == self.chunk_shas[number]:
                 continue
             old = self._chunk(number)
             start = number * CHUNK
@@ -278,6 +285,12 @@ def _digests_of(data: bytes, size: int | None) -> list[str | None]:
     return digests
 
 
+def _chunk_of(digests: list[str | None] | PatchedDigests, number: int) -> list[str | None]:
+    if isinstance(digests, PatchedDigests):
+        return digests.chunk(number)
+    return digests[number * CHUNK:(number + 1) * CHUNK]
+
+
 def _dump(stats: list[Stat]) -> bytes:
     return marshal.dumps(stats, 2)  # version 2 writes no back-references: equal lists, equal bytes
 
@@ -319,21 +332,20 @@ def save(db: sqlite3.Connection, index_key: str, index: FolderIndex, base: Folde
             (index.walk_sha, manifest, shas, index_key, base.revision, index.generation))
     if cursor.rowcount != 1:
         return  # another writer or gc came first: its index stands
-    patched = isinstance(index.digests, PatchedDigests) and index.digests.based_on(base)
-    touched = index.digests.touched() if isinstance(index.digests, PatchedDigests) else set()
-    same_shape = patched or (base.revision is not None and len(base.digests) == len(index.digests))
+    digests = index.digests
+    # An edit of `base` (PatchedDigests): the chunks holding an edit; else compare digests.
+    touched = digests.touched() if isinstance(digests, PatchedDigests) and digests.based_on(base) else None
+    same_shape = touched is not None or (base.revision is not None and len(base.digests) == len(digests))
     for number, sha in enumerate(index.chunk_shas):
-        start = number * CHUNK
         same_walk = same_shape and number < len(base.chunk_shas) and base.chunk_shas[number] == sha \
             and base.chunk_read(number)
-        if same_walk and patched and number not in touched:
+        if same_walk and touched is not None and number not in touched:
             continue  # neither its walk nor its digests changed (and they were never read)
-        digests = index.digests.chunk(number) if isinstance(index.digests, PatchedDigests) \
-            else index.digests[start:start + CHUNK]
-        if same_walk and not patched and base.digests[start:start + CHUNK] == digests:
+        part = _chunk_of(digests, number)
+        if same_walk and touched is None and _chunk_of(base.digests, number) == part:
             continue
         db.execute("INSERT OR REPLACE INTO snapshot_index_chunks (key, chunk, walk, data) VALUES (?, ?, ?, ?)",
-                   (index_key, number, index.chunk_bytes(number), marshal.dumps((FORMAT, digests))))
+                   (index_key, number, index.chunk_bytes(number), marshal.dumps((FORMAT, part))))
     db.execute("DELETE FROM snapshot_index_chunks WHERE key = ? AND chunk >= ?", (index_key, len(index.chunk_shas)))
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from runner.errors import StateError
-from runner.jsontext import (
-    quote,  # json.dumps's quoting, without importing json (nor `re`)
-)
+from runner.jsontext import quote
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:

@@ -158,8 +158,7 @@ def with_digests(scan: Scan, db: Any, project_root: Path) -> None:
     header): read them, or, if another runner saved the index since, ask the stat cache."""
     if scan.indexed:
         try:  # read now, while the scan can still change course
-            if len(scan.index.digests) != len(scan.found.files):
-                raise folder_index.IndexUnreadable()  # a damaged chunk that still reads
+            scan.index.digests_for(len(scan.found.files))
         except folder_index.IndexUnreadable:
             scan.index, scan.indexed = scan.index.emptied(), False
             classify(scan, db, project_root)
@@ -211,9 +210,7 @@ def _from_index(index: FolderIndex, files: list[Stat],
     if changed is not None:
         if patch and len(changed) <= PATCH_UP_TO:
             return index.patched(len(files), dict.fromkeys(changed)), changed, True
-        digests = list(index.digests)
-        if len(digests) != len(files):
-            raise folder_index.IndexUnreadable()  # a damaged chunk that still reads
+        digests = list(index.digests_for(len(files)))
         for i in changed:
             digests[i] = None
         return digests, [i for i, digest in enumerate(digests) if digest is None], True
