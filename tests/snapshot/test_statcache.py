@@ -210,3 +210,19 @@ def test_many_files_added_and_removed_after_an_index_match_a_fresh_snapshot(
     assert (again.hashed, again.digest, again.count) == (251, fresh.digest, 400)
     assert not state.db.execute("SELECT COUNT(*) FROM stat_cache WHERE path LIKE 'src/m%' AND "
                                 "CAST(substr(path, 6, length(path) - 8) AS INTEGER) % 2 = 0").fetchone()[0]
+
+
+@pytest.mark.parametrize("large", [0, 1, 3])  # no pool, one large file without a pool, a pool
+def test_small_and_large_files_are_stored_whatever_path_hashes_them(project: ProjectDir, state: State,
+                                                                    large: int) -> None:
+    from runner.snapshot.hashing import LARGE
+
+    project.gen({"src": {f"s{i}.py": f"x = {i}\n" for i in range(5)}})
+    for i in range(large):
+        (project / "src" / f"big{i}.bin").write_bytes(bytes([i]) * (LARGE + i))
+    first = snap(project, state)
+    assert first.hashed == 5 + large
+    for entry in first.files:
+        content = (project / "src" / entry.path).read_bytes()
+        assert entry.digest == hashlib.sha256(content).hexdigest() == \
+            hashlib.sha256(state.objects.read_bytes(entry.digest)).hexdigest()
