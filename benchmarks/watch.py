@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--debounce", default="300ms")
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    from runner.watch import parse_duration
+    from runner.triggers.watch import parse_duration
 
     delay = parse_duration(args.debounce)
     with tempfile.TemporaryDirectory() as tmp:

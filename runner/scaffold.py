@@ -24,6 +24,7 @@ from pathlib import Path
 
 from runner.atomic import atomic_write
 from runner.errors import RunnerError
+from runner.resources import templates_dir
 
 COMMON = "_common"
 SCHEMA_FILE = "train.schema.json"
@@ -31,15 +32,6 @@ SCHEMA_FILE = "train.schema.json"
 
 class ScaffoldError(RunnerError):
     """`runner init` cannot write the project (unknown template, files in the way)."""
-
-
-def templates_dir() -> Path:
-    """runner's jinja2 templates: packaged in the wheel, else the repository's `templates/`."""
-    import runner
-
-    package = Path(runner.__file__).parent
-    bundled = package / "_data" / "templates"
-    return bundled if bundled.is_dir() else package.parent / "templates"
 
 
 def template_names() -> list[str]:

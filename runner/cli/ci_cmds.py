@@ -18,7 +18,7 @@ def init(provider: Annotated[str, typer.Option("--provider", help="github or git
          force: Annotated[bool, typer.Option("--force", help="Overwrite an existing workflow file.")] = False,
          project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Write .github/workflows/runner.yml (or .gitlab-ci.yml) running `runner apply --ref $SHA`."""
-    from runner.ci import init_ci
+    from runner.triggers.ci import init_ci
 
     path = init_ci(project_of(project, file), provider=provider, force=force)
     print(f"wrote {path}: commit it; each push then applies train.yaml at that commit")

@@ -20,7 +20,7 @@ def install(force: Annotated[bool, typer.Option("--force", help="Keep an existin
                                                 "runner's (chained).")] = False,
             project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Install the post-commit hook (honours core.hooksPath)."""
-    from runner.hooks import install as do_install
+    from runner.triggers.hook import install as do_install
 
     state = do_install(project_of(project, file), force=force)
     if state.behind is not None:
@@ -34,8 +34,8 @@ def install(force: Annotated[bool, typer.Option("--force", help="Keep an existin
 @hook_app.command()
 def uninstall(project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Remove runner's hook and put back the hook that was there before."""
-    from runner.hooks import hook_state
-    from runner.hooks import uninstall as do_uninstall
+    from runner.triggers.hook import hook_state
+    from runner.triggers.hook import uninstall as do_uninstall
 
     proj = project_of(project, file)
     behind = hook_state(proj).behind
@@ -55,8 +55,8 @@ def uninstall(project: ProjectOpt = None, file: FileOpt = None) -> int:
 def status(limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent applies.")] = 10,
            project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Whether the hook is installed, and the recent hook-triggered applies with their logs."""
-    from runner.hookruns import recent
-    from runner.hooks import hook_state
+    from runner.triggers.hookruns import recent
+    from runner.triggers.hook import hook_state
 
     proj = project_of(project, file)
     state, runs = hook_state(proj), recent(proj, limit=limit)
@@ -79,7 +79,7 @@ def run(commit: Annotated[str, typer.Option("--commit", help="The commit to appl
                                                  "process runs) instead of starting it detached.")] = False,
         project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Start `runner apply --ref COMMIT` detached, logging to .runner/hooks/COMMIT.log (what the hook calls)."""
-    from runner.hookruns import launch
+    from runner.triggers.hookruns import launch
 
     proj = project_of(project, file)
     if foreground:
@@ -91,7 +91,7 @@ def run(commit: Annotated[str, typer.Option("--commit", help="The commit to appl
 
 def _foreground(proj: Any, commit: str) -> int:
     from runner.cli.run_cmds import _events
-    from runner.hookruns import run_commit
+    from runner.triggers.hookruns import run_commit
     from runner.state import open_state
 
     print(f"runner: applying commit {commit}", flush=True)

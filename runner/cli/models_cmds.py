@@ -130,7 +130,7 @@ def alias(name: NameArg, alias_name: Annotated[str, typer.Argument(metavar="ALIA
           version: Annotated[int, typer.Argument(help="The version it points at.")],
           project: ProjectOpt = None, file: FileOpt = None) -> int:
     """Point ALIAS at VERSION by hand (recorded in the history; apply never moves it silently)."""
-    from runner.gitmeta import git_metadata
+    from runner.git.meta import git_metadata
     from runner.registry.alias import set_alias
     from runner.state import open_state
 

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `runner snapshot` p
 if TYPE_CHECKING:
     from typing import Any
 
-    from runner.plan import Plan
+    from runner.reconcile.plan import Plan
 
 WIDTH = 14
 
@@ -16,17 +16,21 @@ WIDTH = 14
 def plan_lines(plan: Plan) -> list[str]:
     lines = []
     for action in plan.actions:
-        label = action.target if action.action == "skip" else f"{action.action} {action.target}"
-        lines.append(f"{action.symbol} {label:<{WIDTH + 4}} ({'; '.join(action.reasons)})")
+        kind = action.kind.value
+        label = action.target if kind == "skip" else f"{kind} {action.target}"
+        lines.append(f"{action.symbol} {label:<{WIDTH + 4}} ({'; '.join(action.texts)})")
     return lines
 
 
 def plan_summary(plan: Plan) -> str:
-    parts = [f"{plan.count('run')} to run"]
-    for action, words in (("register", "to register"), ("update", "to update"), ("archive", "to archive")):
-        if plan.count(action):
-            parts.append(f"{plan.count(action)} {words}")
-    parts.append(f"{plan.count('skip')} up to date")
+    counts: dict[str, int] = {}
+    for action in plan.actions:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    parts = [f"{counts.get('run', 0)} to run"]
+    for kind, words in (("register", "to register"), ("update", "to update"), ("archive", "to archive")):
+        if counts.get(kind):
+            parts.append(f"{counts[kind]} {words}")
+    parts.append(f"{counts.get('skip', 0)} up to date")
     return f"Plan: {', '.join(parts)}."
 
 
@@ -79,7 +83,7 @@ def apply_summary(outcomes: list[Any]) -> str:
 
 
 def model_line(outcome: Any) -> str:
-    """One line per model action apply carried out (a runner.registry.sync.ModelOutcome)."""
+    """One line per model action apply carried out (a runner.reconcile.results.ModelOutcome)."""
     mark = {"registered": "✓", "updated": "✓", "archived": "✓", "not archived": "-",
             "up to date": "="}.get(outcome.status, "✗")
     version = f" version {outcome.version}" if outcome.version else ""

@@ -38,7 +38,7 @@ def _open(project: Any, file: Any, *, create: bool, ref: str | None = None,
     if ref is not None and not ref.strip():  # `--ref $SHA` with SHA unset in a CI script
         raise RunnerError("--ref was given an empty value: pass a commit sha, branch or tag")
     if ref is not None and ctx is not None:
-        from runner.reftree import ref_tree
+        from runner.git.reftree import ref_tree
 
         tree = ctx.with_resource(ref_tree(proj, ref))
         proj, git = tree.project, tree.git
@@ -63,10 +63,10 @@ def plan(
 ) -> int:
     """Show what apply would run, and why (it runs nothing)."""
     from runner.cli.render import print_plan, print_warnings
-    from runner.plan import make_plan
+    from runner.reconcile.planner import make_plan
 
     proj, spec, state, _git = _open(project, file, create=False, ref=ref, ctx=ctx)
-    result, _ = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
+    result = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
     if json:
         print_warnings(result.warnings)
         print_json(result.as_json())
@@ -89,7 +89,7 @@ def apply(
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     import signal
 
-    from runner.apply import apply as do_apply
+    from runner.reconcile.apply import apply as do_apply
     from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
     from runner.interrupts import stop_signals_interrupt
@@ -109,7 +109,7 @@ def apply(
 
 
 def _events(json: bool, parallel: int) -> Any:
-    from runner.apply import ApplyEvents
+    from runner.reconcile.results import ApplyEvents
     from runner.cli.render import model_line, outcome_line, print_plan
 
     out = _Terminal(sys.stderr if json else sys.stdout)

@@ -86,7 +86,7 @@ def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say wha
     """Remove stored objects that nothing references (snapshots, runs, models)."""
     from runner.cli.render import print_warnings
     from runner.state import open_state
-    from runner.state.gc import collect_garbage
+    from runner.upkeep.gc import collect_garbage
 
     proj = project_of(project, file)
     with open_state(proj, create=False) as state:

@@ -28,7 +28,7 @@ def watch(
     project: ProjectOpt = None, file: FileOpt = None,
 ) -> int:
     """Re-plan and apply whenever a file a job depends on is saved; Ctrl-C stops."""
-    from runner.watch import Watcher, parse_duration
+    from runner.triggers.watch import Watcher, parse_duration
 
     delay = parse_duration(debounce)
     proj = project_of(project, file)
@@ -59,8 +59,8 @@ class Board:
             self.live.start()
 
     def events(self) -> Any:
-        from runner.apply import ApplyEvents
-        from runner.watch import WatchEvents
+        from runner.reconcile.results import ApplyEvents
+        from runner.triggers.watch import WatchEvents
 
         return WatchEvents(
             apply=ApplyEvents(plan=self._plan, started=lambda job, run_id: self._set(job, "running", run_id),
@@ -82,10 +82,10 @@ class Board:
 
     def _plan(self, plan: Any) -> None:
         for action in plan.actions:
-            if action.action == "run":
-                self._say(f"→ {action.target}: {'; '.join(action.reasons)}")
+            if action.kind.value == "run":
+                self._say(f"→ {action.target}: {'; '.join(action.texts)}")
                 self._set(action.target, "queued", "")
-            elif action.action == "skip":
+            elif action.kind.value == "skip":
                 self._set(action.target, "up to date", "")
 
     def _ended(self, outcome: Any) -> None:

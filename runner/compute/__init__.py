@@ -1,4 +1,8 @@
-"""Where runs execute. Every target implements `runner.compute.base.Target`."""
+"""Where runs execute. Every target implements `runner.compute.base.Target`.
+
+May import: runner.envs (the tracking shim, the docker client), runner.state, and the
+foundation modules.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The environment cache: `cache_dir()/envs/<digest>`, shared by every project of a user.
+"""The environment cache: `$RUNNER_CACHE_DIR/envs/<digest>`, shared by every project of a user.
 
 check -> per-fingerprint file lock -> check again -> build in a staging folder -> write
 the versioned marker last -> rename into place. A folder without a marker (a killed
@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from runner.atomic import atomic_write
 from runner.envs.errors import EnvError
+from runner.state import layout
 from runner.envs.fingerprint import EnvFingerprint
 
 MARKER = ".runner-env.json"
@@ -31,26 +32,21 @@ Log = Callable[[str], None]
 BuildFn = Callable[[Path, IO[str], Path], dict[str, Any]]
 
 
-def cache_dir() -> Path:
-    """`$RUNNER_CACHE_DIR`, or the user cache folder (`~/.cache/runner` on Linux)."""
-    moved = os.environ.get("RUNNER_CACHE_DIR")
-    if moved:
-        return Path(moved).expanduser().resolve()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("runner"))
-
-
 def envs_dir() -> Path:
-    return cache_dir() / "envs"
+    return Path(layout.envs_dir())
 
 
 def env_path(digest: str) -> Path:
-    return envs_dir() / digest
+    return Path(layout.env_file(digest))
+
+
+def side_file(digest: str, suffix: str) -> Path:
+    """`.lock`, `.owner`, `.used` or `.inuse` beside the environment's folder."""
+    return Path(layout.env_file(digest, suffix))
 
 
 def log_path(digest: str) -> Path:
-    return envs_dir() / "logs" / f"{digest}.log"
+    return Path(layout.env_log(digest))
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
@@ -131,9 +127,9 @@ class _BuildLock:
     def __init__(self, digest: str, log: Log) -> None:
         from filelock import FileLock
 
-        self.owner = envs_dir() / f"{digest}.owner"
+        self.owner = side_file(digest, ".owner")
         envs_dir().mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(envs_dir() / f"{digest}.lock"))
+        self.lock = FileLock(str(side_file(digest, ".lock")))
         self.log = log
 
     def __enter__(self) -> None:
@@ -162,7 +158,7 @@ def _owner_text(owner: Path) -> str:
 
 def record_use(digest: str) -> None:
     """Remember when an env was last used (for `runner envs prune`), at most once a minute."""
-    used = envs_dir() / f"{digest}.used"
+    used = side_file(digest, ".used")
     try:
         if time.time() - used.stat().st_mtime < USE_RESOLUTION:
             return
@@ -173,7 +169,7 @@ def record_use(digest: str) -> None:
 
 def last_used(digest: str) -> float | None:
     try:
-        return float(json.loads((envs_dir() / f"{digest}.used").read_text(encoding="utf-8"))["last_used"])
+        return float(json.loads((side_file(digest, ".used")).read_text(encoding="utf-8"))["last_used"])
     except (OSError, ValueError, KeyError, TypeError):
         marker = read_marker(env_path(digest))
         return float(marker["created_at"]) if marker else None
@@ -190,7 +186,7 @@ def hold_in_use(digest: str) -> None:
     if digest in _HELD:
         return
     envs_dir().mkdir(parents=True, exist_ok=True)
-    fd = os.open(envs_dir() / f"{digest}.inuse", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(side_file(digest, ".inuse"), os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_SH)
     _HELD[digest] = fd
 
@@ -199,7 +195,7 @@ def in_use(digest: str) -> bool:
     """Whether some process holds the env (asked by prune, which then keeps it)."""
     import fcntl
 
-    path = envs_dir() / f"{digest}.inuse"
+    path = side_file(digest, ".inuse")
     if not path.exists():
         return False
     fd = os.open(path, os.O_RDWR)

@@ -30,7 +30,7 @@ def render_dockerfile(env: Environment, fp: EnvFingerprint, base: str, *, ca: bo
     import jinja2
 
     from runner import __version__
-    from runner.scaffold import templates_dir
+    from runner.resources import templates_dir
 
     loader = jinja2.FileSystemLoader(str(templates_dir() / "docker"))
     template = jinja2.Environment(loader=loader, trim_blocks=True, lstrip_blocks=True,

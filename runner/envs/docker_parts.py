@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.envs.errors import EnvError
+from runner.envs.python import running_python
 
 if TYPE_CHECKING:
-    from runner.spec.models import DockerSpec
+    from runner.spec.types import DockerSpec
 
 
 def default_base(python: str | None) -> str:
     """The base image of an environment that names none: python:X.Y-slim of its `python:`,
     else of the Python running runner."""
-    from runner.envs.fingerprint import running_python
-
     return f"python:{'.'.join((python or running_python()).split('.')[:2])}-slim"
 
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.envs.errors import EnvError
+from runner.envs.python import managed_interpreter, probe_version, running_python
 
 if TYPE_CHECKING:
-    from runner.spec.models import Environment, Spec
+    from runner.spec.types import Environment, Spec
 
 FINGERPRINT_VERSION = 1
 
@@ -63,7 +63,9 @@ def env_fingerprint(spec: Spec, name: str | None, project_root: Path, *, docker:
 
 def environment_of(spec: Spec, name: str | None) -> Environment:
     if name is None:
-        return spec.default_environment()
+        from runner.spec.types import CURRENT_INTERPRETER
+
+        return CURRENT_INTERPRETER
     if name not in spec.environments:
         known = ", ".join(sorted(spec.environments)) or "none"
         raise EnvError(f"environment {name!r} is not defined in train.yaml (defined: {known})")
@@ -82,10 +84,6 @@ def changed_components(old: dict[str, str], new: dict[str, str]) -> list[str]:
     return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
 
 
-def running_python() -> str:
-    return "{}.{}.{}".format(*sys.version_info[:3])
-
-
 def _built_components(env: Environment, root: Path, default_python: str | None = None) -> dict[str, str]:
     components = {"python": env.python or default_python or running_python()}
     if env.pip:
@@ -100,8 +98,6 @@ def _built_components(env: Environment, root: Path, default_python: str | None =
 
 
 def _managed_components(env: Environment, root: Path) -> dict[str, str]:
-    from runner.envs.python import managed_interpreter, probe_version
-
     interpreter = managed_interpreter(env.interpreter, root)
     if env.interpreter is None:
         return {"interpreter": interpreter, "python": running_python()}

@@ -82,9 +82,9 @@ def _bin_dir_of(interpreter: str) -> str | None:
 def _links_to(interpreter: str) -> str | None:
     import hashlib
 
-    from runner.envs.cache import cache_dir
+    from runner.state.layout import interpreter_links
 
-    folder = cache_dir() / "bin" / hashlib.sha256(interpreter.encode("utf-8")).hexdigest()[:16]
+    folder = Path(interpreter_links(hashlib.sha256(interpreter.encode("utf-8")).hexdigest()[:16]))
     if not folder.is_dir():
         staging = folder.with_name(f".{folder.name}-{os.getpid()}")
         try:

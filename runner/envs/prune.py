@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.envs.cache import envs_dir, in_use, last_used, log_path, read_marker
+from runner.envs.cache import env_path, envs_dir, in_use, last_used, log_path, read_marker, side_file
 from runner.envs.errors import EnvError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -66,7 +66,7 @@ def _remove(folder: Path, digest: str) -> bool:
     """Remove under the env's lock, so a build in progress is never pulled away."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(envs_dir() / f"{digest}.lock"))
+    lock = FileLock(str(side_file(digest, ".lock")))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -75,9 +75,9 @@ def _remove(folder: Path, digest: str) -> bool:
         if in_use(digest):  # a run (or a watch session) is using it right now
             return False
         _rename_then_delete(folder)
-        if not (envs_dir() / digest).exists():
+        if not env_path(digest).exists():
             for suffix in (".used", ".owner"):  # never `.inuse`: a run may hold it
-                (envs_dir() / f"{digest}{suffix}").unlink(missing_ok=True)
+                side_file(digest, suffix).unlink(missing_ok=True)
             log_path(digest).unlink(missing_ok=True)
     finally:
         lock.release()

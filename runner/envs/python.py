@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runner.envs.errors import EnvError, PythonNotFound
+from runner.state.layout import interpreter_versions
 
 _VERSION_CODE = "import sys; print('{}.{}.{}'.format(*sys.version_info[:3]))"
 
@@ -101,9 +102,7 @@ def _run_version(interpreter: str) -> str | None:
 
 
 def _memo_path() -> Path:
-    from runner.envs.cache import cache_dir
-
-    return cache_dir() / "interpreters.json"
+    return Path(interpreter_versions())
 
 
 def _load_memo() -> dict[str, str]:
@@ -118,3 +117,8 @@ def _save_memo(memo: dict[str, str]) -> None:
     from runner.atomic import atomic_write
 
     atomic_write(_memo_path(), json.dumps({"version": 1, "interpreters": memo}, indent=1))
+
+
+def running_python() -> str:
+    """The version of the Python running runner: `3.11.7`."""
+    return "{}.{}.{}".format(*sys.version_info[:3])

@@ -12,17 +12,17 @@ import shutil
 import uuid
 from pathlib import Path
 
+from runner.state.layout import shim_dir
+
 SHIM_FILES = ("__init__.py", "tracking.py")
 
 
 def tracking_shim() -> Path:
     """A folder holding only runner/__init__.py and runner/tracking.py, named by their content."""
-    from runner.envs.cache import cache_dir
-
     sources = _sources()
     digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0"
                                      for name, data in sources.items())).hexdigest()[:16]
-    folder = cache_dir() / "shim" / digest
+    folder = Path(shim_dir(digest))
     if not (folder / "runner" / "tracking.py").is_file():
         _publish(folder, sources)
     return folder

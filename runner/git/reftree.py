@@ -16,10 +16,8 @@ The export is removed when the `with` block ends: on success, error, Ctrl-C and 
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,13 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.errors import RunnerError
+from runner.git.command import run_git, start_git
+from runner.git.repo import RefError, repository_top
 from runner.interrupts import stop_signals_interrupt
 from runner.project import Project
-
-
-class RefError(RunnerError):
-    """`--ref` cannot be used: no git repository, an unknown revision, a project missing from it."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +59,8 @@ def ref_tree(project: Project, ref: str) -> Iterator[RefTree]:
         shutil.rmtree(export, ignore_errors=True)
 
 
-def repository_top(path: Path) -> Path:
-    """The work tree's top folder of the repository holding `path`."""
-    done = _git(path, "rev-parse", "--show-toplevel")
-    if done.returncode != 0:
-        raise RefError(f"{path} is not in a git repository: --ref needs one (run `git init` and commit, "
-                       f"or drop --ref to use the working tree)")
-    return Path(done.stdout.strip()).resolve()
-
-
 def _resolve(root: Path, ref: str) -> tuple[str, dict[str, Any]]:
-    from runner.gitmeta import UnknownCommitError, git_metadata
+    from runner.git.meta import UnknownCommitError, git_metadata
 
     try:
         meta = git_metadata(root, commit=ref)
@@ -106,10 +92,9 @@ def _export(top: Path, commit: str, inside: str, dest: Path) -> None:
     import tarfile
 
     tree = f"{commit}:{inside}" if inside != "." else f"{commit}^{{tree}}"
-    if _git(top, "cat-file", "-e", tree).returncode != 0:
+    if run_git(top, "cat-file", "-e", tree).returncode != 0:
         raise RefError(f"the project folder {inside} is not in commit {commit[:8]}: commit it first")
-    proc = subprocess.Popen(["git", "-C", str(top), "archive", "--format=tar", tree],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_git_env())
+    proc = start_git(top, "archive", "--format=tar", tree)
     assert proc.stdout is not None
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
@@ -121,17 +106,3 @@ def _export(top: Path, commit: str, inside: str, dest: Path) -> None:
         code = proc.wait()
     if code != 0:
         raise RefError(f"git archive of {commit[:8]} failed: {err.strip()}")
-
-
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], check=False, cwd=cwd, capture_output=True, text=True, env=clean_git_env())
-    except FileNotFoundError:
-        raise RefError("git is not installed: --ref needs it") from None
-
-
-def clean_git_env() -> dict[str, str]:
-    """Inside a git hook, GIT_DIR/GIT_INDEX_FILE point at the committing repository's
-    files (a partial commit's index is a temp file that is gone by now): drop them."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX")}

@@ -6,24 +6,33 @@ run sees, and how outputs/ and logs/ go into the object store when a run ends.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from runner.errors import RunnerError
-from runner.project import Project
 from runner.runs.store import RunStore, select
+from runner.state.layout import INPUTS, LOGS, OUTPUTS
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job, Spec
+    from runner.compute.base import Target
+    from runner.envs.docker import DockerEnv
+    from runner.envs.materialise import Materialised
+    from runner.project import Project
+    from runner.reconcile.plan import RunWork
+    from runner.spec.types import Compute, Job, Spec
+    from runner.state import State
+
+    RunEnvironment = Union[Materialised, DockerEnv]
 
 
 class RunContext:
-    def __init__(self, project: Project, spec: Spec, state: Any, git: dict[str, Any]) -> None:
+    def __init__(self, project: Project, spec: Spec, state: State, git: dict[str, Any]) -> None:
         self.project, self.spec, self.state, self.git = project, spec, state, git
-        self._targets: dict[str, Any] = {}
-        self._envs: dict[tuple[str | None, str, str | None], Any] = {}
+        self._targets: dict[str, Target] = {}
+        self._envs: dict[tuple[str | None, str, str | None], RunEnvironment] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -32,28 +41,26 @@ class RunContext:
         if not hasattr(self._local, "store"):
             from runner.state.db import connect
 
-            self._local.store = RunStore(connect(self.state.root / "state.db"))
+            self._local.store = RunStore(connect(self.state.layout.db))
         return self._local.store
 
-    def target(self, job: Job) -> Any:
+    def target(self, compute: Compute) -> Target:
         from runner.compute import target_for
 
-        kind = self.spec.compute_of(job).type
         with self._lock:
-            if kind not in self._targets:
-                self._targets[kind] = target_for(kind)
-            return self._targets[kind]
+            if compute.type not in self._targets:
+                self._targets[compute.type] = target_for(compute.type)
+            return self._targets[compute.type]
 
-    def materialise(self, job: Job, log: Callable[[str], None]) -> Any:
+    def materialise(self, environment: str | None, compute: Compute, log: Callable[[str], None]) -> RunEnvironment:
         """The job's environment, built once per apply (and once per content across applies)."""
-        compute = self.spec.compute_of(job)
-        key = (job.environment, compute.type, compute.registry)
+        key = (environment, compute.type, compute.registry)
         with self._lock:  # one build at a time; the env cache has its own cross-process lock
             if key not in self._envs:
-                self._envs[key] = self._build_env(job.environment, compute, log)
+                self._envs[key] = self._build_env(environment, compute, log)
             return self._envs[key]
 
-    def _build_env(self, name: str | None, compute: Any, log: Callable[[str], None]) -> Any:
+    def _build_env(self, name: str | None, compute: Compute, log: Callable[[str], None]) -> RunEnvironment:
         """A host env for `local`; for `docker`, the env's image (pulled from or pushed to `registry:`)."""
         if compute.type == "docker":
             from runner.envs.docker import ensure_image
@@ -63,14 +70,16 @@ class RunContext:
 
         return materialise(self.spec, name, self.project.root, log=log, hold=True)
 
-    def stage_inputs(self, name: str, run_dir: Path, store: RunStore) -> dict[str, str]:
+    def stage_inputs(self, job: Job, run_dir: Path, store: RunStore) -> dict[str, str]:
         """Absolute paths the run sees: project data in place, upstream outputs copied from objects."""
         paths: dict[str, str] = {}
-        for key, item in self.spec.jobs[name].inputs.items():
+        for key, item in job.inputs.items():
             if item.job is None:
                 rel = self.spec.datasets[item.dataset].path if item.dataset else item.path
+                assert rel is not None, "an input names a dataset, a path or a job"
                 paths[key] = str(self.project.root / rel)
             else:
+                assert item.path is not None, "a job input names a path in its outputs"
                 paths[key] = str(self._stage_upstream(key, item.job, item.path, run_dir, store))
         return paths
 
@@ -81,29 +90,24 @@ class RunContext:
         kind, rows = select(store.files(latest["id"]), path)
         if kind == "missing":
             raise RunnerError(f"input {key}: run {latest['id']} has no {path}")
-        target = run_dir / "inputs" / key / path
+        target = run_dir / INPUTS / key / path
         for inner, digest, _size in rows:
             self.state.objects.copy_to(digest, target if kind == "file" else target / inner, mode=0o644)
         return target
 
-    def check_secrets(self, job: Job) -> None:
+    def check_secrets(self, environment: str | None) -> None:
         """Fail before anything is built when a secret the environment names is not set."""
-        from runner.execute import secret_values
+        if environment is not None:
+            secret_values(self.spec.environments[environment].secrets)
 
-        spec_env = self.spec.environments.get(job.environment) if job.environment else None
-        if spec_env is not None:
-            secret_values(spec_env.secrets)
-
-    def run_env(self, name: str, job: Job, run_id: str, run_dir: Path, env: Any) -> dict[str, str]:
-        from runner.execute import run_variables, secret_values
-
-        spec_env = self.spec.environments.get(job.environment) if job.environment else None
-        values = dict(os.environ) if self.spec.compute_of(job).type == "local" else {}
+    def run_env(self, work: RunWork, run_id: str, run_dir: Path, env: RunEnvironment) -> dict[str, str]:
+        spec_env = self.spec.environments.get(work.definition.environment or "")
+        values = dict(os.environ) if work.compute.type == "local" else {}
         if spec_env is not None:
             values.update(spec_env.variables)
             values.update(secret_values(spec_env.secrets))
         # Last: a job's RUNNER_OUTPUTS and the like are runner's, whatever else set them.
-        values.update(run_variables(run_id, name, self.spec.experiment_of(name), run_dir, dict(job.params)))
+        values.update(run_variables(run_id, work.job, work.experiment, run_dir, dict(work.params)))
         shim = getattr(env, "pythonpath", None) or _shim()
         values["PYTHONPATH"] = os.pathsep.join(p for p in (shim, values.get("PYTHONPATH", "")) if p)
         return values
@@ -112,9 +116,9 @@ class RunContext:
         """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db."""
         from runner.tracking import METRICS_FILE, read_metrics
 
-        for kind in ("outputs", "logs"):
+        for kind in (OUTPUTS, LOGS):
             store.add_files(run_id, kind, self._store_tree(run_dir, kind))
-        store.add_metrics(run_id, read_metrics(run_dir / "logs" / METRICS_FILE))
+        store.add_metrics(run_id, read_metrics(run_dir / LOGS / METRICS_FILE))
 
     def _store_tree(self, run_dir: Path, kind: str) -> list[tuple[str, str, int]]:
         stored = []
@@ -126,6 +130,20 @@ class RunContext:
                 digest, size = self.state.objects.put_file(path)
                 stored.append((path.relative_to(run_dir).as_posix(), digest, size))
         return stored
+
+
+def run_variables(run_id: str, name: str, experiment: str, run_dir: Path, params: dict[str, Any]) -> dict[str, str]:
+    return {"RUNNER_RUN_ID": run_id, "RUNNER_JOB": name, "RUNNER_EXPERIMENT": experiment,
+            "RUNNER_OUTPUTS": str(run_dir / OUTPUTS), "RUNNER_LOGS": str(run_dir / LOGS),
+            "RUNNER_PARAMS": json.dumps(params, sort_keys=True), "PYTHONUNBUFFERED": "1"}
+
+
+def secret_values(names: tuple[str, ...]) -> dict[str, str]:
+    missing = [n for n in names if n not in os.environ]
+    if missing:
+        raise RunnerError(f"secret {', '.join(missing)} is not set in runner's environment; "
+                          f"export it before `runner apply`")
+    return {n: os.environ[n] for n in names}
 
 
 def _shim() -> str:

@@ -7,40 +7,27 @@ each step one transaction; whatever happens, the run ends in a final status (or 
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from runner.compute.base import Handle, Launch
+from runner.compute.base import Handle, Launch, Target
 from runner.errors import RunnerError
-from runner.fingerprint import Fingerprint
+from runner.reconcile.results import RunOutcome
 from runner.runs.store import NewRun, RunStore
 from runner.spec import bindings
+from runner.state.layout import LOGS, OUTPUTS, STD_LOG
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job
+    from runner.envs.materialise import Materialised
+    from runner.reconcile.context import RunContext
+    from runner.reconcile.plan import RunWork
+    from runner.spec.types import Job
 
 Sink = Callable[[str, str], None]  # (job, line)
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    job: str
-    run_id: str | None
-    status: str  # completed | failed | canceled | skipped | up to date (re-decided after its upstream)
-    exit_code: int | None = None
-    detail: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Its dependents and models may go on."""
-        return self.status in ("completed", "up to date")
 
 
 class Cancelled:
@@ -62,43 +49,46 @@ class Cancelled:
 
 
 class RunExecutor:
-    def __init__(self, ctx: Any, store: RunStore, sink: Sink, cancelled: Cancelled,
+    """Runs one `RunWork`: the job definition, params and fingerprint the plan decided on."""
+
+    def __init__(self, ctx: RunContext, store: RunStore, sink: Sink, cancelled: Cancelled,
                  on_start: Callable[[str, str], None] = lambda job, run_id: None) -> None:
         self.ctx, self.store, self.sink, self.cancelled = ctx, store, sink, cancelled
         self.on_start = on_start
 
-    def run(self, name: str, fp: Fingerprint, reasons: list[str], attempt: int = 1) -> RunOutcome:
-        spec, job = self.ctx.spec, self.ctx.spec.jobs[name]
+    def run(self, work: RunWork, reasons: list[str], attempt: int = 1) -> RunOutcome:
+        fp = work.fingerprint
         run_id = self.store.create(NewRun(
-            job=name, experiment=spec.experiment_of(name), fingerprint=fp.digest, components=fp.components,
-            reasons=reasons, params=dict(job.params), snapshot=fp.components["snapshot"],
+            job=work.job, experiment=work.experiment, fingerprint=fp.digest, components=fp.components,
+            reasons=reasons, params=dict(work.params), snapshot=fp.components["snapshot"],
             environment=fp.components["environment"]["digest"], git=self.ctx.git, attempt=attempt))
-        run_dir = self.ctx.state.root / "runs" / run_id
+        run_dir = Path(self.ctx.state.layout.run_dir(run_id))
         try:
-            return self._lifecycle(name, job, run_id, run_dir, fp)
+            return self._lifecycle(work, run_id, run_dir)
         except (RunnerError, OSError) as exc:  # a user or environment problem fails this run only
             self._log(run_dir, f"runner: {exc}")
             self.store.set_status(run_id, "failed", detail=str(exc))
-            return RunOutcome(name, run_id, "failed", detail=str(exc))
+            return RunOutcome(work.job, run_id, "failed", detail=str(exc))
         except BaseException as exc:  # Ctrl-C or a bug: never leave the run active
             self.store.set_status(run_id, "canceled" if isinstance(exc, KeyboardInterrupt) else "failed",
                                   detail=type(exc).__name__)
             raise
 
-    def _lifecycle(self, name: str, job: Job, run_id: str, run_dir: Path, fp: Fingerprint) -> RunOutcome:
+    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path) -> RunOutcome:
+        name = work.job
         self.store.set_status(run_id, "preparing")
-        launch = self._prepare(name, job, run_id, run_dir, fp)
+        launch = self._prepare(work, run_id, run_dir)
         if self.cancelled.event.is_set():
             self.store.set_status(run_id, "canceled", detail=f"{self.cancelled.reason} before start")
             return RunOutcome(name, run_id, "canceled")
-        target = self.ctx.target(job)
+        target = self.ctx.target(work.compute)
         target.prepare(launch)
         handle = target.start(launch, lambda line: self.sink(name, line))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         self.store.set_status(run_id, "running", pgid=handle.pgid)
         self.on_start(name, run_id)
-        code, detail = self._wait(handle, job)
+        code, detail = self._wait(handle, work.definition)
         with self.cancelled.lock:
             self.cancelled.handles.pop(run_id, None)
         return self._finish(name, run_id, launch, target, code, detail)
@@ -118,7 +108,7 @@ class RunExecutor:
                 handle.wait(None)
                 return None, f"timeout after {job.timeout}s"
 
-    def _finish(self, name: str, run_id: str, launch: Launch, target: Any, code: int | None,
+    def _finish(self, name: str, run_id: str, launch: Launch, target: Target, code: int | None,
                 detail: str | None) -> RunOutcome:
         self.store.set_status(run_id, "finalizing", exit_code=code)
         target.collect(launch)
@@ -132,66 +122,54 @@ class RunExecutor:
         self.store.set_status(run_id, status, detail=detail)
         return RunOutcome(name, run_id, status, code, detail)
 
-    def _prepare(self, name: str, job: Job, run_id: str, run_dir: Path, fp: Fingerprint) -> Launch:
+    def _prepare(self, work: RunWork, run_id: str, run_dir: Path) -> Launch:
         from runner.snapshot import stage_snapshot
 
-        self.ctx.check_secrets(job)
-        env = self.ctx.materialise(job, lambda line: self.sink(name, line))
-        stage_snapshot(self.ctx.state, fp.components["snapshot"], run_dir)
-        for folder in ("outputs", "logs"):
+        job = work.definition
+        self.ctx.check_secrets(job.environment)
+        env = self.ctx.materialise(job.environment, work.compute, lambda line: self.sink(work.job, line))
+        stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
+        for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
-        inputs = self.ctx.stage_inputs(name, run_dir, self.store)
-        values = self._binding_values(name, job, run_id, run_dir, inputs)
-        argv = self._argv(job, values, env)
-        return Launch(run_id=run_id, job=name, project_root=self.ctx.project.root, run_dir=run_dir, argv=argv,
-                      env=self.ctx.run_env(name, job, run_id, run_dir, env), log_path=run_dir / "logs" / "std_log.txt",
-                      python=env.python, bin_dir=env.bin_dir, image=getattr(env, "image", None),
-                      compute=self.ctx.spec.compute_of(job),
+        inputs = self.ctx.stage_inputs(job, run_dir, self.store)
+        values = _binding_values(work, run_id, run_dir, inputs, str(self.ctx.git.get("commit") or ""))
+        return Launch(run_id=run_id, job=work.job, project_root=self.ctx.project.root, run_dir=run_dir,
+                      argv=_argv(job, values, env), env=self.ctx.run_env(work, run_id, run_dir, env),
+                      log_path=run_dir / LOGS / STD_LOG, python=env.python, bin_dir=env.bin_dir,
+                      image=getattr(env, "image", None), compute=work.compute,
                       labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id})
-
-    def _binding_values(self, name: str, job: Job, run_id: str, run_dir: Path,
-                        inputs: dict[str, str]) -> dict[str, str]:
-        values = {f"params.{k}": param_text(v) for k, v in job.params.items()}
-        values.update({f"inputs.{k}": v for k, v in inputs.items()})
-        values.update({"outputs": str(run_dir / "outputs"), "run.id": run_id, "run.job": name,
-                       "git.commit": str(self.ctx.git.get("commit") or "")})
-        return values
-
-    def _argv(self, job: Job, values: dict[str, str], env: Any) -> list[str]:
-        if job.command is not None:
-            quoted = {key: shlex.quote(value) for key, value in values.items()}
-            return ["/bin/sh", "-c", bindings.substitute(job.command, quoted)]
-        args: list[str] = []
-        if isinstance(job.args, dict):
-            for key, value in job.args.items():
-                args += [key] if value in ("", None) else [key, bindings.substitute(param_text(value), values)]
-        elif job.args is not None:
-            args = [bindings.substitute(param_text(value), values) for value in job.args]
-        return [env.python or sys.executable, "-u", str(job.script), *args]
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:
-        log = run_dir / "logs" / "std_log.txt"  # may not exist yet: the environment is built first
+        log = run_dir / LOGS / STD_LOG  # may not exist yet: the environment is built first
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(message + "\n")
+
+
+def _binding_values(work: RunWork, run_id: str, run_dir: Path, inputs: dict[str, str],
+                    commit: str) -> dict[str, str]:
+    values = {f"params.{k}": param_text(v) for k, v in work.params.items()}
+    values.update({f"inputs.{k}": v for k, v in inputs.items()})
+    values.update({"outputs": str(run_dir / OUTPUTS), "run.id": run_id, "run.job": work.job,
+                   "git.commit": commit})
+    return values
+
+
+def _argv(job: Job, values: dict[str, str], env: Materialised | Any) -> list[str]:
+    if job.command is not None:
+        quoted = {key: shlex.quote(value) for key, value in values.items()}
+        return ["/bin/sh", "-c", bindings.substitute(job.command, quoted)]
+    args: list[str] = []
+    if isinstance(job.args, dict):
+        for key, value in job.args.items():
+            args += [key] if value in ("", None) else [key, bindings.substitute(param_text(value), values)]
+    elif job.args is not None:
+        args = [bindings.substitute(param_text(value), values) for value in job.args]
+    return [env.python or sys.executable, "-u", str(job.script), *args]
 
 
 def param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def run_variables(run_id: str, name: str, experiment: str, run_dir: Path, params: dict[str, Any]) -> dict[str, str]:
-    return {"RUNNER_RUN_ID": run_id, "RUNNER_JOB": name, "RUNNER_EXPERIMENT": experiment,
-            "RUNNER_OUTPUTS": str(run_dir / "outputs"), "RUNNER_LOGS": str(run_dir / "logs"),
-            "RUNNER_PARAMS": json.dumps(params, sort_keys=True), "PYTHONUNBUFFERED": "1"}
-
-
-def secret_values(names: tuple[str, ...]) -> dict[str, str]:
-    missing = [n for n in names if n not in os.environ]
-    if missing:
-        raise RunnerError(f"secret {', '.join(missing)} is not set in runner's environment; "
-                          f"export it before `runner apply`")
-    return {n: os.environ[n] for n in names}

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
+
+from runner.runs.store import select
 
 VERSION = 1
 
@@ -20,6 +23,11 @@ class Fingerprint:
     digest: str
     components: dict[str, Any]
 
+    def with_upstream(self, upstream: dict[str, str]) -> Fingerprint:
+        """The same fingerprint with other upstream output digests (known once the upstream ran)."""
+        parts = self.components
+        return make_fingerprint(parts["job"], parts["snapshot"], parts["environment"], parts["data"], upstream)
+
 
 def make_fingerprint(job: dict[str, Any], snapshot: str, environment: dict[str, Any],
                      data: dict[str, str], upstream: dict[str, str]) -> Fingerprint:
@@ -28,21 +36,28 @@ def make_fingerprint(job: dict[str, Any], snapshot: str, environment: dict[str, 
     return Fingerprint(digest=digest_json({"version": VERSION, **components}), components=components)
 
 
+def outputs_digest(files: list[tuple[str, str, int]], path: str) -> str:
+    """The digest of one output file, or of a folder as its sorted (relative path, digest) list:
+    what a downstream job's fingerprint and a model's version are decided by."""
+    kind, rows = select(files, path)
+    if kind == "file":
+        return rows[0][1]
+    return digest_json([(rel, digest) for rel, digest, _ in rows]) if rows else "missing"
+
+
 def digest_json(value: Any) -> str:
     """sha256 over canonical JSON (sorted keys, no spaces): stable across key order and runs."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-SnapshotDiff = Callable[[str, str], list[str]]
-
-
-def explain(old: dict[str, Any], new: dict[str, Any], code_changes: SnapshotDiff) -> list[str]:
-    """Why `new` differs from `old`, one short phrase per changed part."""
+def explain(old: dict[str, Any], new: dict[str, Any], code_reasons: Sequence[str] = ()) -> list[str]:
+    """Why `new` differs from `old`, one short phrase per changed part. `code_reasons`: how the
+    code differs, when the caller could tell (`code: src/train.py modified`)."""
     reasons: list[str] = []
     reasons += _job_changes(old.get("job", {}), new["job"])
     if old.get("snapshot") != new["snapshot"]:
-        reasons += code_changes(old.get("snapshot", ""), new["snapshot"]) or ["code changed"]
+        reasons += list(code_reasons) or ["code changed"]
     reasons += _environment_changes(old.get("environment", {}), new["environment"])
     reasons += _digest_changes(old.get("data", {}), new["data"], "input {}", "data")
     reasons += _digest_changes(old.get("upstream", {}), new["upstream"], "{}", "upstream outputs")

@@ -1,8 +1,9 @@
-"""What the plan says about each model: register, update, archive or skip, and why.
+"""Planning the models: register, update, archive or skip each one, and why.
 
-Pure: it reads the run history and the registry and writes nothing. A model whose job
-runs in this apply is planned `register` "after JOB": its content is only known once
-the run has ended, so apply decides again then (`runner.registry.sync`).
+`read_facts` reads what a model's decision depends on (its registry rows, the latest
+completed run of its job and that run's files); `decide_model` is a pure function of
+those facts. The planner decides once; apply reads the facts again after the runs ended
+(a model's job may just have run) and decides again with the same function.
 """
 
 from __future__ import annotations
@@ -12,28 +13,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from runner.plan import SYMBOLS, Action, outputs_digest
+from runner.reconcile.fingerprint import outputs_digest
+from runner.reconcile.plan import SYMBOLS, Action, Kind, Reason, Why
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
 from runner.runs.store import RunStore, select
 
 if TYPE_CHECKING:
-    from runner.spec.models import Model, Spec
+    from runner.spec.types import Model, Spec
 
 METADATA_FIELDS = ("framework", "framework_version", "resources", "tags", "properties", "description")
 GIT_LINEAGE = ("commit", "branch", "dirty")
 
 
 @dataclass(frozen=True)
-class Decision:
-    name: str
-    action: str  # register | update | archive | skip
-    reasons: tuple[str, ...]
-    new: NewVersion | None = None  # what a `register` will record (None: after a run, or an error)
-    error: str | None = None  # why the model cannot be registered; apply reports it and leaves the model alone
-    after: tuple[str, ...] = ()
+class ModelFacts:
+    """What one model's decision depends on, as read from state."""
 
-    def as_action(self) -> Action:
-        return Action(self.action, f"model:{self.name}", self.reasons, symbol=SYMBOLS[self.action], after=self.after)
+    newest: dict[str, Any] | None           # its newest registered version
+    archived: bool
+    aliases: dict[str, tuple[int, str]]     # alias -> (version, "declared" | "manual")
+    run_id: str | None                      # the latest completed run of its job
+    content: NewVersion | str | None        # the version that run gives, or why it gives none
+    source: str = "train.yaml"              # the spec file in use
 
 
 def plan_models(spec: Spec, conn: sqlite3.Connection, job_actions: Sequence[Action], *, prune: bool,
@@ -43,82 +44,93 @@ def plan_models(spec: Spec, conn: sqlite3.Connection, job_actions: Sequence[Acti
     Only models whose job is in the plan are looked at (`runner plan JOB` limits both);
     archives are only planned for a whole-project plan.
     """
-    planned = {a.target: a.action for a in job_actions}
-    planner = ModelPlanner(spec, conn, source)
-    decisions = [planner.decide(name, running=planned[model.job] == "run")
-                 for name, model in spec.models.items() if model.job in planned]
+    planned = {a.target: a.kind for a in job_actions}
+    registry, runs = ModelStore(conn, source), RunStore(conn)
+    actions = [decide_model(name, model, read_facts(name, model, registry, runs),
+                            running=planned[model.job] is Kind.RUN)
+               for name, model in spec.models.items() if model.job in planned]
     if not scoped:
-        decisions += planner.archives(prune=prune)
-    return [d.as_action() for d in decisions]
+        actions += plan_archives(spec, registry, prune=prune)
+    return actions
+
+
+def read_facts(name: str, model: Model, registry: ModelStore, runs: RunStore) -> ModelFacts:
+    model_row = registry.model(name) or {}
+    run = runs.latest(model.job, status="completed")
+    return ModelFacts(newest=registry.version(name), archived=model_row.get("status") == "archived",
+                      aliases=registry.aliases(name), run_id=run["id"] if run else None,
+                      content=content(name, model, run, runs) if run else None, source=registry.source)
+
+
+def content(name: str, model: Model, run: dict[str, Any], runs: RunStore) -> NewVersion | str:
+    """The version `run` would give (not yet numbered), or why it gives none."""
+    files = runs.files(run["id"])
+    kind, rows = select(files, model.path)
+    if kind == "missing":
+        return (f"{model.path} is not in the outputs of {run['id']}; make the job write it "
+                f"or fix `models.{name}.path` in train.yaml")
+    return NewVersion(name=name, digest=outputs_digest(files, model.path), path=model.path, kind=kind,
+                      run_id=run["id"], files=tuple(rows), metadata=metadata_of(model),
+                      lineage=lineage(runs.conn, run))
+
+
+def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = False) -> Action:
+    """Register, update or skip `name`, from the facts alone. `running`: its job runs first in this
+    apply, so its content is only known then (decided again by apply)."""
+    next_version = (facts.newest["version"] if facts.newest else 0) + 1
+    if running:
+        notes = _hand_set_notes(facts, model, next_version)
+        return _action(name, Kind.REGISTER, (Reason(Why.AFTER, f"after {model.job}"), *notes), after=(model.job,))
+    if facts.run_id is None:
+        return _cannot(name, f"job {model.job} has no completed run; run `runner apply` once it succeeds")
+    new = facts.content
+    if not isinstance(new, NewVersion):
+        return _cannot(name, str(new))
+    if facts.newest is None or facts.newest["digest"] != new.digest:
+        first = "new model" if facts.newest is None else f"new content from {facts.run_id}"
+        reasons = (Reason(Why.NEW if facts.newest is None else Why.CHANGED, first),
+                   *_hand_set_notes(facts, model, next_version))
+        return _action(name, Kind.REGISTER, reasons, new_version=replace(new, reasons=tuple(r.text for r in reasons)))
+    return _compare(name, model, facts)
+
+
+def plan_archives(spec: Spec, registry: ModelStore, *, prune: bool) -> list[Action]:
+    """Active models this spec file declared once and no longer does (another file's are not its own)."""
+    source = registry.source
+    gone = [m["name"] for m in registry.models()
+            if m["status"] == "active" and m["name"] not in spec.models and m["spec"] == source]
+    reasons = (Reason(Why.NOT_IN_SPEC, f"not in {source}"),)
+    if not prune:
+        reasons += (Reason(Why.HINT, "run apply --prune"),)
+    return [_action(name, Kind.ARCHIVE, reasons) for name in gone]
+
+
+def _compare(name: str, model: Model, facts: ModelFacts) -> Action:
+    assert facts.newest is not None
+    reasons = []
+    if facts.archived:
+        reasons.append(Reason(Why.CHANGED, f"back in {facts.source}: unarchive"))
+    meta = metadata_of(model)
+    changed = [key for key in METADATA_FIELDS if facts.newest["metadata"].get(key) != meta[key]]
+    if changed:
+        reasons.append(Reason(Why.CHANGED, f"metadata changed: {', '.join(changed)}"))
+    reasons += [Reason(Why.CHANGED, describe_move(m))
+                for m in alias_moves(facts.aliases, model.aliases, facts.newest["version"])]
+    if reasons:
+        return _action(name, Kind.UPDATE, tuple(reasons))
+    return _action(name, Kind.SKIP, (Reason(Why.UP_TO_DATE, f"up to date: version {facts.newest['version']}"),))
+
+
+def _hand_set_notes(facts: ModelFacts, model: Model, version: int) -> list[Reason]:
+    """A new version moves declared aliases; say so where that overrides a hand-set one."""
+    moves = alias_moves(facts.aliases, model.aliases, version)
+    return [Reason(Why.CHANGED, describe_move(m, new_version=True)) for m in moves if m.hand_set]
 
 
 def metadata_of(model: Model) -> dict[str, Any]:
-    resources = model.resources.model_dump(exclude_none=True) if model.resources is not None else None
+    resources = model.resources.as_dict(exclude_none=True) if model.resources is not None else None
     return {"framework": model.framework, "framework_version": model.framework_version, "resources": resources,
             "tags": dict(model.tags), "properties": dict(model.properties), "description": model.description}
-
-
-class ModelPlanner:
-    def __init__(self, spec: Spec, conn: sqlite3.Connection, source: str = "train.yaml") -> None:
-        self.spec, self.conn = spec, conn
-        self.registry, self.runs = ModelStore(conn, source), RunStore(conn)
-
-    def decide(self, name: str, *, running: bool = False) -> Decision:
-        model = self.spec.models[name]
-        latest = self.registry.version(name)
-        next_version = (latest["version"] if latest else 0) + 1
-        if running:
-            notes = self._hand_set_notes(name, model, next_version)
-            return Decision(name, "register", (f"after {model.job}", *notes), after=(model.job,))
-        run = self.runs.latest(model.job, status="completed")
-        if run is None:
-            return _error(name, f"job {model.job} has no completed run; run `runner apply` once it succeeds")
-        new = self.content(name, model, run)
-        if isinstance(new, str):
-            return _error(name, new)
-        if latest is None or latest["digest"] != new.digest:
-            first = "new model" if latest is None else f"new content from {run['id']}"
-            reasons = (first, *self._hand_set_notes(name, model, next_version))
-            return Decision(name, "register", reasons, new=replace(new, reasons=reasons))
-        return self._compare(name, model, latest)
-
-    def content(self, name: str, model: Model, run: dict[str, Any]) -> NewVersion | str:
-        """The version `run` would give (not yet numbered), or why it gives none."""
-        files = self.runs.files(run["id"])
-        kind, rows = select(files, model.path)
-        if kind == "missing":
-            return (f"{model.path} is not in the outputs of {run['id']}; make the job write it "
-                    f"or fix `models.{name}.path` in train.yaml")
-        return NewVersion(name=name, digest=outputs_digest(files, model.path), path=model.path, kind=kind,
-                          run_id=run["id"], files=tuple(rows), metadata=metadata_of(model),
-                          lineage=lineage(self.conn, run))
-
-    def archives(self, *, prune: bool) -> list[Decision]:
-        """Active models this spec file declared once and no longer does (another file's are not its own)."""
-        source = self.registry.source
-        gone = [m["name"] for m in self.registry.models()
-                if m["status"] == "active" and m["name"] not in self.spec.models and m["spec"] == source]
-        reasons = (f"not in {source}",) if prune else (f"not in {source}", "run apply --prune")
-        return [Decision(name, "archive", reasons) for name in gone]
-
-    def _compare(self, name: str, model: Model, latest: dict[str, Any]) -> Decision:
-        reasons = []
-        if (self.registry.model(name) or {}).get("status") == "archived":
-            reasons.append(f"back in {self.registry.source}: unarchive")
-        meta = metadata_of(model)
-        changed = [key for key in METADATA_FIELDS if latest["metadata"].get(key) != meta[key]]
-        if changed:
-            reasons.append(f"metadata changed: {', '.join(changed)}")
-        reasons += [describe_move(m) for m in alias_moves(self.registry.aliases(name), model.aliases,
-                                                           latest["version"])]
-        if reasons:
-            return Decision(name, "update", tuple(reasons))
-        return Decision(name, "skip", (f"up to date: version {latest['version']}",))
-
-    def _hand_set_notes(self, name: str, model: Model, version: int) -> list[str]:
-        """A new version moves declared aliases; say so where that overrides a hand-set one."""
-        moves = alias_moves(self.registry.aliases(name), model.aliases, version)
-        return [describe_move(m, new_version=True) for m in moves if m.hand_set]
 
 
 def describe_move(move: AliasMove, *, new_version: bool = False) -> str:
@@ -143,5 +155,11 @@ def lineage(conn: sqlite3.Connection, run: dict[str, Any]) -> dict[str, Any]:
             "metrics": metrics}
 
 
-def _error(name: str, message: str) -> Decision:
-    return Decision(name, "register", (f"cannot register: {message}",), error=message)
+def _action(name: str, kind: Kind, reasons: tuple[Reason, ...], *, after: tuple[str, ...] = (),
+            new_version: NewVersion | None = None) -> Action:
+    return Action(kind, f"model:{name}", reasons, symbol=SYMBOLS[kind], after=after, new_version=new_version)
+
+
+def _cannot(name: str, message: str) -> Action:
+    return Action(Kind.REGISTER, f"model:{name}", (Reason(Why.ERROR, f"cannot register: {message}"),),
+                  symbol=SYMBOLS[Kind.REGISTER], error=message)

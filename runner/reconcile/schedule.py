@@ -1,30 +1,28 @@
-"""The scheduler of `apply`: start each planned run once its upstream jobs ended, never
-more than `--jobs` at once, in threads; re-decide a job planned "after" an upstream."""
+"""The scheduler of `apply`: start each planned run once its upstream jobs ended, never more
+than `--jobs` at once, in threads; decide again a job planned "after" an upstream."""
 
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
 
-from runner.execute import Cancelled, RunExecutor, RunOutcome
-from runner.plan import Action, Plan, Planner
-from runner.runs.context import RunContext
-
-if TYPE_CHECKING:
-    from runner.apply import ApplyEvents
+from runner.reconcile.context import RunContext
+from runner.reconcile.decide import redecide
+from runner.reconcile.execute import Cancelled, RunExecutor
+from runner.reconcile.plan import Action, Kind, Plan, RunWork
+from runner.reconcile.planner import upstream_digests
+from runner.reconcile.results import ApplyEvents, RunOutcome
 
 
 class Scheduler:
     """Start each planned run once its upstream jobs ended; never more than `jobs` at once."""
 
-    def __init__(self, plan: Plan, planner: Planner, ctx: RunContext, events: ApplyEvents, jobs: int,
-                 cancelled: Cancelled, force: set[str]) -> None:
-        self.plan, self.planner, self.ctx, self.events = plan, planner, ctx, events
-        self.jobs, self.cancelled, self.force = jobs, cancelled, force
+    def __init__(self, plan: Plan, ctx: RunContext, events: ApplyEvents, jobs: int, cancelled: Cancelled) -> None:
+        self.plan, self.ctx, self.events = plan, ctx, events
+        self.jobs, self.cancelled = jobs, cancelled
         self.results: dict[str, RunOutcome] = {}
 
     def run(self) -> list[RunOutcome]:
-        pending = [a for a in self.plan.actions if a.action == "run"]
+        pending = self.plan.runs()
         running: dict[Future[RunOutcome], str] = {}
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             try:
@@ -62,31 +60,32 @@ class Scheduler:
                 ready.append(action)
         return ready
 
-    def _resolve(self, action: Action) -> tuple[str, Any, list[str]] | None:
-        """The fingerprint to run with. A job planned "after" an upstream is looked at again now
-        (in this thread: the planner's database connection is not shared)."""
-        if action.fingerprint is not None:
-            return action.target, action.fingerprint, list(action.reasons)
-        fresh = self.planner.decide(action.target, will_run=set(), force=self.force)
-        if fresh.action == "skip":
+    def _resolve(self, action: Action) -> tuple[RunWork, list[str]] | None:
+        """What to run. A job planned "after" an upstream is decided again now, from the upstream
+        outputs as they are after it ran (read here, in this thread: SQLite connections are per thread)."""
+        assert action.work is not None
+        if not action.after:
+            return action.work, list(action.texts)
+        fresh = redecide(action, upstream_digests(self.ctx.thread_store(), action.work.definition))
+        if fresh.kind is Kind.SKIP:
             self._record(RunOutcome(action.target, None, "up to date",
-                                    detail=f"{fresh.reasons[0]}; upstream outputs unchanged"))
+                                    detail=f"{fresh.texts[0]}; upstream outputs unchanged"))
             return None
-        return action.target, fresh.fingerprint, [*action.reasons[:1], *fresh.reasons]
+        assert fresh.work is not None
+        return fresh.work, list(fresh.texts)
 
     def _record(self, outcome: RunOutcome) -> None:
         self.results[outcome.job] = outcome
         self.events.ended(outcome)
 
-    def _one(self, name: str, fp: Any, reasons: list[str]) -> RunOutcome:
+    def _one(self, work: RunWork, reasons: list[str]) -> RunOutcome:
         store = self.ctx.thread_store()
         executor = RunExecutor(self.ctx, store, self.events.line, self.cancelled, self.events.started)
-        retries = self.ctx.spec.jobs[name].retries
-        outcome = executor.run(name, fp, reasons)
+        retries = work.definition.retries
+        outcome = executor.run(work, reasons)
         for attempt in range(2, retries + 2):
             if outcome.status != "failed" or self.cancelled.event.is_set():
                 break
-            outcome = executor.run(name, fp, [f"retry {attempt - 1} of {retries} after {outcome.run_id} failed"],
+            outcome = executor.run(work, [f"retry {attempt - 1} of {retries} after {outcome.run_id} failed"],
                                    attempt=attempt)
         return outcome
-

@@ -2,6 +2,8 @@
 
 Names are imported on first use (PEP 562): `runner snapshot` imports only what taking a
 snapshot needs, not staging or data hashing.
+
+May import: runner.state, and the foundation modules.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from runner.errors import RunnerError
+from runner.state.cachefile import cache_key, file_stamp, read_cache, write_cache
 
 TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
 if TYPE_CHECKING:
@@ -203,7 +204,6 @@ def load_rules_file(file: str, prefix: str, display: str) -> RulesFile:
 # pathspec costs ~35 ms (it pulls in typing and dataclasses), more than an unchanged
 # snapshot. A line's translation depends only on the line and on pathspec's own code.
 _TRANSLATED: dict[str, list[object]] = {}  # line -> [include, regex, dir_only] or [None] for a comment
-_CACHE_FORMAT = 2  # 2: marshal
 _cache_dirty = False
 
 
@@ -234,41 +234,27 @@ def _translate(line: str, where: str) -> list[object]:
 
 
 def load_translations(path: str) -> None:
-    """Read the translations a previous run kept in `path` (if made by this pathspec). The
-    file is marshal data, not JSON: importing json imports `re` (~7 ms)."""
-    import marshal
-
-    try:
-        with open(path, "rb") as handle:
-            cached = marshal.load(handle)
-        if cached.get("key") == _translation_key():
-            for line, known in cached["lines"].items():
-                if known == [None] or (isinstance(known, list) and len(known) == 3 and isinstance(known[1], str)):
-                    _TRANSLATED.setdefault(line, known)  # anything else: translate that line again
-    except (OSError, EOFError, ValueError, AttributeError, TypeError, KeyError):
-        pass  # no cache yet, or a damaged one: translate again
+    """Read the translations a previous run kept in `path` (if made by this pathspec)."""
+    cached = read_cache(path, _translation_key())
+    if not isinstance(cached, dict):
+        return  # no cache yet, or one that does not verify: translate again
+    for line, known in cached.items():
+        if isinstance(line, str) and (known == [None] or (isinstance(known, list) and len(known) == 3
+                                                           and isinstance(known[1], str))):
+            _TRANSLATED.setdefault(line, known)  # anything else: translate that line again
 
 
 def save_translations(path: str) -> None:
     """Keep the translations in `path` if this run made new ones; best effort."""
     global _cache_dirty
-    if not _cache_dirty:
-        return
-    import marshal
-
-    from runner.atomic import atomic_write
-
-    try:
-        atomic_write(path, marshal.dumps({"key": _translation_key(), "lines": _TRANSLATED}))
+    if _cache_dirty and write_cache(path, _translation_key(), _TRANSLATED):
         _cache_dirty = False
-    except OSError:
-        pass
 
 
 def _translation_key() -> str:
-    """This runner's version and the installed pathspec: the size and mtime of the files that
-    hold its version and its gitignore translation (a release may keep `__init__.py` as is).
-    Worked out once per process (a plan loads the translations for every code folder)."""
+    """The installed pathspec: the size and mtime of the files that hold its version and its
+    gitignore translation (a release may keep `__init__.py` as is). Worked out once per
+    process (a plan loads the translations for every code folder)."""
     global _key
     if _key is None:
         _key = _installed_key()
@@ -281,21 +267,11 @@ _key: str | None = None
 def _installed_key() -> str:
     import sys
 
-    from runner import __version__
-
     for folder in sys.path:
         base = os.path.join(folder or ".", "pathspec")
-        if not os.path.isfile(os.path.join(base, "__init__.py")):
-            continue
-        stamps = []
-        for part in _PATHSPEC_FILES:
-            try:
-                st = os.stat(os.path.join(base, part))
-            except OSError:
-                continue  # not in this pathspec release
-            stamps.append(f"{part}:{st.st_size}:{st.st_mtime_ns}")
-        return "|".join([str(_CACHE_FORMAT), __version__, str(sys.hexversion), *stamps])
-    return f"{_CACHE_FORMAT}|{__version__}|{sys.hexversion}|no pathspec"
+        if os.path.isfile(os.path.join(base, "__init__.py")):
+            return cache_key("ignore-patterns", *(file_stamp(os.path.join(base, part)) for part in _PATHSPEC_FILES))
+    return cache_key("ignore-patterns", "no pathspec")
 
 
 # The files of pathspec whose change may change a translation (names of several releases).

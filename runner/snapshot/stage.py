@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from runner.errors import StateError
 from runner.snapshot.manifest import FileEntry, load_manifest
+from runner.snapshot.statcache import forget
 from runner.state.objects import ObjectError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def stage_snapshot(state: State, digest: str, dest: Path) -> None:
         try:
             state.objects.copy_to(entry.digest, target, mode=entry.mode)
         except ObjectError as exc:
-            state.forget_object(exc.digest)
+            forget(state, exc.digest)
             raise
 
 

@@ -13,15 +13,12 @@ import os
 import time
 
 from runner.errors import StateError
-from runner.snapshot import ignore, statcache
+from runner.snapshot import ignore, records, statcache
 from runner.snapshot import index as folder_index
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
 from runner.snapshot.manifest import FileEntry, decode, encode_rows, replace_rows
 from runner.snapshot.walk import WalkResult, gc_paused, walk
-from runner.state.db import (
-    now,  # one timestamp format: snapshots and runs sort together
-)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
@@ -121,7 +118,7 @@ def _take(project_root: Path, code: str, state: State, job: str | None, limits: 
         with_digests(scan, state.db, project_root)
     if not scan.dirty and not scan.stale:
         snap, _ = _snapshot(scan, {}, job, limits, encode=False, objects=state.objects)
-        if not record or (_latest(state, job, code) == snap.digest and state.objects.has(snap.digest)):
+        if not record or (records.latest(state.db, job, code) == snap.digest and state.objects.has(snap.digest)):
             if not scan.indexed and state.exists:
                 with state.transaction() as db:
                     folder_index.save(db, scan.index_key, _index(scan, {}, snap.digest), scan.index)
@@ -139,7 +136,7 @@ def scan_folder(project_root: Path, code: str, state: State, *, ignore_files: bo
     """Walk and classify. patch=True: after an edit of a few files, read the digests of
     their chunks only (the scan can then list its files only while `state` is open)."""
     recorded_ns = time.time_ns()  # before any stat: see the racy rule in statcache
-    translations = os.path.join(state.root_path, "cache", "ignore-patterns.marshal") if state.exists else None
+    translations = state.layout.cache_file("ignore-patterns.marshal") if state.exists else None
     if translations and ignore_files:
         ignore.load_translations(translations)
     with gc_paused():
@@ -247,10 +244,8 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
         if scan.index_key is not None:
             folder_index.save(db, scan.index_key, _index(scan, {p: hashed[p] for p in rows}, snap.digest),
                               scan.index)
-        if code is not None and _latest(state, job, code) != snap.digest:
-            db.execute("INSERT INTO snapshots (job, digest, files, bytes, created_at, code) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       (job, snap.digest, snap.count, snap.bytes, now(), code))
+        if code is not None and records.latest(db, job, code) != snap.digest:
+            records.record(db, job, code, snap.digest, snap.count, snap.bytes)
     return snap
 
 
@@ -354,10 +349,4 @@ def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
                 not statcache.is_racy(row.mtime_ns, row.recorded_ns)
             digests[i] = row.digest if trusted else None
     return scan.index.successor(files, digests, manifest)
-
-
-def _latest(state: State, job: str | None, code: str) -> str | None:
-    row = state.db.execute("SELECT digest FROM snapshots WHERE job IS ? AND code IS ? ORDER BY id DESC LIMIT 1",
-                           (job, code)).fetchone()
-    return row[0] if row else None
 

@@ -16,7 +16,7 @@ from runner.spec.paths import path_problems
 from runner.spec.source import Located, Mark, Path_
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job, Spec
+    from runner.spec.types import Job, Spec
 
 Found = tuple[Mark, Path_, str]
 

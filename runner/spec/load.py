@@ -13,13 +13,14 @@ if TYPE_CHECKING:
 
     from runner.project import Project
     from runner.spec.source import Located, Mark, Path_
+    from runner.spec.types import Spec
 
 
 class ValidationResult(Value):
     __slots__ = ("spec", "problems")  # noqa: RUF023 (field order: repr)
 
-    def __init__(self, spec: Any, problems: tuple[Problem, ...]) -> None:
-        self.spec = spec  # Spec | None (typed loosely so importing this module stays cheap)
+    def __init__(self, spec: Spec | None, problems: tuple[Problem, ...]) -> None:
+        self.spec = spec  # the items that validated (all of them when `valid`)
         self.problems = problems
 
     @property
@@ -28,14 +29,16 @@ class ValidationResult(Value):
 
     def summary(self) -> str:
         spec = self.spec
+        assert spec is not None, "a result that found problems has no summary"
         counts = [(len(spec.jobs), "job"), (len(spec.environments), "environment"), (len(spec.models), "model")]
         return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
 
 
-def load(project: Project) -> Any:
+def load(project: Project) -> Spec:
     """The validated Spec, or SpecError carrying every located problem.
 
-    An unchanged train.yaml comes from the spec cache (runner.spec.cache), without pydantic.
+    An unchanged train.yaml comes from the spec cache (runner.spec.cache), without pydantic;
+    it is the same class, with the same values, as a fresh load.
     """
     from runner.spec import cache
 
@@ -48,9 +51,20 @@ def load(project: Project) -> Any:
     result = check(project, raw)
     if not result.valid:
         raise SpecError(list(result.problems))
+    assert result.spec is not None, "a valid result has a spec"
     if raw is not None:
         cache.store(project, raw, result.spec)
     return result.spec
+
+
+def from_data(data: dict[str, Any]) -> Spec:
+    """A Spec from train.yaml's data (already parsed), validated by the models; for code that
+    builds a spec without a file. Disk and cross-reference checks are not run."""
+    from runner.spec.models import Spec as SpecModel
+    from runner.spec.models import to_runtime
+
+    spec: Spec = to_runtime(SpecModel.model_validate(data))
+    return spec
 
 
 def _read(project: Project) -> bytes:
@@ -67,13 +81,18 @@ def check(project: Project, raw: bytes | None = None) -> ValidationResult:
         except OSError as exc:
             return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
     doc = read_source(raw)
-    if doc.data is None:
-        return _result(project, None, doc.problems)
+    if doc.data is None:  # a syntax error, or a document that is empty or only `~`/`null`
+        empty = [] if doc.problems else [(Mark(1, 1, 0), (), "the file holds nothing (it is empty or null): "
+                                                           "start it with `version: 1`")]
+        return _result(project, None, [*doc.problems, *empty])
     if not isinstance(doc.data, dict):
         where = doc.value_mark(())
         return _result(project, None, [*doc.problems, (where, (), "the top level must be a mapping "
                                                                   "(version:, jobs:, ...), not " + _kind(doc.data))])
-    spec, found = _validate(doc)
+    model, found = _validate(doc)
+    from runner.spec.models import to_runtime
+
+    spec = to_runtime(model)
     found += _whole_file_checks(project, doc, spec)
     return _result(project, spec, [*doc.problems, *found])
 
@@ -126,13 +145,13 @@ def _salvage(model: Any, value: Any, tries: int = 3) -> Any:
     return None
 
 
-def _whole_file_checks(project: Project, doc: Located, spec: Any) -> list[tuple[Mark, Path_, str]]:
+def _whole_file_checks(project: Project, doc: Located, spec: Spec) -> list[tuple[Mark, Path_, str]]:
     from runner.spec.checks import Context, run_checks
 
     return run_checks(Context(spec=spec, doc=doc, root=project.root))
 
 
-def _result(project: Project, spec: Any, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
+def _result(project: Project, spec: Spec | None, found: list[tuple[Mark, Path_, str]]) -> ValidationResult:
     from runner.spec.source import one_line
 
     problems = sorted({Problem(project.display, m.line, m.column, dotted(p), one_line(msg)) for m, p, msg in found},

@@ -1,8 +1,10 @@
-"""The train.yaml format as pydantic models (see TRAIN_YAML.md).
+"""The train.yaml format as pydantic models (see TRAIN_YAML.md): its validator and its schema.
 
 The models check what can be checked from the document alone: types, names, value
 ranges and which fields go together. Cross-references, cycles, paths on disk and
 `${{ }}` bindings are checked in `runner.spec.checks`, which can see the whole file.
+A validated document becomes the Spec every command uses (`runner.spec.types`) through
+`to_runtime`: each model here has a class of the same name and fields there.
 """
 
 from __future__ import annotations
@@ -282,16 +284,6 @@ class Spec(_Model):
     models: dict[Name, Model] = Field(default_factory=dict)
     snapshot: SnapshotLimits = SnapshotLimits()
 
-    def compute_of(self, job: Job) -> Compute:
-        return self.computes.get(job.compute) or Compute(type="local")
-
-    def default_environment(self) -> Environment:
-        """What a job without `environment:` runs in: runner's own interpreter, nothing built."""
-        return Environment.model_validate({"user_managed": True})
-
-    def experiment_of(self, job_name: str) -> str:
-        return self.jobs[job_name].experiment or self.experiment or "default"
-
 
 SECTIONS: dict[str, type[_Model]] = {
     "environments": Environment,
@@ -300,3 +292,17 @@ SECTIONS: dict[str, type[_Model]] = {
     "jobs": Job,
     "models": Model,
 }
+
+
+def to_runtime(value: Any) -> Any:
+    """A validated model (and everything in it) as the `runner.spec.types` class of the same name."""
+    from runner.spec.types import CLASSES
+
+    if isinstance(value, BaseModel):
+        fields = {name: to_runtime(getattr(value, name)) for name in type(value).model_fields}
+        return CLASSES[type(value).__name__](**fields)
+    if isinstance(value, dict):
+        return {key: to_runtime(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_runtime(item) for item in value)
+    return value

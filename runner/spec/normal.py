@@ -11,17 +11,18 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job, Spec
+    from runner.spec.types import Job, Scalar, Spec
 
 
 
-def normalised_job(spec: Spec, name: str) -> dict[str, Any]:
+def normalised_job(spec: Spec, name: str, params: dict[str, Scalar] | None = None) -> dict[str, Any]:
+    """`params`: the values this run uses, when not the job's own (a sweep's trial)."""
     job = spec.jobs[name]
     return {
         "code": job.code,
         "run": _run(job),
-        "params": dict(sorted(job.params.items())),
-        "inputs": {key: item.model_dump(exclude_none=True) for key, item in sorted(job.inputs.items())},
+        "params": dict(sorted((job.params if params is None else params).items())),
+        "inputs": {key: item.as_dict(exclude_none=True) for key, item in sorted(job.inputs.items())},
         "environment": job.environment,
         "compute": spec.compute_of(job).type,
     }

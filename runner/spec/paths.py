@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from os import PathLike
 
-    from runner.spec.models import Spec
+    from runner.spec.types import Spec
     from runner.spec.source import Path_
 
 

@@ -1,9 +1,16 @@
 """A project's state: `.runner/state.db` (SQLite, WAL), `.runner/objects/`, the project lock.
 
+Owns: the database and its migrations (`db`, `migrations`), content-addressed objects
+(`objects`), the project lock (`lock`), every path under `.runner/` and the shared cache
+(`layout`), and runner's own cache files (`cachefile`).
+
 `open_state(project)` creates `.runner/` on first use by a writer; read-only commands
 pass `create=False` and get an empty in-memory view when there is no `.runner/` yet,
 so they never create files. `.runner/.gitignore` (`*`) keeps it out of git even in a
 project that `runner init` did not make.
+
+May import: the foundation modules only (runner.errors, runner.atomic, runner.quickhash,
+runner.project, runner.values).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 
 from runner.atomic import atomic_write
 from runner.state.db import connect, transaction
+from runner.state.layout import StateLayout
 from runner.state.objects import ObjectStore
 
 TYPE_CHECKING = False  # annotations only: `runner snapshot JOB` opens the state and must import little
@@ -30,6 +38,7 @@ class State:
     def __init__(self, root: str | os.PathLike[str], db: sqlite3.Connection, objects: ObjectStore, *,
                  exists: bool) -> None:
         self.root_path = os.fspath(root)  # a string: `runner snapshot JOB` does not import pathlib
+        self.layout = StateLayout(self.root_path)
         self.db = db
         self.objects = objects
         self.exists = exists  # False: an in-memory view of a project that has no .runner/ yet
@@ -55,22 +64,6 @@ class State:
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self.db)
 
-    def forget_object(self, digest: str) -> None:
-        """Drop stat-cache rows (and folder indexes) that may point at a missing or damaged object,
-        so files are read again.
-
-        Its own connection: runs are staged in worker threads, and a connection is per thread."""
-        if self.exists:
-            from runner.snapshot.index import clear as clear_indexes
-
-            db = connect(self.root / "state.db")
-            try:
-                with transaction(db):
-                    db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
-                    clear_indexes(db)  # folder indexes are shortcuts to those rows
-            finally:
-                db.close()
-
     def close(self) -> None:
         self.db.close()
 
@@ -93,7 +86,7 @@ def _claim(root: str, project_root: str) -> None:
     otherwise mix two projects' jobs and models."""
     from runner.errors import StateError
 
-    owner_file = os.path.join(root, "project")
+    owner_file = StateLayout(root).owner
     try:
         with open(owner_file, encoding="utf-8") as file:
             owner = file.read().strip()
@@ -109,7 +102,8 @@ def _claim(root: str, project_root: str) -> None:
 def open_state_at(root: str | os.PathLike[str], *, create: bool = True) -> State:
     """Open the state folder `root` (a project's `.runner/`, or `$RUNNER_STATE_DIR`)."""
     root = os.fspath(root)
-    objects, db = os.path.join(root, "objects"), os.path.join(root, "state.db")
+    layout = StateLayout(root)
+    objects, db = layout.objects, layout.db
     if not os.path.exists(db):
         if not create:
             return State(root, connect(None), ObjectStore(objects, writable=False), exists=False)
@@ -118,9 +112,10 @@ def open_state_at(root: str | os.PathLike[str], *, create: bool = True) -> State
 
 
 def _create(root: str) -> None:
-    os.makedirs(os.path.join(root, "objects"), exist_ok=True)
-    if not os.path.exists(os.path.join(root, ".gitignore")):
-        atomic_write(os.path.join(root, ".gitignore"), "# created by runner: its state is never committed\n*\n")
+    layout = StateLayout(root)
+    os.makedirs(layout.objects, exist_ok=True)
+    if not os.path.exists(layout.gitignore):
+        atomic_write(layout.gitignore, "# created by runner: its state is never committed\n*\n")
 
 
 __all__ = ["ObjectStore", "State", "open_state", "open_state_at"]

@@ -15,6 +15,7 @@ import sys
 from contextlib import contextmanager
 
 from runner.errors import LockError
+from runner.state.layout import StateLayout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ class ProjectLock:
     """Re-entrant within one process: nested `hold()` calls share one acquisition."""
 
     def __init__(self, state_root: str | os.PathLike[str]) -> None:
-        self.path = os.path.join(state_root, "lock")  # strings: pathlib costs a snapshot ~8 ms
-        self.pid_path = os.path.join(state_root, "lock.pid")
+        layout = StateLayout(state_root)  # strings: pathlib costs a snapshot ~8 ms
+        self.path, self.pid_path = layout.lock, layout.lock_pid
         self._fd: int | None = None
         self._depth = 0
 

@@ -53,7 +53,7 @@ MIGRATIONS: list[str] = [
         params TEXT NOT NULL,               -- JSON: the job's params
         snapshot TEXT,
         environment TEXT,                   -- environment fingerprint
-        git TEXT NOT NULL,                  -- JSON: runner.gitmeta.GitMeta
+        git TEXT NOT NULL,                  -- JSON: runner.git.meta.GitMeta
         created_at TEXT NOT NULL,
         started_at TEXT,
         ended_at TEXT,
@@ -103,7 +103,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE model_versions (
         name TEXT NOT NULL REFERENCES models (name),
         version INTEGER NOT NULL,           -- 1, 2, 3... per model
-        digest TEXT NOT NULL,               -- the content: a file's digest, or a folder's (runner.plan.outputs_digest)
+        digest TEXT NOT NULL,               -- the content: a file's digest, or a folder's (runner.reconcile.fingerprint.outputs_digest)
         path TEXT NOT NULL,                 -- where it was in the run, e.g. outputs/model.joblib
         kind TEXT NOT NULL,                 -- file | folder
         run_id TEXT NOT NULL REFERENCES runs (id),

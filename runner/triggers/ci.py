@@ -42,7 +42,7 @@ def render_ci(project: Project, provider: str, top: Path) -> str:
     import jinja2
 
     from runner import __version__
-    from runner.scaffold import templates_dir
+    from runner.resources import templates_dir
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "ci")),
                              variable_start_string="[[", variable_end_string="]]",
@@ -62,7 +62,7 @@ def _clean(path: str) -> str:
 
 def _top(root: Path) -> Path:
     """The repository's top folder; the project folder itself when it is not in git (yet)."""
-    from runner.reftree import RefError, repository_top
+    from runner.git.repo import RefError, repository_top
 
     try:
         return repository_top(root)

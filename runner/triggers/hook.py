@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.atomic import atomic_write
 from runner.errors import RunnerError
+from runner.git.repo import git_path
 from runner.project import SPEC_NAME, Project
 
 HOOK = "post-commit"
@@ -76,7 +76,7 @@ def install(project: Project, *, force: bool = False) -> HookState:
         if chained.exists() or chained.is_symlink():
             raise HookError(f"{chained} exists already (an earlier chained hook): merge or remove it, then retry")
         os.replace(state.path, chained)
-    from runner.hookruns import ensure_hooks_folder
+    from runner.triggers.hookruns import ensure_hooks_folder
 
     ensure_hooks_folder(project)  # the hook's log folder, with `.runner/.gitignore`
     atomic_write(state.path, render_hook(project, chained=chained.exists()), mode=0o755)
@@ -103,7 +103,7 @@ def uninstall(project: Project) -> tuple[HookState, bool]:
 def render_hook(project: Project, *, chained: bool) -> str:
     import jinja2
 
-    from runner.scaffold import templates_dir
+    from runner.resources import templates_dir
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "hooks")),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
@@ -117,15 +117,9 @@ def render_hook(project: Project, *, chained: bool) -> str:
 
 def hooks_dir(root: Path) -> Path:
     """Where git runs hooks from for the repository holding `root` (honours core.hooksPath)."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], check=False, cwd=root,
-                              capture_output=True, text=True)
-    except FileNotFoundError:
-        raise HookError("git is not installed: the hook needs it") from None
-    if done.returncode != 0:
+    path = git_path(root, "hooks")
+    if path is None:
         raise HookError(f"{root} is not in a git repository: run `git init` first")
-    # Relative to the folder git ran in (a relative core.hooksPath is already resolved from the top).
-    path = root / done.stdout.strip()
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 

@@ -9,7 +9,7 @@ own session with stdin closed and output to `.runner/hooks/SHA.log`, then return
 commits in quick succession queue. Once it holds the lock it looks for a recorded commit
 that descends from its own: a newer commit supersedes one that has not started, so it ends as
 `superseded by SHA` without running anything. Otherwise it applies the commit's tree
-(`runner.reftree`) and records when it ended and its exit code. Records are written
+(`runner.git.reftree`) and records when it ended and its exit code. Records are written
 atomically; only the newest `KEEP` records (and their logs) are kept.
 """
 
@@ -28,7 +28,8 @@ from typing import Any
 from runner.atomic import atomic_write
 from runner.errors import RunnerError
 from runner.project import SPEC_NAME, Project
-from runner.reftree import clean_git_env
+from runner.git.command import git_env
+from runner.git.repo import is_ancestor, resolve_commit
 
 KEEP = 50
 
@@ -56,21 +57,21 @@ def hooks_folder(project: Project) -> Path:
 
 def launch(project: Project, rev: str = "HEAD") -> HookRun:
     """Queue an apply of `rev` and start it detached; returns at once."""
-    commit = _resolve(project, rev)
+    commit = resolve_commit(project.root, rev)
     ensure_hooks_folder(project)
     run = HookRun(commit, "queued", _now(), time.time_ns(), str(hooks_folder(project) / f"{commit}.log"))
     save(project, run)
     with open(run.log, "ab") as log:
         subprocess.Popen(_foreground_argv(project, commit), cwd=project.root, stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                         env=clean_git_env())
+                         env=git_env())
     _prune(project)
     return run
 
 
 def run_commit(project: Project, commit: str, state: Any, events: Any, say: Callable[[str], None]) -> int:
     """The detached side: wait for the lock, step aside for a newer commit, else apply this one."""
-    commit = _resolve(project, commit)
+    commit = resolve_commit(project.root, commit)
     run = load(project, commit) or HookRun(commit, "queued", _now(), time.time_ns(),
                                            str(hooks_folder(project) / f"{commit}.log"))
     with state.lock():
@@ -98,8 +99,8 @@ def run_commit(project: Project, commit: str, state: Any, events: Any, say: Call
 
 def apply_commit(project: Project, state: Any, commit: str, events: Any) -> int:
     """`runner apply --ref COMMIT` under the lock the caller holds: 0 when every run succeeded."""
-    from runner.apply import apply
-    from runner.reftree import ref_tree
+    from runner.git.reftree import ref_tree
+    from runner.reconcile.apply import apply
     from runner.spec import load as load_spec
 
     with ref_tree(project, commit) as tree:
@@ -115,9 +116,7 @@ def newer_than(project: Project, run: HookRun) -> HookRun | None:
     the tip (the one every other descends into) is named, else the last queued.
     """
     def descends(commit: str, ancestor: str) -> bool:
-        done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, commit], cwd=project.root,
-                              capture_output=True, env=clean_git_env(), check=False)
-        return done.returncode == 0
+        return is_ancestor(project.root, ancestor, commit)
 
     newer = [r for r in _all(project) if r.commit != run.commit and descends(r.commit, run.commit)]
     tips = [r for r in newer if all(o is r or descends(r.commit, o.commit) for o in newer)]
@@ -174,24 +173,6 @@ def _foreground_argv(project: Project, commit: str) -> list[str]:
     if project.spec_file != project.root / SPEC_NAME:
         argv += ["-f", str(project.spec_file)]
     return argv
-
-
-def _resolve(project: Project, rev: str) -> str:
-    from runner.reftree import RefError, repository_top
-
-    repository_top(project.root)  # a clear error outside git
-    commit = _rev_parse(project.root, rev)
-    if commit is None:
-        raise RefError(f"{rev}: no such commit in {project.root}; pass a commit sha, branch or tag")
-    return commit
-
-
-def _rev_parse(root: Path, rev: str) -> str | None:
-    if rev.startswith("-"):
-        return None
-    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False, cwd=root,
-                          capture_output=True, text=True, env=clean_git_env())
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def ensure_hooks_folder(project: Project) -> None:

@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runner.apply import ApplyEvents, ApplyResult
+from runner.reconcile.results import ApplyEvents, ApplyResult
 from runner.errors import RunnerError
-from runner.execute import Cancelled
+from runner.reconcile.execute import Cancelled
 from runner.interrupts import stop_signals_interrupt
 from runner.project import Project
-from runner.watchfilter import PathFilter
+from runner.triggers.pathfilter import PathFilter
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
@@ -101,7 +101,7 @@ class _InFlight:
         self.thread.start()
 
     def _main(self) -> None:
-        from runner.apply import apply
+        from runner.reconcile.apply import apply
         from runner.state import open_state
 
         project, spec, targets, jobs, events = self._args
@@ -200,24 +200,24 @@ class Watcher:
 
     def _supersedes(self, spec: Any) -> bool:
         """Would the new plan run some job with a fingerprint other than the one in flight?"""
-        from runner.plan import make_plan
+        from runner.reconcile.planner import make_plan
 
         assert self.inflight is not None
         if self.inflight.plan is None:
             return True  # still planning: what it plans may predate the change
         try:
-            plan, _ = make_plan(self.project, spec, self.state, targets=self.targets)
+            plan = make_plan(self.project, spec, self.state, targets=self.targets)
         except RunnerError as exc:
             self.events.error(str(exc))
             return False
         running = self._inflight_fingerprints()
-        return any(a.action == "run" and a.fingerprint is not None and running.get(a.target) != a.fingerprint.digest
-                   for a in plan.actions)
+        return any(running.get(a.target) != a.work.fingerprint.digest
+                   for a in plan.runs() if a.work is not None and not a.after)
 
     def _inflight_fingerprints(self) -> dict[str, str]:
         assert self.inflight is not None
-        found = {a.target: a.fingerprint.digest for a in self.inflight.plan.actions
-                 if a.action == "run" and a.fingerprint is not None}
+        found = {a.target: a.work.fingerprint.digest for a in self.inflight.plan.runs()
+                 if a.work is not None and not a.after}
         for job, run_id in list(self.inflight.started.items()):  # jobs planned "after" an upstream
             row = self.state.db.execute("SELECT fingerprint FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is not None:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from runner.compute.base import Launch
 from runner.compute.docker_opts import container_options, device_requests, size_bytes
-from runner.spec.models import Compute, Spec
+from runner.spec import from_data
+from runner.spec.types import Compute, Spec
 from tests.docker_support import (
     Images,
     base_image,
@@ -75,7 +76,7 @@ def env_mark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     yield env
     from runner.envs.docker import docker_fingerprint, image_tag
 
-    spec = Spec.model_validate({"version": 1, "environments": {"e": env}})
+    spec = from_data({"version": 1, "environments": {"e": env}})
     made = Images()
     made.add(image_tag(docker_fingerprint(spec, "e", tmp_path_factory.mktemp("fp"))))
     made.remove_all()
@@ -191,7 +192,7 @@ def test_ctrl_c_stops_and_removes_the_container(project: Any, cli: Any, env_mark
 
 @pytest.mark.usefixtures("sweep")
 def test_apply_after_a_crash_removes_orphan_containers(project: Any, cli: Any, env_mark: dict[str, Any]) -> None:
-    from runner.apply import repair_lost
+    from runner.reconcile.repair import repair_lost
     from runner.project import find_project
     from runner.state import open_state
 
@@ -254,7 +255,7 @@ def _launch(tmp_path: Path, compute: dict[str, Any]) -> Launch:
     run_dir = tmp_path / ".runner" / "runs" / "j-1"
     return Launch(run_id="j-1", job="j", project_root=tmp_path, run_dir=run_dir, argv=["python", "x.py"],
                   env={"A": "1"}, log_path=run_dir / "logs" / "std_log.txt", image="runner-env:abc",
-                  compute=Compute.model_validate(compute), labels={"runner.project": str(tmp_path),
+                  compute=Compute(**compute), labels={"runner.project": str(tmp_path),
                                                                   "runner.run": "j-1"})
 
 

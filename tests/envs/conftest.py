@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 
 # A PEP 517 backend with no build requirements (so no network): it builds a one-module
 # wheel, and while the flag file exists it first announces itself and sleeps, so a test
@@ -44,7 +45,7 @@ def get_requires_for_build_wheel(config_settings=None):
 @pytest.fixture
 def make_spec() -> Callable[..., Spec]:
     def make(**environments: dict[str, Any]) -> Spec:
-        return Spec.model_validate({"version": 1, "environments": environments})
+        return from_data({"version": 1, "environments": environments})
 
     return make
 

@@ -19,7 +19,8 @@ from runner.envs.docker import docker_fingerprint, ensure_image, image_cached, i
 from runner.envs.docker_build import render_dockerfile
 from runner.envs.errors import EnvBuildFailed, EnvError
 from runner.envs.fingerprint import changed_components, env_fingerprint
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 from tests.docker_support import Images, base_image, client, registry, unique
 
 
@@ -36,7 +37,7 @@ def images() -> Iterator[Images]:
 
 
 def make_spec(**env: Any) -> Spec:
-    return Spec.model_validate({"version": 1, "environments": {"e": env}})
+    return from_data({"version": 1, "environments": {"e": env}})
 
 
 def boxed(base: str, **env: Any) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from runner.envs import changed_components, env_fingerprint
 from runner.envs.errors import EnvError
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 
 MakeSpec = Callable[..., Spec]
 
@@ -54,10 +55,10 @@ def test_pip_order_does_not_matter_but_spelling_does(make_spec: MakeSpec, tmp_pa
 @given(st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,8}(==1\.[0-9])?", fullmatch=True), min_size=1,
                 max_size=6, unique=True), st.randoms())
 def test_pip_any_permutation_same_digest(packages: list[str], rnd: Any) -> None:
-    spec = Spec.model_validate({"version": 1, "environments": {"e": {"pip": packages}}})
+    spec = from_data({"version": 1, "environments": {"e": {"pip": packages}}})
     shuffled = packages[:]
     rnd.shuffle(shuffled)
-    other = Spec.model_validate({"version": 1, "environments": {"e": {"pip": shuffled}}})
+    other = from_data({"version": 1, "environments": {"e": {"pip": shuffled}}})
     root = Path(".")
     assert env_fingerprint(spec, "e", root).digest == env_fingerprint(other, "e", root).digest
 

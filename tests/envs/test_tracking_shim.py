@@ -7,14 +7,16 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.envs import cache_dir, materialise, tracking_shim
-from runner.spec.models import Spec
+from runner.envs import materialise, tracking_shim
+from runner.state.layout import shared_cache
+from runner.spec import from_data
+from runner.spec.types import Spec
 
 
 def test_shim_holds_only_tracking_and_is_versioned_by_content() -> None:
     shim = tracking_shim()
     assert sorted(p.name for p in (shim / "runner").iterdir()) == ["__init__.py", "tracking.py"]
-    assert shim.parent == cache_dir() / "shim" and tracking_shim() == shim
+    assert shim.parent == Path(shared_cache()) / "shim" and tracking_shim() == shim
     package = Path(__file__).resolve().parents[2] / "runner"
     assert (shim / "runner" / "tracking.py").read_bytes() == (package / "tracking.py").read_bytes()
 

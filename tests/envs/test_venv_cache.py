@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from runner.envs import cache_dir, env_fingerprint, materialise
+from runner.envs import env_fingerprint, materialise
+from runner.state.layout import shared_cache
 from runner.envs.cache import MARKER, env_path, log_path, read_marker
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 
 from .conftest import SlowPackage
 
@@ -25,9 +27,10 @@ MakeSpec = Callable[..., Spec]
 CHILD = """
 import json, sys
 from pathlib import Path
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 from runner.envs import materialise
-spec = Spec.model_validate(json.loads(sys.argv[1]))
+spec = from_data(json.loads(sys.argv[1]))
 done = materialise(spec, "e", Path(sys.argv[2]), log=lambda m: print(m, file=sys.stderr, flush=True))
 print(json.dumps({"cache": done.cache, "location": done.location}))
 """
@@ -40,7 +43,7 @@ def run_python(python: str, code: str, **kw: Any) -> subprocess.CompletedProcess
 
 def test_cache_dir_follows_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNNER_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert cache_dir() == tmp_path / "elsewhere"
+    assert Path(shared_cache()) == tmp_path / "elsewhere"
 
 
 def test_miss_builds_then_hit_reuses(make_spec: MakeSpec, tmp_path: Path,
@@ -51,7 +54,7 @@ def test_miss_builds_then_hit_reuses(make_spec: MakeSpec, tmp_path: Path,
     first = materialise(spec, "e", tmp_path, log=steps.append)
     second = materialise(spec, "e", tmp_path)
     assert (first.cache, second.cache) == ("built", "hit")
-    assert first.location == second.location == str(cache_dir() / "envs" / env_fingerprint(spec, "e", tmp_path).digest)
+    assert first.location == second.location == str(Path(shared_cache()) / "envs" / env_fingerprint(spec, "e", tmp_path).digest)
     assert "creating the virtual environment" in steps and log_path(Path(first.location).name).is_file()
     assert run_python(first.python, "import sys; print(sys.prefix)").stdout.strip() == first.location
     assert first.bin_dir == str(Path(first.python).parent)
@@ -100,7 +103,7 @@ def test_local_package_installs_from_project_relative_path(make_spec: MakeSpec, 
 
 
 def _child(spec: Spec, root: Path, **kw: Any) -> subprocess.Popen[str]:
-    payload = json.dumps(spec.model_dump(mode="json", exclude_defaults=True))
+    payload = json.dumps(spec.as_dict())
     return subprocess.Popen([sys.executable, "-c", CHILD, payload, str(root)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
@@ -146,7 +149,7 @@ def test_killed_build_is_never_used_and_rebuilt(make_spec: MakeSpec, tmp_path: P
     _wait_for(lambda: slow_package.started, "the build to reach the package install")
     os.killpg(child.pid, signal.SIGKILL)  # the build and its uv, as a killed terminal would
     child.communicate(timeout=30)
-    staging = list((cache_dir() / "envs").glob(f".tmp-{digest}-*"))
+    staging = list((Path(shared_cache()) / "envs").glob(f".tmp-{digest}-*"))
     assert staging and not env_path(digest).exists()
     slow_package.fast()
     done = materialise(spec, "e", tmp_path)
@@ -175,4 +178,4 @@ def test_failed_build_names_its_log_and_leaves_nothing(make_spec: MakeSpec, tmp_
     with pytest.raises(EnvBuildFailed) as caught:
         materialise(spec, "e", tmp_path)
     assert str(log_path(digest)) in str(caught.value) and "no-such-package" in log_path(digest).read_text()
-    assert not env_path(digest).exists() and not list((cache_dir() / "envs").glob(f".tmp-{digest}-*"))
+    assert not env_path(digest).exists() and not list((Path(shared_cache()) / "envs").glob(f".tmp-{digest}-*"))

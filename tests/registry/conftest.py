@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from runner.apply import ApplyResult, apply
+from runner.reconcile.apply import apply
+from runner.reconcile.results import ApplyResult
 from runner.project import find_project
 from runner.spec import load
 from runner.state import State, open_state
@@ -110,4 +111,4 @@ def as_json(result: CliResult) -> Any:
 
 
 def model_actions(result: ApplyResult) -> dict[str, tuple[str, tuple[str, ...]]]:
-    return {a.target: (a.action, a.reasons) for a in result.plan.actions if a.target.startswith("model:")}
+    return {a.target: (a.kind.value, a.texts) for a in result.plan.actions if a.target.startswith("model:")}

@@ -172,7 +172,7 @@ def test_missing_path_is_an_error_for_that_model_only(reg: RegistryProject) -> N
 
 
 def test_folder_model_digest_is_the_outputs_digest_of_its_files(reg: RegistryProject) -> None:
-    from runner.plan import outputs_digest
+    from runner.reconcile.fingerprint import outputs_digest
 
     reg.write({"f": {"path": "outputs/folder"}})
     reg.apply()
@@ -186,7 +186,7 @@ def test_folder_model_digest_is_the_outputs_digest_of_its_files(reg: RegistryPro
 
 def test_model_files_are_gc_roots(reg: RegistryProject) -> None:
     """A model version keeps its files even when no run record points at them any more."""
-    from runner.state.gc import collect_garbage
+    from runner.upkeep.gc import collect_garbage
 
     reg.apply()
     digest = _file_digest(reg, "train-1", "outputs/model.bin")

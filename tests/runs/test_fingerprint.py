@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.fingerprint import digest_json, explain, make_fingerprint
+from runner.reconcile.fingerprint import digest_json, explain, make_fingerprint
 
 keys = st.text(alphabet="abcdefghij_.-", min_size=1, max_size=6)
 scalars = st.one_of(st.text(max_size=8), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
@@ -55,7 +55,7 @@ def test_any_changed_part_changes_the_digest(job, other, data) -> None:
 def test_digest_is_the_same_in_another_process() -> None:
     """No hash seeds or dict ordering leak in: a fresh interpreter computes the same digest."""
     value = {"b": [1, 2.5, "x"], "a": {"z": None, "y": True}, "é": "ü"}
-    code = f"from runner.fingerprint import digest_json; print(digest_json({value!r}))"
+    code = f"from runner.reconcile.fingerprint import digest_json; print(digest_json({value!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
     assert out == digest_json(value)
@@ -68,12 +68,9 @@ def _parts(**changes: Any) -> dict[str, Any]:
 
 
 def test_explain_names_each_changed_part() -> None:
-    def no_diff(old: str, new: str) -> list[str]:
-        return []
-
     new = _parts(job={"params": {"k": "rbf"}}, snapshot="s2", data={"raw": "d2"},
                  environment={"name": "sk", "digest": "e2", "components": {"pip": "[a, b]", "docker.base_id": "id1"}})
-    assert explain(_parts(), new, no_diff) == ["params.k: linear -> rbf", "code changed",
+    assert explain(_parts(), new, ()) == ["params.k: linear -> rbf", "code changed",
                                                "environment sk: pip changed", "input raw: data changed"]
 
 
@@ -81,16 +78,16 @@ def test_explain_says_when_a_part_cannot_be_known() -> None:
     """Without a docker daemon the base image id is unknown: the plan says so, not "changed"."""
     unknown = {"name": "sk", "digest": "e3",
                "components": {"pip": "[a]", "docker.base_id": "unknown: no docker daemon"}}
-    assert explain(_parts(), _parts(environment=unknown), lambda o, n: []) == [
+    assert explain(_parts(), _parts(environment=unknown)) == [
         "environment sk: docker.base_id unknown: no docker daemon"]
 
 
 def test_explain_names_an_added_dependency_as_added() -> None:
     new = _parts(upstream={"needs.a": "o1"}, data={})
-    assert explain(_parts(), new, lambda o, n: []) == ["input raw: removed", "needs.a: added"]
+    assert explain(_parts(), new) == ["input raw: removed", "needs.a: added"]
 
 
 def test_a_nan_param_is_not_a_change() -> None:
     old = _parts(job={"params": {"a": float("nan")}})
     new = _parts(job={"params": {"a": float("nan")}}, snapshot="s2")
-    assert explain(old, new, lambda o, n: []) == ["code changed"]
+    assert explain(old, new) == ["code changed"]

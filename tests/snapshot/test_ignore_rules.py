@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import marshal
+from runner.state.cachefile import cache_key, write_cache
 import os
 import subprocess
 import tempfile
@@ -172,15 +172,16 @@ def test_kept_translations_are_used_only_under_their_key_and_only_if_well_formed
 
     project.gen({"train.yaml": "version: 1\njobs: {}\n", ".gitignore": "*.log\n", "a.py": "", "b.log": ""})
     cache = project / ".runner" / "cache" / "ignore-patterns.marshal"
-    kept = {"key": ignore._translation_key(), "lines": {"*.log": [True, "^never$", False]}}
-    for contents, expected in (
-            (marshal.dumps(kept), {"a.py", "b.log", ".gitignore"}),  # used: proves the cache is read
-            (marshal.dumps({**kept, "key": "another runner or pathspec"}), {"a.py", ".gitignore"}),
-            (marshal.dumps({**kept, "lines": {"*.log": [True]}}), {"a.py", ".gitignore"}),  # damaged entry
-            (marshal.dumps(kept)[:-5], {"a.py", ".gitignore"})):  # cut short
+    key, kept = ignore._translation_key(), {"*.log": [True, "^never$", False]}
+    for write, expected in (
+            (lambda: write_cache(str(cache), key, kept), {"a.py", "b.log", ".gitignore"}),  # used: it is read
+            (lambda: write_cache(str(cache), cache_key("another runner or pathspec"), kept), {"a.py", ".gitignore"}),
+            (lambda: write_cache(str(cache), key, {"*.log": [True]}), {"a.py", ".gitignore"}),  # damaged entry
+            (lambda: cache.write_bytes(cache.read_bytes()[:-5]), {"a.py", ".gitignore"})):  # cut short
         monkeypatch.setattr(ignore, "_TRANSLATED", {})
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(contents)
+        write_cache(str(cache), key, kept)
+        write()
         with open_state(find_project(project.root)) as state:
             found = take_snapshot(project.root, ".", state, record=False, omit=frozenset({"train.yaml"}))
         assert {f.path for f in found.files} == expected

@@ -21,7 +21,8 @@ from runner.snapshot import (
     stage_snapshot,
     take_snapshot,
 )
-from runner.snapshot.history import diff_job, resolve
+from runner.snapshot.history import diff_job
+from runner.snapshot.records import resolve
 from runner.snapshot.manifest import encode, encode_rows, replace_rows
 from runner.state import State, open_state_at
 from tests.conftest import ProjectDir
@@ -111,9 +112,9 @@ def test_diff_against_the_previous_recorded_snapshot(project: ProjectDir, state:
 
 def test_resolve_refuses_unknown_and_short_prefixes(state: State) -> None:
     with pytest.raises(StateError, match="not a recorded snapshot"):
-        resolve(state, "abcd")
+        resolve(state.db, "abcd")
     with pytest.raises(StateError):
-        resolve(state, "ab")
+        resolve(state.db, "ab")
 
 
 def test_hash_path_of_files_and_folders(project: ProjectDir, state: State) -> None:

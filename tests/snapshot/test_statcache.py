@@ -15,7 +15,7 @@ from runner.snapshot import take_snapshot
 from runner.snapshot.index import clear
 from runner.snapshot.statcache import WINDOW_NS, is_racy, load
 from runner.state import State, open_state_at
-from runner.state.gc import collect_garbage
+from runner.upkeep.gc import collect_garbage
 from tests.conftest import ProjectDir
 
 

@@ -1,10 +1,9 @@
-"""The spec cache: an unchanged train.yaml is read back without pydantic, and the cached
-spec answers every question the pydantic one does, the same way."""
+"""The spec cache: an unchanged train.yaml is read back without pydantic, as the same class
+with the same values as a fresh load, so it answers every question the same way."""
 
 from __future__ import annotations
 
 import json
-import marshal
 import shutil
 import subprocess
 import sys
@@ -16,10 +15,12 @@ from hypothesis import strategies as st
 
 from runner.envs import env_fingerprint
 from runner.project import find_project
-from runner.registry.reconcile import metadata_of
+from runner.reconcile.models import metadata_of
 from runner.spec import cache, check, load
 from runner.spec.normal import normalised_job
+from runner.spec.types import Spec
 from runner.state import open_state
+from runner.state.cachefile import MAGIC, write_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def answers(spec: Any, root: Path) -> dict[str, Any]:
     return {
         "jobs": {name: normalised_job(spec, name) for name in spec.jobs},
         "experiments": {name: spec.experiment_of(name) for name in spec.jobs},
-        "computes": {name: spec.compute_of(job).model_dump() for name, job in spec.jobs.items()},
+        "computes": {name: spec.compute_of(job).as_dict() for name, job in spec.jobs.items()},
         "scheduling": {name: (job.timeout, job.retries, list(job.needs), dict(job.tags)) for name, job in spec.jobs.items()},
         "models": {name: (model.job, model.path, metadata_of(model), list(model.aliases))
                    for name, model in spec.models.items()},
@@ -38,19 +39,20 @@ def answers(spec: Any, root: Path) -> dict[str, Any]:
                  for name in [None, *spec.environments] if name is None or not spec.environments[name].docker},
         "docker_envs": {job: env_fingerprint(spec, spec.jobs[job].environment, root, docker=True).components
                         for job in docker},
-        "snapshot": spec.snapshot.model_dump(),
+        "snapshot": spec.snapshot.as_dict(),
     }
 
 
 def both(project_dir: Path, spec_file: str = "train.yaml") -> tuple[Any, Any]:
-    """(the pydantic spec, the cached one) of a project whose .runner/ exists."""
+    """(the freshly validated spec, the cached one) of a project whose .runner/ exists."""
     project = find_project(project_dir, spec_file)
     open_state(project).close()
     raw = project.spec_file.read_bytes()
     full = check(project).spec
     cache.store(project, raw, full)
     cached = cache.lookup(project, raw)
-    assert type(cached).__name__ == "SpecRecord"
+    assert type(cached) is type(full) is Spec  # one Spec type, whichever path read it
+    assert cached == full
     return full, cached
 
 
@@ -98,14 +100,14 @@ def test_a_cache_hit_needs_neither_pydantic_nor_the_yaml_parser(tmp_path: Path) 
             f"spec = load(find_project({str(tmp_path / 'ex')!r}))\n"
             "print(type(spec).__name__, 'pydantic' in sys.modules, 'ruamel.yaml' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["SpecRecord", "False", "False"]
+    assert out.split() == ["Spec", "False", "False"]
 
 
 def test_an_edit_or_a_vanished_path_goes_through_the_full_load(project: Any, cli: Any) -> None:
     project.gen({"train.yaml": "version: 1\njobs:\n  a:\n    code: src\n    command: echo\n", "src": {"x": ""}})
     assert cli("apply", "-C", project.root).code == 0  # .runner/ is made after the spec is read:
     assert cli("plan", "-C", project.root).code == 0  # the cache is filled from the second command on
-    assert type(load(find_project(project.root))).__name__ == "SpecRecord"
+    assert type(load(find_project(project.root))) is Spec
     (project / "src" / "x").unlink()
     (project / "src").rmdir()
     gone = cli("plan", "-C", project.root)
@@ -121,17 +123,19 @@ def test_a_damaged_cache_file_is_ignored(project: Any, cli: Any) -> None:
     assert cli("apply", "-C", project.root).code == 0
     assert cli("plan", "-C", project.root).code == 0  # fills the cache
     (cached,) = (project / ".runner" / "cache").glob("spec-*.marshal")
-    cached.write_bytes(marshal.dumps({"key": "x", "spec": []})[:-3])  # cut short
+    data = cached.read_bytes()
+    cached.write_bytes(data[:-3])  # cut short
     assert cli("plan", "-C", project.root, "--detailed-exitcode").code == 0
 
 
 def test_a_cache_file_with_the_right_key_and_damaged_contents_is_ignored(project: Any, cli: Any) -> None:
+    """Valid marshal data under the right key and checksum, but not a Spec's: a full load."""
     project.gen({"train.yaml": "version: 1\njobs:\n  a:\n    command: echo\n"})
     assert cli("apply", "-C", project.root).code == 0
     assert cli("plan", "-C", project.root).code == 0  # fills the cache
     (cached,) = (project / ".runner" / "cache").glob("spec-*.marshal")
-    doc = marshal.loads(cached.read_bytes())
-    del doc["spec"]["jobs"]
-    cached.write_bytes(marshal.dumps(doc))
-    assert cli("plan", "-C", project.root, "--detailed-exitcode").code == 0
+    key = cached.read_bytes()[len(MAGIC):len(MAGIC) + 40].decode()
+    for payload in ({"$": "Spec", "version": 1, "jobs": {"$map": {"a": {"$": "Nope"}}}}, ["not", "a", "spec"]):
+        write_cache(str(cached), key, payload)
+        assert cli("plan", "-C", project.root, "--detailed-exitcode").code == 0
 

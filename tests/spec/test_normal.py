@@ -6,7 +6,8 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from runner.spec.models import Spec
+from runner.spec import from_data
+from runner.spec.types import Spec
 from runner.spec.normal import normalised_job
 
 BASE = {"version": 1, "jobs": {"t": {"script": "train.py", "args": {"--a": 1, "--b": ""},
@@ -14,7 +15,7 @@ BASE = {"version": 1, "jobs": {"t": {"script": "train.py", "args": {"--a": 1, "-
 
 
 def norm(doc: dict) -> str:
-    return json.dumps(normalised_job(Spec.model_validate(doc), "t"), sort_keys=True)
+    return json.dumps(normalised_job(from_data(doc), "t"), sort_keys=True)
 
 
 def with_job(**changes) -> dict:

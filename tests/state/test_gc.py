@@ -8,7 +8,7 @@ import time
 
 from runner.snapshot import hash_path, load_manifest, take_snapshot
 from runner.state import State
-from runner.state.gc import collect_garbage
+from runner.upkeep.gc import collect_garbage
 from tests.conftest import ProjectDir
 
 

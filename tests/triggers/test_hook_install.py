@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from runner.hooks import CHAINED_SUFFIX, MARKER
+from runner.triggers.hook import CHAINED_SUFFIX, MARKER
 from tests.conftest import ProjectDir, run_console
 from tests.triggers.support import git
 

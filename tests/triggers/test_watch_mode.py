@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.errors import RunnerError
-from runner.watch import parse_duration
-from runner.watchfilter import PathFilter
+from runner.triggers.watch import parse_duration
+from runner.triggers.pathfilter import PathFilter
 from tests.conftest import ProjectDir
 from tests.triggers.support import find_run, poll, run_show, runner_cmd, runs
 
@@ -228,7 +228,7 @@ def test_filter_watches_ignored_datasets_that_train_yaml_names(project: ProjectD
 
 def test_a_save_by_rename_names_the_file_not_the_temp() -> None:
     """Editors and `sed -i` write a temp file and rename it over the original."""
-    from runner.watch import Debouncer
+    from runner.triggers.watch import Debouncer
 
     debouncer = Debouncer(0.01)
     debouncer.touch("/p/src/.a.py.swp")

@@ -1,0 +1,195 @@
+"""The Spec: train.yaml as runner uses it, the one type every command gets.
+
+`runner.spec.models` (pydantic) validates a document and converts it into these classes;
+the spec cache (`runner.spec.cache`) rebuilds the same classes from plain data without
+importing pydantic. So a fresh load and a cached one yield equal objects of one class,
+and the methods below exist once.
+
+The fields are declared here and in the pydantic models; `tests/spec/test_types.py`
+checks that both declare the same names and defaults. The classes are `Value`s (frozen,
+`__slots__`), not dataclasses: `runner snapshot JOB` reads a spec, and importing
+`dataclasses` would cost it ~10 ms.
+"""
+
+from __future__ import annotations
+
+from runner.values import Value
+
+TYPE_CHECKING = False  # annotations only: the cached spec is read on every command
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Union
+
+    Scalar = Union[str, bool, int, float]
+
+
+class SpecValue(Value):
+    """A frozen record of train.yaml: every field in `__slots__`, set once by keyword."""
+
+    __slots__ = ()
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **fields: Any) -> None:
+        for name in self.__slots__:
+            value = fields[name] if name in fields else self.DEFAULTS[name]
+            object.__setattr__(self, name, {} if value == {} and name not in fields else value)
+        unknown = set(fields) - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+
+    def __hash__(self) -> int:  # fields hold dicts: hash what they dump to
+        return hash(repr(self))
+
+    def as_dict(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """Plain data (nested values too), as in train.yaml after defaults were filled in."""
+        return {name: _plain(getattr(self, name), exclude_none) for name in self.__slots__
+                if not (exclude_none and getattr(self, name) is None)}
+
+
+def _plain(value: Any, exclude_none: bool) -> Any:
+    if isinstance(value, SpecValue):
+        return value.as_dict(exclude_none=exclude_none)
+    if isinstance(value, dict):
+        return {k: _plain(v, exclude_none) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, exclude_none) for v in value)
+    return value
+
+
+class DockerSpec(SpecValue):
+    __slots__ = ("image", "dockerfile", "context", "apt", "build_args")  # noqa: RUF023 (train.yaml's order)
+    DEFAULTS = {"image": None, "dockerfile": None, "context": None, "apt": (), "build_args": {}}
+    image: str | None
+    dockerfile: str | None
+    context: str | None
+    apt: tuple[str, ...]
+    build_args: dict[str, str]
+
+
+class Environment(SpecValue):
+    __slots__ = ("python", "pip", "requirements", "conda", "docker", "variables", "secrets",  # noqa: RUF023
+                 "user_managed", "interpreter")
+    DEFAULTS = {"python": None, "pip": (), "requirements": None, "conda": None, "docker": None, "variables": {},
+                "secrets": (), "user_managed": False, "interpreter": None}
+    python: str | None
+    pip: tuple[str, ...]
+    requirements: str | None
+    conda: str | None
+    docker: DockerSpec | None
+    variables: dict[str, str]
+    secrets: tuple[str, ...]
+    user_managed: bool
+    interpreter: str | None
+
+
+class Compute(SpecValue):
+    __slots__ = ("type", "cpus", "memory", "shm_size", "gpus", "network", "registry")  # noqa: RUF023
+    DEFAULTS = {"cpus": None, "memory": None, "shm_size": None, "gpus": 0, "network": "bridge", "registry": None}
+    type: str
+    cpus: float | None
+    memory: str | None
+    shm_size: str | None
+    gpus: str | int | tuple[int, ...]
+    network: str
+    registry: str | None
+
+
+class Dataset(SpecValue):
+    __slots__ = ("path", "description")  # noqa: RUF023
+    DEFAULTS = {"description": None}
+    path: str
+    description: str | None
+
+
+class Input(SpecValue):
+    __slots__ = ("dataset", "path", "job")  # noqa: RUF023
+    DEFAULTS = {"dataset": None, "path": None, "job": None}
+    dataset: str | None
+    path: str | None
+    job: str | None
+
+
+class Job(SpecValue):
+    __slots__ = ("code", "command", "script", "args", "params", "inputs", "environment", "compute",  # noqa: RUF023
+                 "needs", "timeout", "retries", "experiment", "tags", "description")
+    DEFAULTS = {"code": ".", "command": None, "script": None, "args": None, "params": {}, "inputs": {},
+                "environment": None, "compute": "local", "needs": (), "timeout": None, "retries": 0,
+                "experiment": None, "tags": {}, "description": None}
+    code: str
+    command: str | None
+    script: str | None
+    args: dict[str, Scalar | None] | tuple[Scalar, ...] | None
+    params: dict[str, Scalar]
+    inputs: dict[str, Input]
+    environment: str | None
+    compute: str
+    needs: tuple[str, ...]
+    timeout: int | None
+    retries: int
+    experiment: str | None
+    tags: dict[str, str]
+    description: str | None
+
+
+class Resources(SpecValue):
+    __slots__ = ("cpu", "memory_gb", "gpu")  # noqa: RUF023
+    DEFAULTS = {"cpu": None, "memory_gb": None, "gpu": None}
+    cpu: float | None
+    memory_gb: float | None
+    gpu: int | None
+
+
+class Model(SpecValue):
+    __slots__ = ("job", "path", "framework", "framework_version", "resources", "tags", "properties",  # noqa: RUF023
+                 "description", "aliases")
+    DEFAULTS = {"framework": None, "framework_version": None, "resources": None, "tags": {}, "properties": {},
+                "description": None, "aliases": ()}
+    job: str
+    path: str
+    framework: str | None
+    framework_version: str | None
+    resources: Resources | None
+    tags: dict[str, str]
+    properties: dict[str, str]
+    description: str | None
+    aliases: tuple[str, ...]
+
+
+class SnapshotLimits(SpecValue):
+    __slots__ = ("warn_mb", "warn_files")  # noqa: RUF023
+    DEFAULTS = {"warn_mb": 300, "warn_files": 2000}
+    warn_mb: float
+    warn_files: int
+
+
+LOCAL = Compute(type="local")  # the compute of a job that names none (and of `compute: local`)
+CURRENT_INTERPRETER = Environment(user_managed=True)  # the environment of a job that names none
+
+
+class Spec(SpecValue):
+    __slots__ = ("version", "experiment", "environments", "computes", "datasets", "jobs", "models",  # noqa: RUF023
+                 "snapshot")
+    DEFAULTS = {"experiment": None, "environments": {}, "computes": {}, "datasets": {}, "jobs": {}, "models": {},
+                "snapshot": SnapshotLimits()}
+    version: int
+    experiment: str | None
+    environments: dict[str, Environment]
+    computes: dict[str, Compute]
+    datasets: dict[str, Dataset]
+    jobs: dict[str, Job]
+    models: dict[str, Model]
+    snapshot: SnapshotLimits
+
+    def compute_of(self, job: Job) -> Compute:
+        return self.computes.get(job.compute) or LOCAL
+
+    def environment_of(self, job: Job) -> Environment:
+        """The job's environment; runner's own interpreter (nothing built) when it names none."""
+        return self.environments[job.environment] if job.environment else CURRENT_INTERPRETER
+
+    def experiment_of(self, job_name: str) -> str:
+        return self.jobs[job_name].experiment or self.experiment or "default"
+
+
+# Every class above by name: the spec cache stores a value as its class name and fields.
+CLASSES: dict[str, type[SpecValue]] = {cls.__name__: cls for cls in (
+    DockerSpec, Environment, Compute, Dataset, Input, Job, Resources, Model, SnapshotLimits, Spec)}
