@@ -14,6 +14,8 @@ The written train.yaml points its `$schema` comment at `train.schema.json`, a co
 `runner schema` that init writes beside it: editors then check and complete train.yaml
 offline, in every clone, for the runner version that made it (refresh it with
 `runner schema > train.schema.json` after upgrading runner).
+
+May import: runner.spec (its JSON Schema), and the foundation modules.
 """
 
 from __future__ import annotations

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.git.meta import GitMeta, UnknownCommitError, ci_build, git_metadata, strip_credentials
+from runner.git.meta import (
+    GitMeta,
+    UnknownCommitError,
+    ci_build,
+    git_metadata,
+    strip_credentials,
+)
 
 CI_VARS = [
     "GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY",

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 
 from runner import tracking
 from runner.project import find_project
-from runner.scaffold import ScaffoldError, init_project, project_name, template_names, templates_dir
+from runner.scaffold import (
+    ScaffoldError,
+    init_project,
+    project_name,
+    template_names,
+    templates_dir,
+)
 from runner.spec import check
 from runner.spec.models import NAME_PATTERN
 from runner.spec.schema import schema_text

@@ -1,5 +1,11 @@
 """Console entry point. `runner --version` answers before anything heavy is imported, and
-`runner snapshot JOB` without Typer (runner.cli.hot); everything else goes to Typer."""
+`runner snapshot JOB` without Typer (runner.cli.hot); everything else goes to Typer.
+
+The CLI only parses and prints: each command calls a typed function of the package and
+renders its result (`render`).
+
+May import: everything below it.
+"""
 
 from __future__ import annotations
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runner.cli.render import print_json  # noqa: F401 (commands import it from here)
+
+if TYPE_CHECKING:
+    from runner.project import Project
+    from runner.state import State
 
 ProjectOpt = Annotated[Path | None, typer.Option(
     "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
@@ -35,7 +39,14 @@ def stderr() -> Any:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def project_of(project: Path | None, file: Path | None) -> Any:
+def project_of(project: Path | None, file: Path | None) -> Project:
     from runner.project import find_project
 
     return find_project(project, file)
+
+
+def read_state(project: Path | None, file: Path | None) -> State:
+    """The project's state for a read-only command (nothing is created when there is none yet)."""
+    from runner.state import open_state
+
+    return open_state(project_of(project, file), create=False)

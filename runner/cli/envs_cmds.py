@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,13 +20,17 @@ from runner.cli.common import (
     stdout,
 )
 
+if TYPE_CHECKING:
+    from runner.project import Project
+    from runner.spec.types import Spec
+
 envs_app = typer.Typer(name="envs", help="Environments: fingerprints and the shared build cache.",
                        no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
 
 
 
-def _loaded(project: Any | None, file: Any | None) -> tuple[Any, Any]:
+def _loaded(project: Path | None, file: Path | None) -> tuple[Project, Spec]:
     from runner.spec import load
 
     proj = project_of(project, file)

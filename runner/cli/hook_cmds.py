@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runner.cli.app import app
 from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
+
+if TYPE_CHECKING:
+    from runner.triggers.hook import HookState
 
 hook_app = typer.Typer(help="The git post-commit hook that applies each new commit in the background.",
                        no_args_is_help=True)
@@ -55,8 +58,8 @@ def uninstall(project: ProjectOpt = None, file: FileOpt = None) -> int:
 def status(limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent applies.")] = 10,
            project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """Whether the hook is installed, and the recent hook-triggered applies with their logs."""
-    from runner.triggers.hookruns import recent
     from runner.triggers.hook import hook_state
+    from runner.triggers.hookruns import recent
 
     proj = project_of(project, file)
     state, runs = hook_state(proj), recent(proj, limit=limit)
@@ -91,15 +94,15 @@ def run(commit: Annotated[str, typer.Option("--commit", help="The commit to appl
 
 def _foreground(proj: Any, commit: str) -> int:
     from runner.cli.run_cmds import _events
-    from runner.triggers.hookruns import run_commit
     from runner.state import open_state
+    from runner.triggers.hookruns import run_commit
 
     print(f"runner: applying commit {commit}", flush=True)
     with open_state(proj, create=True) as state:
         return run_commit(proj, commit, state, _events(False, 1), lambda text: print(text, file=sys.stderr))
 
 
-def _hook_line(state: Any) -> str:
+def _hook_line(state: HookState) -> str:
     if state.behind is not None:
         return f"hook installed: {state.behind} (run first by the other hook at {state.path})"
     if state.ours:

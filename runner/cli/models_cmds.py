@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, JsonOpt, ProjectOpt, print_json, project_of
+from runner.cli.common import (
+    FileOpt,
+    JsonOpt,
+    ProjectOpt,
+    print_json,
+    project_of,
+    read_state,
+)
 
 models_app = typer.Typer(help="Registered models: list, show, versions, history, download, alias.",
                          no_args_is_help=True)
@@ -17,12 +24,6 @@ app.add_typer(models_app, name="models")
 
 RefArg = Annotated[str, typer.Argument(help="NAME (newest version), NAME:VERSION or NAME@ALIAS.")]
 NameArg = Annotated[str, typer.Argument(help="The model's name.")]
-
-
-def _state(project: Any, file: Any) -> Any:
-    from runner.state import open_state
-
-    return open_state(project_of(project, file), create=False)
 
 
 def _row(entry: dict[str, Any]) -> str:
@@ -37,7 +38,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include archived mod
     """The newest version of each model."""
     from runner.registry.views import list_models
 
-    models = list_models(_state(project, file), include_archived=all_)
+    models = list_models(read_state(project, file), include_archived=all_)
     if json:
         print_json(models)
         return 0
@@ -55,7 +56,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
     from runner.registry.views import files, resolve
     from runner.registry.views import show as show_model
 
-    state = _state(project, file)
+    state = read_state(project, file)
     entry = show_model(state, ref)
     if json:
         print_json(entry)
@@ -86,7 +87,7 @@ def versions(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, js
     """Every version of a model, oldest first."""
     from runner.registry.views import versions as versions_of
 
-    found = versions_of(_state(project, file), name)
+    found = versions_of(read_state(project, file), name)
     if json:
         print_json(found)
         return 0
@@ -100,7 +101,7 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
     """Every register, update, alias move and archive of a model, with its time and git commit."""
     from runner.registry.views import history as history_of
 
-    events = history_of(_state(project, file), name)
+    events = history_of(read_state(project, file), name)
     if json:
         print_json(events)
         return 0
@@ -120,7 +121,7 @@ def download(ref: RefArg,
     """Write a version's files to a folder, verifying every digest."""
     from runner.registry.download import download as fetch
 
-    version, folder, written = fetch(_state(project, file), ref, to)
+    version, folder, written = fetch(read_state(project, file), ref, to)
     print(f"wrote {len(written)} files of {version['name']} version {version['version']} to {folder}")
     return 0
 

@@ -89,10 +89,10 @@ def apply(
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     import signal
 
-    from runner.reconcile.apply import apply as do_apply
     from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
     from runner.interrupts import stop_signals_interrupt
+    from runner.reconcile.apply import apply as do_apply
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
@@ -109,8 +109,8 @@ def apply(
 
 
 def _events(json: bool, parallel: int) -> Any:
-    from runner.reconcile.results import ApplyEvents
     from runner.cli.render import model_line, outcome_line, print_plan
+    from runner.reconcile.results import ApplyEvents
 
     out = _Terminal(sys.stderr if json else sys.stdout)
     lock = threading.Lock()

@@ -16,19 +16,13 @@ from runner.cli.common import (
     LongFileOpt,
     ProjectOpt,
     print_json,
-    project_of,
+    read_state,
 )
 
 runs_app = typer.Typer(help="The run history: list, show, logs, metrics, download, diff.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 RefArg = Annotated[str, typer.Argument(help="A run id (train-3) or a job name (its latest run).")]
-
-
-def _state(project: Any, file: Any) -> Any:
-    from runner.state import open_state
-
-    return open_state(project_of(project, file), create=False)
 
 
 @runs_app.command("list")
@@ -38,7 +32,7 @@ def list_(job: Annotated[str | None, typer.Option("--job", help="Only this job."
     """Runs, newest first."""
     from runner.runs.views import list_runs
 
-    runs = list_runs(_state(project, file), job=job, status=status)
+    runs = list_runs(read_state(project, file), job=job, status=status)
     if json:
         print_json(runs)
         return 0
@@ -55,7 +49,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
     """One run: status, params, metrics, outputs, why it ran."""
     from runner.runs.views import show as show_run
 
-    run = show_run(_state(project, file), ref)
+    run = show_run(read_state(project, file), ref)
     if json:
         run.pop("git_full", None)
         print_json(run)
@@ -85,7 +79,7 @@ def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", hel
     from runner.runs.store import ACTIVE
     from runner.runs.views import log_path, read_log, resolve
 
-    state = _state(project, file)
+    state = read_state(project, file)
     run = resolve(state, ref)
     if not follow or run["status"] not in ACTIVE:
         sys.stdout.buffer.write(read_log(state, run))
@@ -116,7 +110,7 @@ def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json:
     from runner.runs.views import metrics as series_of
     from runner.runs.views import resolve
 
-    state = _state(project, file)
+    state = read_state(project, file)
     series = series_of(state, resolve(state, ref)["id"])
     if json:
         print_json(series)
@@ -134,7 +128,7 @@ def download(ref: RefArg, to: Annotated[Path | None, typer.Option("--to", help="
     from runner.runs.views import download as fetch
     from runner.runs.views import resolve
 
-    state = _state(project, file)
+    state = read_state(project, file)
     run = resolve(state, ref)
     dest = to or Path(run["id"])
     written = fetch(state, run["id"], dest)
@@ -147,7 +141,7 @@ def diff(a: RefArg, b: RefArg, project: ProjectOpt = None, file: FileOpt = None,
     """What differs between two runs: params, metrics, code, environment, commit."""
     from runner.runs.views import diff as diff_runs
 
-    result = diff_runs(_state(project, file), a, b)
+    result = diff_runs(read_state(project, file), a, b)
     if json:
         print_json(result)
         return 0

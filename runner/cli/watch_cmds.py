@@ -6,12 +6,15 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runner.cli.app import app
 from runner.cli.common import FileOpt, ProjectOpt, project_of
+
+if TYPE_CHECKING:
+    from runner.reconcile.plan import Plan
 
 TAIL_LINES = 20
 _STYLE = {"running": "bold yellow", "completed": "green", "up to date": "dim", "failed": "bold red",
@@ -80,7 +83,7 @@ class Board:
         more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
         self._say(f"changed: {', '.join(shown)}{more}")
 
-    def _plan(self, plan: Any) -> None:
+    def _plan(self, plan: Plan) -> None:
         for action in plan.actions:
             if action.kind.value == "run":
                 self._say(f"→ {action.target}: {'; '.join(action.texts)}")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
+
+if TYPE_CHECKING:
+    from runner.spec.types import Compute
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Launch:
     python: str | None = None  # the interpreter of the environment (host path)
     bin_dir: str | None = None  # prepended to PATH so `python` means the environment's
     image: str | None = None  # docker: the environment image
-    compute: Any = None  # runner.spec.models.Compute
+    compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
 

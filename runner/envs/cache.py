@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from runner.atomic import atomic_write
 from runner.envs.errors import EnvError
-from runner.state import layout
 from runner.envs.fingerprint import EnvFingerprint
+from runner.state import layout
 
 MARKER = ".runner-env.json"
 MARKER_VERSION = 1

@@ -10,15 +10,15 @@ import shutil
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from runner.envs.ca_bundle import ca_bundle
 from runner.envs.cache import BuildFn, Log
 from runner.envs.errors import CondaNotFound
 from runner.envs.python import probe_version
-from runner.envs.ca_bundle import ca_bundle
 from runner.envs.uvcmd import run_logged, uv_environ
 from runner.envs.venv import install_packages
 
 if TYPE_CHECKING:
-    from runner.spec.models import Environment
+    from runner.spec.types import Environment
 
 TOOLS = ("micromamba", "mamba", "conda")
 

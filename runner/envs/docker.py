@@ -24,7 +24,7 @@ from runner.envs.docker_parts import default_base
 from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
 
 if TYPE_CHECKING:
-    from runner.spec.models import Environment, Spec
+    from runner.spec.types import Environment, Spec
 
 REPOSITORY = "runner-env"
 BASE_REPOSITORY = "runner-env-base"  # a user's Dockerfile, built as the base of the env image

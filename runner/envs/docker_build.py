@@ -19,7 +19,7 @@ from runner.envs.errors import EnvBuildFailed
 
 if TYPE_CHECKING:
     from runner.envs.fingerprint import EnvFingerprint
-    from runner.spec.models import Environment
+    from runner.spec.types import Environment
 
 PREFIX = "/opt/runner-env"  # the venv (or conda prefix) inside every env image
 Log = Callable[[str], None]

@@ -13,7 +13,7 @@ from runner.envs.errors import EnvError
 from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
 
 if TYPE_CHECKING:
-    from runner.spec.models import Spec
+    from runner.spec.types import Spec
 
 HOST_KINDS = ("venv", "conda")
 

@@ -13,7 +13,7 @@ from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment
 
 if TYPE_CHECKING:
     from runner.envs.cache import BuildFn
-    from runner.spec.models import Spec
+    from runner.spec.types import Spec
 
 
 @dataclass(frozen=True)

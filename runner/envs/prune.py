@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.envs.cache import env_path, envs_dir, in_use, last_used, log_path, read_marker, side_file
+from runner.envs.cache import (
+    env_path,
+    envs_dir,
+    in_use,
+    last_used,
+    log_path,
+    read_marker,
+    side_file,
+)
 from runner.envs.errors import EnvError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -11,7 +11,7 @@ from runner.envs.python import find_python
 from runner.envs.uvcmd import run_logged, uv_bin, uv_environ
 
 if TYPE_CHECKING:
-    from runner.spec.models import Environment
+    from runner.spec.types import Environment
 
 
 def venv_builder(env: Environment, project_root: Path, log: Log) -> BuildFn:

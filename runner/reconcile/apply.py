@@ -42,7 +42,9 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
 
             ctx = RunContext(project, spec, state, git)
             outcomes = tuple(Scheduler(plan, ctx, events, max(1, jobs), cancelled or Cancelled()).run())
-        from runner.reconcile.register import apply_models  # after the runs: models need their outputs
+        from runner.reconcile.register import (
+            apply_models,  # after the runs: models need their outputs
+        )
 
         models = apply_models(spec, state, plan, outcomes, prune=prune, commit=git.get("commit"),
                               report=events.model, source=project.spec_name)

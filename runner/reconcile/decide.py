@@ -12,7 +12,7 @@ from dataclasses import replace
 from enum import Enum
 
 from runner.reconcile.fingerprint import explain
-from runner.reconcile.plan import Action, History, Kind, Reason, RunWork, Why
+from runner.reconcile.plan import Action, Kind, Reason, RunWork, Why
 
 
 class Verdict(Enum):

@@ -123,7 +123,7 @@ class RunExecutor:
         return RunOutcome(name, run_id, status, code, detail)
 
     def _prepare(self, work: RunWork, run_id: str, run_dir: Path) -> Launch:
-        from runner.snapshot import stage_snapshot
+        from runner.snapshot.stage import stage_snapshot
 
         job = work.definition
         self.ctx.check_secrets(job.environment)

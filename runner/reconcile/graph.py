@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job, Spec
+    from runner.spec.types import Job, Spec
 
 
 

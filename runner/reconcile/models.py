@@ -99,7 +99,7 @@ def plan_archives(spec: Spec, registry: ModelStore, *, prune: bool) -> list[Acti
     source = registry.source
     gone = [m["name"] for m in registry.models()
             if m["status"] == "active" and m["name"] not in spec.models and m["spec"] == source]
-    reasons = (Reason(Why.NOT_IN_SPEC, f"not in {source}"),)
+    reasons: tuple[Reason, ...] = (Reason(Why.NOT_IN_SPEC, f"not in {source}"),)
     if not prune:
         reasons += (Reason(Why.HINT, "run apply --prune"),)
     return [_action(name, Kind.ARCHIVE, reasons) for name in gone]

@@ -24,7 +24,7 @@ from runner.spec.normal import normalised_job
 if TYPE_CHECKING:
     from runner.envs import EnvFingerprint
     from runner.project import Project
-    from runner.snapshot import Snapshot
+    from runner.snapshot.take import Snapshot
     from runner.spec.types import Job, Spec
     from runner.state import State
 
@@ -81,7 +81,7 @@ class Facts:
     def fingerprint(self, name: str, job: Job, upstream: dict[str, str],
                     params: dict[str, Any] | None = None) -> Fingerprint:
         env = self.environment(job.environment, self.spec.compute_of(job).type == "docker")
-        data = {key: self.data_digest(self.spec.datasets[item.dataset].path if item.dataset else item.path)
+        data = {key: self.data_digest(self.spec.datasets[item.dataset].path if item.dataset else str(item.path))
                 for key, item in job.inputs.items() if item.job is None}
         return make_fingerprint(
             job=normalised_job(self.spec, name, params), snapshot=self.snapshot(job.code).digest,
@@ -90,7 +90,7 @@ class Facts:
 
     def snapshot(self, code: str) -> Snapshot:
         if code not in self._snapshots:
-            from runner.snapshot import take_snapshot
+            from runner.snapshot.take import take_snapshot
 
             self._snapshots[code] = take_snapshot(self.project.root, code, self.state, job=None,
                                                   limits=self.spec.snapshot, record=self.record,
@@ -118,7 +118,7 @@ class Facts:
     def code_reasons(self, code: str, old: str) -> tuple[str, ...]:
         """`code: src/train.py modified`, three at most (then a count), or nothing when the old
         manifest is gone (gc'd): the fingerprint then only says `code changed`."""
-        from runner.snapshot import diff_manifests, load_manifest
+        from runner.snapshot.manifest import diff_manifests, load_manifest
         from runner.state.objects import ObjectError
 
         try:

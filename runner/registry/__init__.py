@@ -10,5 +10,5 @@ What plan and apply decide about each model lives in `runner.reconcile.models` a
 the history; nothing is ever deleted, a model gone from train.yaml is only archived
 (`runner apply --prune`).
 
-May import: runner.runs, runner.state, and the foundation modules.
+May import: runner.runs, runner.spec (name patterns), runner.state, and the foundation modules.
 """

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner.registry.store import ModelStore
 from runner.registry.views import ModelNotFound, model_of, resolve
-from runner.spec.models import NAME_PATTERN
+from runner.spec.types import NAME_PATTERN
+
+if TYPE_CHECKING:
+    from runner.state import State
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class AliasSet:
     previous: int | None
 
 
-def set_alias(state: Any, name: str, alias: str, version: int, *, commit: str | None = None) -> AliasSet:
+def set_alias(state: State, name: str, alias: str, version: int, *, commit: str | None = None) -> AliasSet:
     if not re.match(NAME_PATTERN, alias):
         raise ModelNotFound(f"alias {alias!r}: use lowercase letters, digits, '.', '_' and '-', "
                             f"starting with a letter or digit")

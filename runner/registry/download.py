@@ -8,11 +8,14 @@ so a damaged object never leaves a plausible-looking file behind.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import StateError
 from runner.registry.views import files, resolve
 from runner.state.objects import ObjectError
+
+if TYPE_CHECKING:
+    from runner.state import State
 
 
 class DamagedModel(StateError):
@@ -23,7 +26,7 @@ def default_folder(version: dict[str, Any]) -> Path:
     return Path(f"{version['name']}-{version['version']}")
 
 
-def download(state: Any, ref: str, dest: Path | None = None) -> tuple[dict[str, Any], Path, list[Path]]:
+def download(state: State, ref: str, dest: Path | None = None) -> tuple[dict[str, Any], Path, list[Path]]:
     """Returns the version row, the folder written to, and the files written."""
     version = resolve(state, ref)
     folder = dest if dest is not None else default_folder(version)

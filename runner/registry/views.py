@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
 from runner.registry.store import ModelStore
+
+if TYPE_CHECKING:
+    from runner.state import State
 
 REF_RE = re.compile(r"^(?P<name>[^:@\s]+)(?::(?P<version>[^:@]*)|@(?P<alias>[^:@]*))?$")
 
@@ -38,7 +41,7 @@ def parse_ref(ref: str) -> ModelRef:
     return ModelRef(match["name"], int(version) if version is not None else None, alias)
 
 
-def model_of(state: Any, name: str) -> dict[str, Any]:
+def model_of(state: State, name: str) -> dict[str, Any]:
     model = ModelStore(state.db).model(name)
     if model is None:
         known = ", ".join(m["name"] for m in ModelStore(state.db).models()) or "none yet"
@@ -46,7 +49,7 @@ def model_of(state: Any, name: str) -> dict[str, Any]:
     return model
 
 
-def resolve(state: Any, ref: str) -> dict[str, Any]:
+def resolve(state: State, ref: str) -> dict[str, Any]:
     """The version a reference names, as a stored version row."""
     parsed, registry = parse_ref(ref), ModelStore(state.db)
     model_of(state, parsed.name)
@@ -64,7 +67,7 @@ def resolve(state: Any, ref: str) -> dict[str, Any]:
     return found
 
 
-def summary(state: Any, version: dict[str, Any]) -> dict[str, Any]:
+def summary(state: State, version: dict[str, Any]) -> dict[str, Any]:
     registry = ModelStore(state.db)
     model = registry.model(version["name"]) or {}
     aliases = sorted(a for a, (v, _src) in registry.aliases(version["name"]).items() if v == version["version"])
@@ -73,7 +76,7 @@ def summary(state: Any, version: dict[str, Any]) -> dict[str, Any]:
             "tags": version["metadata"].get("tags", {})}
 
 
-def list_models(state: Any, *, include_archived: bool = False) -> list[dict[str, Any]]:
+def list_models(state: State, *, include_archived: bool = False) -> list[dict[str, Any]]:
     """The newest version of each model; archived ones only with `include_archived`."""
     registry = ModelStore(state.db)
     found = []
@@ -84,7 +87,7 @@ def list_models(state: Any, *, include_archived: bool = False) -> list[dict[str,
     return found
 
 
-def show(state: Any, ref: str) -> dict[str, Any]:
+def show(state: State, ref: str) -> dict[str, Any]:
     version = resolve(state, ref)
     meta = version["metadata"]
     return {**summary(state, version), "framework": meta.get("framework"),
@@ -93,15 +96,15 @@ def show(state: Any, ref: str) -> dict[str, Any]:
             "created_at": version["created_at"], "lineage": version["lineage"]}
 
 
-def versions(state: Any, name: str) -> list[dict[str, Any]]:
+def versions(state: State, name: str) -> list[dict[str, Any]]:
     model_of(state, name)
     return [{**summary(state, v), "created_at": v["created_at"]} for v in ModelStore(state.db).versions(name)]
 
 
-def history(state: Any, name: str) -> list[dict[str, Any]]:
+def history(state: State, name: str) -> list[dict[str, Any]]:
     model_of(state, name)
     return ModelStore(state.db).history(name)
 
 
-def files(state: Any, version: dict[str, Any]) -> list[tuple[str, str, int]]:
+def files(state: State, version: dict[str, Any]) -> list[tuple[str, str, int]]:
     return ModelStore(state.db).files(version["name"], version["version"])

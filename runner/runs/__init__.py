@@ -2,6 +2,6 @@
 
 Owns: the runs tables' writes (`store`) and the read views (`views`).
 
-May import: runner.state, runner.tracking (to read a run's metrics file), and the foundation
-modules.
+May import: runner.snapshot (manifests, for `runs diff`), runner.state, and the foundation
+modules (runner.tracking reads a run's metrics file).
 """

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
 from runner.runs.store import ACTIVE, RunStore, row_dict
+
+if TYPE_CHECKING:
+    from runner.state import State
 
 LIST_FIELDS = ("id", "job", "experiment", "status", "fingerprint", "created_at", "started_at", "ended_at", "exit_code")
 GIT_FIELDS = ("commit", "branch", "dirty", "repository")
 
 
-def list_runs(state: Any, *, job: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+def list_runs(state: State, *, job: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     query, args = "SELECT * FROM runs WHERE 1=1", []
     if job:
         query, args = query + " AND job = ?", [*args, job]
@@ -28,7 +31,7 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve(state: Any, ref: str) -> dict[str, Any]:
+def resolve(state: State, ref: str) -> dict[str, Any]:
     """A run id, or a job name meaning its latest run."""
     row = state.db.execute("SELECT * FROM runs WHERE id = ?", (ref,)).fetchone()
     run = row_dict(state.db, row) or RunStore(state.db).latest(ref)
@@ -37,7 +40,7 @@ def resolve(state: Any, ref: str) -> dict[str, Any]:
     return run
 
 
-def show(state: Any, ref: str) -> dict[str, Any]:
+def show(state: State, ref: str) -> dict[str, Any]:
     run = resolve(state, ref)
     series = metrics(state, run["id"])
     return {**summary(run), "params": run["params"], "metrics": {k: v[-1]["value"] for k, v in series.items() if v},
@@ -47,7 +50,7 @@ def show(state: Any, ref: str) -> dict[str, Any]:
             "logged_params": run["logged_params"], "tags": run["tags"], "git_full": run["git"]}
 
 
-def metrics(state: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
+def metrics(state: State, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """Metric series; for a run still going, read straight from the file tracking appends to."""
     status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status in ACTIVE:
@@ -65,11 +68,11 @@ def metrics(state: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
     return series
 
 
-def log_path(state: Any, run: dict[str, Any]) -> Path:
+def log_path(state: State, run: dict[str, Any]) -> Path:
     return state.root / "runs" / run["id"] / "logs" / "std_log.txt"
 
 
-def read_log(state: Any, run: dict[str, Any]) -> bytes:
+def read_log(state: State, run: dict[str, Any]) -> bytes:
     """The run's log from its folder, or from the object store when the folder is gone."""
     path = log_path(state, run)
     if path.exists():
@@ -80,7 +83,7 @@ def read_log(state: Any, run: dict[str, Any]) -> bytes:
     return b""
 
 
-def download(state: Any, ref: str, dest: Path) -> list[Path]:
+def download(state: State, ref: str, dest: Path) -> list[Path]:
     """Write a run's outputs and logs under `dest`, each verified against its digest."""
     run = resolve(state, ref)
     store, written = RunStore(state.db), []
@@ -92,7 +95,7 @@ def download(state: Any, ref: str, dest: Path) -> list[Path]:
     return written
 
 
-def diff(state: Any, a: str, b: str) -> dict[str, Any]:
+def diff(state: State, a: str, b: str) -> dict[str, Any]:
     left, right = show(state, a), show(state, b)
     inputs = [resolve(state, ref)["components"] for ref in (left["id"], right["id"])]
     return {
@@ -112,7 +115,7 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
-def _snapshot_diff(state: Any, old: str | None, new: str | None) -> dict[str, list[str]]:
+def _snapshot_diff(state: State, old: str | None, new: str | None) -> dict[str, list[str]]:
     if not old or not new or old == new:
         return {"added": [], "removed": [], "modified": []}
     from runner.snapshot import diff_manifests, load_manifest

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import StateError
-from runner.snapshot.records import recorded, resolve
 from runner.snapshot.manifest import SnapshotDiff, diff_manifests, load_manifest
+from runner.snapshot.records import recorded, resolve
 from runner.snapshot.take import take_snapshot
 
 if TYPE_CHECKING:

@@ -7,7 +7,9 @@ the snapshots `runner snapshot JOB` and applies recorded, so `snapshot diff` and
 from __future__ import annotations
 
 from runner.errors import StateError
-from runner.state.db import now  # one timestamp format: snapshots and runs sort together
+from runner.state.db import (
+    now,  # one timestamp format: snapshots and runs sort together
+)
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.errors import StateError
+from runner.snapshot.index import clear as clear_indexes
 from runner.snapshot.manifest import FileEntry, load_manifest
-from runner.snapshot.statcache import forget
+from runner.state.db import connect, transaction
 from runner.state.objects import ObjectError
 
 if TYPE_CHECKING:
@@ -37,3 +38,19 @@ def _safe(entry: FileEntry, digest: str) -> str:
         raise StateError(f"snapshot {digest} holds a path that leaves its folder ({path!r}); "
                          f"it is damaged: delete its object and take the snapshot again")
     return path
+
+
+def forget(state: State, digest: str) -> None:
+    """Drop stat-cache rows (and every folder index) that may point at a missing or damaged
+    object, so its files are read and stored again by the next snapshot.
+
+    Its own connection: runs are staged in worker threads, and a connection is per thread."""
+    if not state.exists:
+        return
+    db = connect(state.layout.db)
+    try:
+        with transaction(db):
+            db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
+            clear_indexes(db)  # folder indexes are shortcuts to those rows
+    finally:
+        db.close()

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     import os
     import sqlite3
 
-    from runner.state import State
-
 WINDOW_NS = 20_000_000
 COARSE_WINDOW_NS = 2_000_000_000
 MAX_WAIT_NS = 200_000_000
@@ -93,21 +91,3 @@ def save(db: sqlite3.Connection, rows: dict[str, Row], stale: list[str]) -> None
     db.executemany("DELETE FROM stat_cache WHERE path = ?", [(path,) for path in stale])
 
 
-
-def forget(state: State, digest: str) -> None:
-    """Drop stat-cache rows (and every folder index) that may point at a missing or damaged
-    object, so its files are read and stored again by the next snapshot.
-
-    Its own connection: runs are staged in worker threads, and a connection is per thread."""
-    from runner.snapshot.index import clear as clear_indexes
-    from runner.state.db import connect, transaction
-
-    if not state.exists:
-        return
-    db = connect(state.layout.db)
-    try:
-        with transaction(db):
-            db.execute("DELETE FROM stat_cache WHERE digest = ?", (digest,))
-            clear_indexes(db)  # folder indexes are shortcuts to those rows
-    finally:
-        db.close()

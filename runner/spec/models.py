@@ -28,9 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+from runner.spec.types import KEY_PATTERN, NAME_PATTERN, VAR_PATTERN
+
 DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 SIZE_PATTERN = r"^\d+(\.\d+)?[bkmgBKMG]?$"
 

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from os import PathLike
 
-    from runner.spec.types import Spec
     from runner.spec.source import Path_
+    from runner.spec.types import Spec
 
 
 def path_problems(spec: Spec, root: str | PathLike[str]) -> Iterator[tuple[Path_, str]]:

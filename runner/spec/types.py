@@ -22,10 +22,17 @@ if TYPE_CHECKING:
     Scalar = Union[str, bool, int, float]
 
 
+# How names are spelt: environments, computes, datasets, jobs, models, aliases, experiments;
+# params and inputs; variables and secrets.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class SpecValue(Value):
     """A frozen record of train.yaml: every field in `__slots__`, set once by keyword."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **fields: Any) -> None:

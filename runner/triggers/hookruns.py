@@ -23,13 +23,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.atomic import atomic_write
 from runner.errors import RunnerError
-from runner.project import SPEC_NAME, Project
 from runner.git.command import git_env
 from runner.git.repo import is_ancestor, resolve_commit
+from runner.project import SPEC_NAME, Project
+
+if TYPE_CHECKING:
+    from runner.reconcile.results import ApplyEvents
+    from runner.state import State
 
 KEEP = 50
 
@@ -69,7 +73,7 @@ def launch(project: Project, rev: str = "HEAD") -> HookRun:
     return run
 
 
-def run_commit(project: Project, commit: str, state: Any, events: Any, say: Callable[[str], None]) -> int:
+def run_commit(project: Project, commit: str, state: State, events: ApplyEvents, say: Callable[[str], None]) -> int:
     """The detached side: wait for the lock, step aside for a newer commit, else apply this one."""
     commit = resolve_commit(project.root, commit)
     run = load(project, commit) or HookRun(commit, "queued", _now(), time.time_ns(),
@@ -97,7 +101,7 @@ def run_commit(project: Project, commit: str, state: Any, events: Any, say: Call
     return code
 
 
-def apply_commit(project: Project, state: Any, commit: str, events: Any) -> int:
+def apply_commit(project: Project, state: State, commit: str, events: ApplyEvents) -> int:
     """`runner apply --ref COMMIT` under the lock the caller holds: 0 when every run succeeded."""
     from runner.git.reftree import ref_tree
     from runner.reconcile.apply import apply

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner.snapshot.ignore import (
     ALWAYS_EXCLUDED,
@@ -21,6 +21,9 @@ from runner.snapshot.ignore import (
     RulesFile,
     load_rules_file,
 )
+
+if TYPE_CHECKING:
+    from runner.spec.types import Spec
 
 _RulesKey = tuple[str, int]  # (rules file name, mtime_ns): a changed file is read again
 
@@ -33,7 +36,7 @@ class PathFilter:
         self.named: set[str] = {self.spec_rel} - {""}
         self._rules: dict[str, tuple[_RulesKey, RulesFile] | None] = {}
 
-    def use_spec(self, spec: Any) -> None:
+    def use_spec(self, spec: Spec) -> None:
         """Always watch what train.yaml names: datasets, input paths, environment files."""
         named = {d.path for d in spec.datasets.values()}
         named |= {i.path for job in spec.jobs.values() for i in job.inputs.values() if i.job is None and i.path}

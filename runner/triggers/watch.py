@@ -22,14 +22,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.reconcile.results import ApplyEvents, ApplyResult
 from runner.errors import RunnerError
-from runner.reconcile.execute import Cancelled
 from runner.interrupts import stop_signals_interrupt
 from runner.project import Project
+from runner.reconcile.execute import Cancelled
+from runner.reconcile.results import ApplyEvents, ApplyResult
 from runner.triggers.pathfilter import PathFilter
+
+if TYPE_CHECKING:
+    from runner.reconcile.plan import Plan
+    from runner.spec.types import Spec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
@@ -91,9 +95,9 @@ class Debouncer:
 class _InFlight:
     """One apply in its own thread (its own State: SQLite connections stay in their thread)."""
 
-    def __init__(self, project: Project, spec: Any, targets: list[str], jobs: int, events: WatchEvents) -> None:
+    def __init__(self, project: Project, spec: Spec, targets: list[str], jobs: int, events: WatchEvents) -> None:
         self.cancelled = Cancelled()
-        self.plan: Any = None
+        self.plan: Plan | None = None
         self.started: dict[str, str] = {}  # job -> run id
         self.changed_during = False
         self._args = (project, spec, targets, jobs, events)
@@ -115,7 +119,7 @@ class _InFlight:
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the watcher; say what it was
             events.error(f"internal error: {type(exc).__name__}: {exc}")
 
-    def _planned(self, plan: Any) -> None:
+    def _planned(self, plan: Plan) -> None:
         self.plan = plan
         self._args[4].apply.plan(plan)
 
@@ -187,7 +191,7 @@ class Watcher:
             self.inflight.stop("superseded")
         self.inflight = _InFlight(self.project, spec, self.targets, self.jobs, self.events)
 
-    def _load(self) -> Any:
+    def _load(self) -> Spec | None:
         from runner.spec import load
 
         try:
@@ -198,7 +202,7 @@ class Watcher:
         self.filter.use_spec(spec)
         return spec
 
-    def _supersedes(self, spec: Any) -> bool:
+    def _supersedes(self, spec: Spec) -> bool:
         """Would the new plan run some job with a fingerprint other than the one in flight?"""
         from runner.reconcile.planner import make_plan
 
@@ -216,6 +220,7 @@ class Watcher:
 
     def _inflight_fingerprints(self) -> dict[str, str]:
         assert self.inflight is not None
+        assert self.inflight.plan is not None
         found = {a.target: a.work.fingerprint.digest for a in self.inflight.plan.runs()
                  if a.work is not None and not a.after}
         for job, run_id in list(self.inflight.started.items()):  # jobs planned "after" an upstream

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from runner.compute.base import Launch
 from runner.compute.docker_opts import container_options, device_requests, size_bytes
 from runner.spec import from_data
-from runner.spec.types import Compute, Spec
+from runner.spec.types import Compute
 from tests.docker_support import (
     Images,
     base_image,
@@ -192,8 +192,8 @@ def test_ctrl_c_stops_and_removes_the_container(project: Any, cli: Any, env_mark
 
 @pytest.mark.usefixtures("sweep")
 def test_apply_after_a_crash_removes_orphan_containers(project: Any, cli: Any, env_mark: dict[str, Any]) -> None:
-    from runner.reconcile.repair import repair_lost
     from runner.project import find_project
+    from runner.reconcile.repair import repair_lost
     from runner.state import open_state
 
     _nap_project(project, env_mark)

@@ -14,7 +14,6 @@ from runner.envs import env_fingerprint, materialise
 from runner.envs.errors import CondaNotFound, EnvError, PythonNotFound
 from runner.envs.python import installed_pythons
 from runner.envs.uvcmd import uv_bin, uv_environ
-from runner.spec import from_data
 from runner.spec.types import Spec
 
 MakeSpec = Callable[..., Spec]

@@ -17,7 +17,6 @@ from runner.envs import env_fingerprint, materialise
 from runner.envs.cache import _BuildLock, env_path, envs_dir
 from runner.envs.errors import EnvError
 from runner.envs.prune import UNITS, parse_age, prune_envs
-from runner.spec import from_data
 from runner.spec.types import Spec
 from tests.runs.helpers import runner_cmd, runs_json, start_apply, wait_for
 

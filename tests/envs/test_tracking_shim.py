@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runner.envs import materialise, tracking_shim
-from runner.state.layout import shared_cache
-from runner.spec import from_data
 from runner.spec.types import Spec
+from runner.state.layout import shared_cache
 
 
 def test_shim_holds_only_tracking_and_is_versioned_by_content() -> None:

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from runner.envs import env_fingerprint, materialise
-from runner.state.layout import shared_cache
 from runner.envs.cache import MARKER, env_path, log_path, read_marker
-from runner.spec import from_data
 from runner.spec.types import Spec
+from runner.state.layout import shared_cache
 
 from .conftest import SlowPackage
 

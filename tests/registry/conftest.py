@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from runner.project import find_project
 from runner.reconcile.apply import apply
 from runner.reconcile.results import ApplyResult
-from runner.project import find_project
 from runner.spec import load
 from runner.state import State, open_state
 from tests.conftest import CliResult, ProjectDir

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.helpers import PREP, SPEC, TRAIN, actions, apply_json, plan_json, reasons, two_jobs
+from tests.runs.helpers import (
+    PREP,
+    SPEC,
+    TRAIN,
+    actions,
+    apply_json,
+    plan_json,
+    reasons,
+    two_jobs,
+)
 
 
 def test_first_apply_runs_in_order_and_second_runs_nothing(project, cli) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.runs.helpers import apply_json, runner_cmd, runs_json, start_apply, two_jobs, wait_for
+from tests.runs.helpers import (
+    apply_json,
+    runner_cmd,
+    runs_json,
+    start_apply,
+    two_jobs,
+    wait_for,
+)
 
 LIST_KEYS = {"id", "job", "experiment", "status", "fingerprint", "created_at", "started_at", "ended_at",
              "exit_code", "git"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from runner.state.cachefile import cache_key, write_cache
 import os
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from runner.errors import RunnerError
 from runner.project import find_project
 from runner.snapshot.walk import walk
+from runner.state.cachefile import cache_key, write_cache
 from tests.conftest import ProjectDir
 
 

@@ -22,8 +22,8 @@ from runner.snapshot import (
     take_snapshot,
 )
 from runner.snapshot.history import diff_job
-from runner.snapshot.records import resolve
 from runner.snapshot.manifest import encode, encode_rows, replace_rows
+from runner.snapshot.records import resolve
 from runner.state import State, open_state_at
 from tests.conftest import ProjectDir
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.spec import from_data
-from runner.spec.types import Spec
 from runner.spec.normal import normalised_job
 
 BASE = {"version": 1, "jobs": {"t": {"script": "train.py", "args": {"--a": 1, "--b": ""},

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.errors import RunnerError
-from runner.triggers.watch import parse_duration
 from runner.triggers.pathfilter import PathFilter
+from runner.triggers.watch import parse_duration
 from tests.conftest import ProjectDir
 from tests.triggers.support import find_run, poll, run_show, runner_cmd, runs
 
