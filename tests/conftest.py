@@ -63,6 +63,12 @@ class ProjectDir:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test touches the user's caches or git identity; builds share one cache per session."""
+    isolate(monkeypatch, tmp_path_factory)
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The environment every test runs in; a module-scoped fixture, set up before the autouse
+    one, calls it under its own `pytest.MonkeyPatch.context()`."""
     monkeypatch.setenv("RUNNER_CACHE_DIR", str(_shared_cache(tmp_path_factory)))
     monkeypatch.delenv("RUNNER_STATE_DIR", raising=False)
     for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
