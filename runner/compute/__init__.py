@@ -1,8 +1,7 @@
 """Where runs execute. Every target implements `runner.compute.base.Target`.
 
 May import: runner.envs (the tracking shim, the docker client), runner.spec (its types),
-runner.state, and the
-foundation modules.
+runner.state, and the foundation modules.
 """
 
 from __future__ import annotations
