@@ -1,22 +1,28 @@
 """Checks that need the whole file or the project folder: references, cycles, paths, bindings.
 
-They run on the items that passed the models, and use the raw document only to know
-which names exist, so a broken job never also shows up as "unknown job" elsewhere.
+They run on the items that passed the models, plus the well-formed fields of those that
+did not (runner.spec.salvage), so a typo and a dangling reference come in one run; and
+they use the raw document to know which names exist, so a broken job never also shows
+up as "unknown job" elsewhere.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from runner.spec import bindings
+from runner.spec.models import NAME_PATTERN, SECTIONS
 from runner.spec.paths import path_problems
-from runner.spec.source import Located, Mark, Path_, counted
+from runner.spec.salvage import well_formed
+from runner.spec.source import Located, Mark, Path_, counted, quoted
 
 if TYPE_CHECKING:
-    from runner.spec.models import Job, Spec
+    from runner.spec.models import Job, Model, Spec
 
 Found = tuple[Mark, Path_, str]
 
@@ -28,6 +34,26 @@ class Context:
     root: Path
     hints: list[int] = field(default_factory=lambda: [HINT_BUDGET])  # comparisons left for "did you mean"
 
+    @cached_property
+    def jobs(self) -> dict[str, Job]:
+        return self._items("jobs", self.spec.jobs)
+
+    @cached_property
+    def models(self) -> dict[str, Model]:
+        return self._items("models", self.spec.models)
+
+    def _items(self, section: str, valid: dict[str, Any]) -> dict[str, Any]:
+        """The section's items that validated and, in file order between them, the well-formed
+        fields of those that did not (a name that is itself invalid is left out)."""
+        raw = self.doc.data.get(section) if isinstance(self.doc.data, dict) else None
+        items: dict[str, Any] = {}
+        for name, value in raw.items() if isinstance(raw, dict) else ():
+            if name in valid:
+                items[name] = valid[name]
+            elif isinstance(value, dict) and re.match(NAME_PATTERN, name):
+                items[name] = well_formed(SECTIONS[section], value)
+        return items
+
     def names(self, section: str) -> Names:
         raw = self.doc.data.get(section) if isinstance(self.doc.data, dict) else None
         return Names(raw if isinstance(raw, dict) else ())
@@ -36,9 +62,9 @@ class Context:
         """`unknown job 'x' (did you mean 'y'?)`; past HINT_BUDGET comparisons, without the guess."""
         self.hints[0] -= len(known)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if self.hints[0] >= 0 else []
-        hint = f" (did you mean '{close[0]}'?)" if close else (
+        hint = f" (did you mean {quoted(close[0])}?)" if close else (
             f" (defined: {_listed(known)})" if known else f" (no {kind}s are defined)")
-        return f"unknown {kind} '{name}'{hint}"
+        return f"unknown {kind} {quoted(name)}{hint}"
 
 
 class Names(list[str]):
@@ -58,7 +84,7 @@ SHOWN = 10  # names listed in a message before "and N more"
 
 def _listed(names: list[str]) -> str:
     more = f" and {len(names) - SHOWN:,} more" if len(names) > SHOWN else ""
-    return ", ".join(names[:SHOWN]) + more
+    return ", ".join(name if len(name) <= 60 else quoted(name) for name in names[:SHOWN]) + more
 
 
 def run_checks(ctx: Context) -> list[Found]:
@@ -71,7 +97,7 @@ def run_checks(ctx: Context) -> list[Found]:
 def _references(ctx: Context) -> Iterator[Found]:
     doc, envs, jobs = ctx.doc, ctx.names("environments"), ctx.names("jobs")
     computes, datasets = Names(["local", *ctx.names("computes")]), ctx.names("datasets")
-    for name, job in ctx.spec.jobs.items():
+    for name, job in ctx.jobs.items():
         base = ("jobs", name)
         if job.environment is not None and job.environment not in envs:
             yield _at_value(doc, (*base, "environment"), ctx.unknown("environment", job.environment, envs))
@@ -86,8 +112,8 @@ def _references(ctx: Context) -> Iterator[Found]:
                 yield _at_value(doc, (*where, "dataset"), ctx.unknown("dataset", item.dataset, datasets))
             if item.job is not None and item.job not in jobs:
                 yield _at_value(doc, (*where, "job"), ctx.unknown("job", item.job, jobs))
-    for name, model in ctx.spec.models.items():
-        if model.job not in jobs:
+    for name, model in ctx.models.items():
+        if model.job is not None and model.job not in jobs:
             yield _at_value(doc, ("models", name, "job"), ctx.unknown("job", model.job, jobs))
     if "local" in ctx.names("computes"):
         yield (doc.key_mark(("computes", "local")), ("computes", "local"),
@@ -103,7 +129,7 @@ def upstream(job: Job) -> list[tuple[str, Path_]]:
 
 def _cycles(ctx: Context) -> Iterator[Found]:
     """Each dependency cycle once, found by a depth-first walk kept on a list (10,000 jobs deep is fine)."""
-    jobs, done, reported = ctx.spec.jobs, set(), set()
+    jobs, done, reported = ctx.jobs, set(), set()
     for root in jobs:
         if root in done:
             continue
@@ -140,7 +166,7 @@ def _paths(ctx: Context) -> Iterator[Found]:
 
 
 def _bindings(ctx: Context) -> Iterator[Found]:
-    for name, job in ctx.spec.jobs.items():
+    for name, job in ctx.jobs.items():
         known = {kind: _declared(ctx, name, kind) for kind in ("params", "inputs")}
         for where, text in _bindable(job):
             yield from _check_text(ctx, known, ("jobs", name, *where), text)

@@ -27,6 +27,7 @@ MAX_DIGITS = 4000  # Python refuses to read longer ones (sys.get_int_max_str_dig
 # What aliases may add to a file, however small: train.yaml reuses a few blocks, not this much.
 MAX_EXPANDED_VALUES = 100_000
 MAX_EXPANDED_CHARS = 1_000_000
+MAX_MESSAGE = 400
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ def counted(found: list[tuple[Mark, Path_, str]]) -> list[tuple[Mark, Path_, str
 
 
 def quoted(key: Any) -> str:
-    """A key as written, in quotes; escaped when it holds quotes or unprintable characters."""
+    """A key as written, in quotes; escaped when it holds quotes or unprintable characters;
+    a long one shortened in the middle."""
     text = str(key)
+    if len(text) > 60:
+        return f"{quoted(text[:40] + '...' + text[-15:])} ({len(text):,} characters)"
     return f"'{text}'" if text.isprintable() and "'" not in text else repr(text)
 
 
@@ -161,7 +165,11 @@ def _compose(text: str, doc: Located) -> Any:
 
 
 def one_line(message: str) -> str:
-    """A message fit for one `FILE:LINE:COL: message` line: no line breaks or control characters."""
+    """A message fit for one `FILE:LINE:COL: message` line: no line breaks or control characters,
+    and not past MAX_MESSAGE characters (a 100 KB key or value is shortened in the middle)."""
+    if len(message) > MAX_MESSAGE:
+        head, tail = MAX_MESSAGE - 100, 60
+        message = f"{message[:head]}...({len(message) - head - tail:,} characters)...{message[-tail:]}"
     message = " ".join(part.strip() for part in message.splitlines() if part.strip())
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
