@@ -23,6 +23,7 @@ Path_ = tuple[Any, ...]
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 INT_TAG = "tag:yaml.org,2002:int"
+PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 MAX_DIGITS = 4000  # Python refuses to read longer ones (sys.get_int_max_str_digits, 4300)
 # What aliases may add to a file, however small: train.yaml reuses a few blocks, not this much.
 MAX_EXPANDED_VALUES = 100_000
@@ -209,9 +210,13 @@ class _Builder:
         if id(node) in self.active:
             self._problem(self.aliases[-1] if self.aliases else node, path, "recursive YAML alias")
             return None
+        first = id(node) not in self.spans
         self.doc.values[path] = self._span(node)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
+        if first and node.tag not in PLAIN_TAGS:  # `!!python/object {…}`: never constructed, but not ignored
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self._problem(node, path, f"cannot read this value: the tag {tag} is not allowed in train.yaml")
         if len(self.active) >= MAX_DEPTH:
             raise _Refused(self.aliases[0] if self.aliases else node,
                            f"more than {MAX_DEPTH} levels of nesting (counting aliases and merges); "

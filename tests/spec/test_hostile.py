@@ -286,3 +286,10 @@ def test_numbers_are_finite_and_sane(make, old, new, expect) -> None:
 def test_numbers_at_their_bounds_are_fine(make) -> None:
     text = GOOD.replace("cpus: 2", "cpus: 4096, gpus: [0, 1024]").replace("timeout: 30m", "timeout: 8760h\n    retries: 100")
     assert make(text.replace("memory: 4g", "memory: 1048576g")) == []
+
+
+def test_tags_are_reported_never_constructed(make) -> None:
+    text = "version: 1\njobs: !!python/object:os.system {a: {command: x}}\nx: !foo [1]\n"
+    messages = [p.message for p in make(text)]
+    assert "cannot read this value: the tag !!python/object:os.system is not allowed in train.yaml" in messages
+    assert "cannot read this value: the tag !foo is not allowed in train.yaml" in messages
