@@ -2,7 +2,10 @@
 
 We compose the YAML node graph ourselves instead of letting ruamel build Python objects,
 so that duplicate keys are reported all at once (ruamel stops at the first) and every
-key and value keeps its line and column for later messages.
+key and value keeps its line and column for later messages. The file may be hostile (a
+hook validates whatever a branch holds): nesting is bounded while composing
+(runner.spec.compose), aliases and merges while building (`_Builder`), so that any file
+costs time and memory in proportion to its size and ends in located problems.
 """
 
 from __future__ import annotations
