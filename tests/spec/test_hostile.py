@@ -111,8 +111,8 @@ def test_a_reused_anchor_is_fine_and_warns_nothing(make, recwarn) -> None:
 ])
 def test_deep_nesting_is_refused_before_the_parser_recurses(make, name, text) -> None:
     problems = make("version: 1\n" + text + "\n")
-    assert [p.message for p in problems if "nesting" in p.message] in ([TOO_DEEP], []), problems
-    assert problems and all(p.line >= 2 for p in problems)
+    assert [p.message for p in problems] == [TOO_DEEP], problems
+    assert problems[0].line >= 2
 
 
 def test_nesting_is_refused_where_level_65_starts_and_64_levels_are_fine(make) -> None:
@@ -237,7 +237,7 @@ def test_many_unknown_names_do_not_compare_each_with_every_job(make) -> None:
 
 def test_a_typo_and_a_dangling_reference_come_in_one_run(make) -> None:
     text = "version: 1\njobs:\n  a:\n    comand: echo\n    environment: nope\n    needs: [zz]\n"
-    assert [msg for _, _, msg in map(lambda p: (p.line, p.column, p.message), make(text))] == [
+    assert [p.message for p in make(text)] == [
         "unknown key 'comand' (did you mean 'command'?)",
         "unknown environment 'nope' (no environments are defined)",
         "unknown job 'zz' (defined: a)"]
