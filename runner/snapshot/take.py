@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import time
 
+from runner.collector import gc_paused
 from runner.errors import StateError
 from runner.snapshot import ignore, records, statcache
 from runner.snapshot import index as folder_index
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
 from runner.snapshot.manifest import FileEntry, decode, encode_rows, replace_rows
-from runner.snapshot.walk import WalkResult, gc_paused, walk
+from runner.snapshot.walk import WalkResult, walk
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:

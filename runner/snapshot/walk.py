@@ -8,11 +8,10 @@ sockets, fifos and devices are skipped with a warning.
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
-from contextlib import contextmanager
 
+from runner.collector import gc_paused
 from runner.errors import RunnerError
 from runner.snapshot.ignore import (
     ALWAYS_EXCLUDED,
@@ -25,7 +24,7 @@ from runner.snapshot.statcache import stat_of
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from runner.snapshot.statcache import Stat
@@ -57,19 +56,6 @@ def walk(project_root: str | Path, code: str, *, ignore_files: bool = True, skip
     with gc_paused():
         walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
         return walker.finish()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Tens of thousands of acyclic tuples (a walk, a folder index) would run the cycle
-    collector hundreds of times for nothing."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _code_folder(root: str, code: str) -> str:

@@ -1,22 +1,28 @@
 """Checks that need the whole file or the project folder: references, cycles, paths, bindings.
 
-They run on the items that passed the models, and use the raw document only to know
-which names exist, so a broken job never also shows up as "unknown job" elsewhere.
+They run on the items that passed the models, plus the well-formed fields of those that
+did not (runner.spec.salvage), so a typo and a dangling reference come in one run; and
+they use the raw document to know which names exist, so a broken job never also shows
+up as "unknown job" elsewhere.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from runner.spec import bindings
+from runner.spec.models import NAME_PATTERN, SECTIONS, to_runtime
 from runner.spec.paths import path_problems
-from runner.spec.source import Located, Mark, Path_
+from runner.spec.salvage import well_formed
+from runner.spec.source import Located, Mark, Path_, counted, quoted
 
 if TYPE_CHECKING:
-    from runner.spec.types import Job, Spec
+    from runner.spec.types import Job, Model, Spec
 
 Found = tuple[Mark, Path_, str]
 
@@ -26,47 +32,89 @@ class Context:
     spec: Spec  # only the items that validated
     doc: Located
     root: Path
+    hints: list[int] = field(default_factory=lambda: [HINT_BUDGET])  # comparisons left for "did you mean"
 
-    def names(self, section: str) -> list[str]:
+    @cached_property
+    def jobs(self) -> dict[str, Job]:
+        return self._items("jobs", self.spec.jobs)
+
+    @cached_property
+    def models(self) -> dict[str, Model]:
+        return self._items("models", self.spec.models)
+
+    def _items(self, section: str, valid: dict[str, Any]) -> dict[str, Any]:
+        """The section's items that validated and, in file order between them, the well-formed
+        fields of those that did not (a name that is itself invalid is left out)."""
         raw = self.doc.data.get(section) if isinstance(self.doc.data, dict) else None
-        return list(raw) if isinstance(raw, dict) else []
+        items: dict[str, Any] = {}
+        for name, value in raw.items() if isinstance(raw, dict) else ():
+            if name in valid:
+                items[name] = valid[name]
+            elif isinstance(value, dict) and re.match(NAME_PATTERN, name):
+                items[name] = to_runtime(well_formed(SECTIONS[section], value))
+        return items
+
+    def names(self, section: str) -> Names:
+        raw = self.doc.data.get(section) if isinstance(self.doc.data, dict) else None
+        return Names(raw if isinstance(raw, dict) else ())
+
+    def unknown(self, kind: str, name: str, known: Names) -> str:
+        """`unknown job 'x' (did you mean 'y'?)`; past HINT_BUDGET comparisons, without the guess."""
+        self.hints[0] -= len(known)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if self.hints[0] >= 0 else []
+        hint = f" (did you mean {quoted(close[0])}?)" if close else (
+            f" (defined: {_listed(known)})" if known else f" (no {kind}s are defined)")
+        return f"unknown {kind} {quoted(name)}{hint}"
+
+
+class Names(list[str]):
+    """The names of a section in file order, with a set beside them: `in` stays cheap for 10,000 jobs."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__(names)
+        self.set = frozenset(self)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.set
+
+
+HINT_BUDGET = 200_000  # difflib compares a name with each known one (~2 us): 3,000 typos x 3,000 jobs took 20 s
+SHOWN = 10  # names listed in a message before "and N more"
+
+
+def _listed(names: list[str]) -> str:
+    more = f" and {len(names) - SHOWN:,} more" if len(names) > SHOWN else ""
+    return ", ".join(name if len(name) <= 60 else quoted(name) for name in names[:SHOWN]) + more
 
 
 def run_checks(ctx: Context) -> list[Found]:
     found: list[Found] = []
     for check in (_references, _cycles, _paths, _bindings):
         found.extend(check(ctx))
-    return found
-
-
-def _unknown(kind: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else (
-        f" (defined: {', '.join(known)})" if known else f" (no {kind}s are defined)")
-    return f"unknown {kind} '{name}'{hint}"
+    return counted(found)
 
 
 def _references(ctx: Context) -> Iterator[Found]:
     doc, envs, jobs = ctx.doc, ctx.names("environments"), ctx.names("jobs")
-    for name, job in ctx.spec.jobs.items():
+    computes, datasets = Names(["local", *ctx.names("computes")]), ctx.names("datasets")
+    for name, job in ctx.jobs.items():
         base = ("jobs", name)
         if job.environment is not None and job.environment not in envs:
-            yield _at_value(doc, (*base, "environment"), _unknown("environment", job.environment, envs))
-        computes = ["local", *ctx.names("computes")]
+            yield _at_value(doc, (*base, "environment"), ctx.unknown("environment", job.environment, envs))
         if job.compute not in computes:
-            yield _at_value(doc, (*base, "compute"), _unknown("compute", job.compute, computes))
+            yield _at_value(doc, (*base, "compute"), ctx.unknown("compute", job.compute, computes))
         for i, need in enumerate(job.needs):
             if need not in jobs:
-                yield _at_value(doc, (*base, "needs", i), _unknown("job", need, jobs))
+                yield _at_value(doc, (*base, "needs", i), ctx.unknown("job", need, jobs))
         for key, item in job.inputs.items():
             where = (*base, "inputs", key)
-            if item.dataset is not None and item.dataset not in ctx.names("datasets"):
-                yield _at_value(doc, (*where, "dataset"), _unknown("dataset", item.dataset, ctx.names("datasets")))
+            if item.dataset is not None and item.dataset not in datasets:
+                yield _at_value(doc, (*where, "dataset"), ctx.unknown("dataset", item.dataset, datasets))
             if item.job is not None and item.job not in jobs:
-                yield _at_value(doc, (*where, "job"), _unknown("job", item.job, jobs))
-    for name, model in ctx.spec.models.items():
-        if model.job not in jobs:
-            yield _at_value(doc, ("models", name, "job"), _unknown("job", model.job, jobs))
+                yield _at_value(doc, (*where, "job"), ctx.unknown("job", item.job, jobs))
+    for name, model in ctx.models.items():
+        if model.job is not None and model.job not in jobs:
+            yield _at_value(doc, ("models", name, "job"), ctx.unknown("job", model.job, jobs))
     if "local" in ctx.names("computes"):
         yield (doc.key_mark(("computes", "local")), ("computes", "local"),
                "'local' is built in and cannot be redefined: choose another name")
@@ -80,28 +128,36 @@ def upstream(job: Job) -> list[tuple[str, Path_]]:
 
 
 def _cycles(ctx: Context) -> Iterator[Found]:
-    jobs = ctx.spec.jobs
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    reported: set[frozenset[str]] = set()
+    """Each dependency cycle once, found by a depth-first walk kept on a list (10,000 jobs deep is fine)."""
+    jobs, done, reported = ctx.jobs, set(), set()
+    for root in jobs:
+        if root in done:
+            continue
+        trail, place = [root], {root: 0}  # the current path, and where each name stands on it
+        stack = [(root, iter(upstream(jobs[root])))]
+        while stack:
+            name, edges = stack[-1]
+            for dep, where in edges:
+                if dep in place and (name, dep) not in reported:  # needs and an input may name it twice
+                    reported.add((name, dep))
+                    yield _at_value(ctx.doc, ("jobs", name, *where), f"dependency cycle: {_cycle(trail, place[dep])}")
+                elif dep in jobs and dep not in done and dep not in place:
+                    place[dep] = len(trail)
+                    trail.append(dep)
+                    stack.append((dep, iter(upstream(jobs[dep]))))
+                    break
+            else:
+                stack.pop()
+                del place[trail.pop()]
+                done.add(name)
 
-    def visit(name: str, trail: list[str]) -> Iterator[Found]:
-        state[name] = 1
-        for dep, where in upstream(jobs[name]):
-            if dep not in jobs:
-                continue
-            if state.get(dep) == 1:
-                cycle = trail[trail.index(dep):] + [name, dep] if dep in trail else [name, dep]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    yield _at_value(ctx.doc, ("jobs", name, *where),
-                                    f"dependency cycle: {' -> '.join(cycle)}")
-            elif dep not in state:
-                yield from visit(dep, [*trail, name])
-        state[name] = 2
 
-    for name in jobs:
-        if name not in state:
-            yield from visit(name, [])
+def _cycle(trail: list[str], start: int) -> str:
+    """`a -> b -> a` from `trail[start]` to the end of the path; a long one shortened in the middle."""
+    length = len(trail) - start
+    names = trail[start:] if length <= 2 * SHOWN else [
+        *trail[start:start + SHOWN], f"... ({length - 2 * SHOWN:,} more)", *trail[-SHOWN:]]
+    return " -> ".join([*names, trail[start]])
 
 
 def _paths(ctx: Context) -> Iterator[Found]:
@@ -110,9 +166,20 @@ def _paths(ctx: Context) -> Iterator[Found]:
 
 
 def _bindings(ctx: Context) -> Iterator[Found]:
-    for name, job in ctx.spec.jobs.items():
+    for name, job in ctx.jobs.items():
+        known = {kind: _declared(ctx, name, kind) for kind in ("params", "inputs")}
         for where, text in _bindable(job):
-            yield from _check_text(ctx, job, ("jobs", name, *where), text)
+            yield from _check_text(ctx, known, ("jobs", name, *where), text)
+
+
+def _declared(ctx: Context, job: str, kind: str) -> Names | None:
+    """The params or inputs a job names, as written: one that failed validation is still named.
+
+    None when they are not a mapping at all; that is reported, and every binding to them is not.
+    """
+    raw = ctx.doc.data["jobs"][job]
+    section = raw.get(kind, {}) if isinstance(raw, dict) else {}
+    return Names(section) if isinstance(section, dict) else None
 
 
 def _bindable(job: Job) -> Iterator[tuple[Path_, str]]:
@@ -128,32 +195,45 @@ def _bindable(job: Job) -> Iterator[tuple[Path_, str]]:
                 yield ("args", i), value
 
 
-def _check_text(ctx: Context, job: Job, where: Path_, text: str) -> Iterator[Found]:
+def _check_text(ctx: Context, known: dict[str, Names | None], where: Path_, text: str) -> Iterator[Found]:
     found, errors = bindings.parse(text)
-    for error in errors:
-        yield _in_value(ctx.doc, where, text, error.offset, error.message)
+    problems = [(error.offset, error.message) for error in errors]
+    messages: dict[str, str | None] = {}  # by expression: a name repeated 16,000 times is looked up once
     for binding in found:
-        kind, _, name = binding.expr.partition(".")
-        known: Any = job.params if kind == "params" else job.inputs if kind == "inputs" else None
-        if known is not None and name not in known:
-            message = _unknown({"params": "param", "inputs": "input"}[kind], name, list(known))
-            yield _in_value(ctx.doc, where, text, binding.start, f"{message} in `${{{{ {binding.expr} }}}}`")
+        if binding.expr not in messages:
+            messages[binding.expr] = _binding_problem(ctx, known, binding.expr)
+        if messages[binding.expr] is not None:
+            problems.append((binding.start, messages[binding.expr]))
+    yield from _in_value(ctx.doc, where, text, problems)
+
+
+def _binding_problem(ctx: Context, known: dict[str, Names | None], expr: str) -> str | None:
+    kind, _, name = expr.partition(".")
+    names = known.get(kind)
+    if names is None or name in names:
+        return None
+    return f"{ctx.unknown({'params': 'param', 'inputs': 'input'}[kind], name, names)} in `${{{{ {expr} }}}}`"
 
 
 def _at_value(doc: Located, where: Path_, message: str) -> Found:
     return doc.value_mark(where), where, message
 
 
-def _in_value(doc: Located, where: Path_, text: str, offset: int, message: str) -> Found:
-    """Point at the binding itself when the source spells it as parsed, else at the value."""
+def _in_value(doc: Located, where: Path_, text: str, problems: list[tuple[int, str]]) -> Iterator[Found]:
+    """Problems at offsets of a value's text, each message once (with a count) at its first offset.
+
+    Each points at the binding itself when the source spells it as parsed, else at the value.
+    The source is searched once, front to back, as the problems come in the same order there.
+    """
+    first: dict[str, list[int]] = {}  # message -> [first offset, how many]
+    for offset, message in sorted(problems):
+        first.setdefault(message, [offset, 0])[1] += 1
     span = doc.values.get(where)
-    close = text.find("}}", offset)
-    snippet = text[offset:close + 2] if close != -1 else text[offset:].split("\n")[0]
-    if span is not None:
-        hit = span[0].index - 1
-        for _ in range(text.count(snippet, 0, offset) + 1):
-            hit = doc.text.find(snippet, hit + 1, span[1].index + 1)
-            if hit == -1:
-                return _at_value(doc, where, message)
-        return doc.mark_at(hit), where, message
-    return _at_value(doc, where, message)
+    cursor = span[0].index if span is not None else -1
+    for message, (offset, count) in first.items():
+        close = text.find("}}", offset)
+        snippet = text[offset:close + 2] if close != -1 else text[offset:].partition("\n")[0]
+        hit = doc.text.find(snippet, cursor, span[1].index + 1) if span is not None and cursor != -1 else -1
+        cursor = hit + 1 if hit != -1 else -1  # lost once: the rest point at the value
+        shown = message if count == 1 else f"{message} ({count:,} times)"
+        yield (doc.mark_at(hit) if hit != -1 else doc.value_mark(where)), where, shown

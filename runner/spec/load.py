@@ -81,10 +81,8 @@ def check(project: Project, raw: bytes | None = None) -> ValidationResult:
         except OSError as exc:
             return _result(project, None, [(Mark(1, 1, 0), (), f"cannot read the file: {exc.strerror}")])
     doc = read_source(raw)
-    if doc.data is None:  # a syntax error, or a document that is empty or only `~`/`null`
-        empty = [] if doc.problems else [(Mark(1, 1, 0), (), "the file holds nothing (it is empty or null): "
-                                                           "start it with `version: 1`")]
-        return _result(project, None, [*doc.problems, *empty])
+    if doc.data is None:
+        return _result(project, None, doc.problems)
     if not isinstance(doc.data, dict):
         where = doc.value_mark(())
         return _result(project, None, [*doc.problems, (where, (), "the top level must be a mapping "

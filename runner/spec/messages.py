@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from runner.spec.models import NAME_PATTERN, Spec
-from runner.spec.source import Located, Mark, Path_, quoted
+from runner.spec.source import Located, Mark, Path_, counted, quoted
 
 TYPE_WORDS = {
     "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
@@ -36,7 +36,7 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {value!r}" if len(value) <= 60 else f"a string of {len(value):,} characters"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -58,8 +58,8 @@ def problems_from(errors: list[dict[str, Any]], doc: Located) -> list[tuple[Mark
     for error in errors:
         grouped.setdefault(_data_path(error, doc.data), []).append(error)
     deeper = {path[:n] for path, _ in grouped for n in range(len(path))}
-    return [_one(path, on_key, errs, doc) for (path, on_key), errs in grouped.items()
-            if not (path in deeper and not on_key and all(e["type"] in TYPE_WORDS for e in errs))]
+    return counted([_one(path, on_key, errs, doc) for (path, on_key), errs in grouped.items()
+                    if not (path in deeper and not on_key and all(e["type"] in TYPE_WORDS for e in errs))])
 
 
 def _data_path(error: dict[str, Any], data: Any) -> tuple[Path_, bool]:
@@ -176,6 +176,8 @@ def _plain(error: dict[str, Any], value: Any, path: Path_) -> str:
                 f"starting with a letter or digit")
     if error["type"] == "string_pattern_mismatch":
         return f"invalid value {value!r}"
+    if error["type"] == "finite_number":  # YAML reads 1e400 as infinity, .nan as not a number
+        return f"{_field_name(path)} must be a finite number, got {describe(value)}"
     if error["type"] in BOUNDS:
         key, phrase = BOUNDS[error["type"]]
         bound = ctx.get(key)

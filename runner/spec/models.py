@@ -15,10 +15,12 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    FiniteFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -46,8 +48,32 @@ def _not_reserved(name: str) -> str:
 
 
 VarName = Annotated[str, StringConstraints(pattern=VAR_PATTERN), AfterValidator(_not_reserved)]
-Scalar = Union[str, bool, int, float]
-Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
+Scalar = Union[str, bool, int, FiniteFloat]  # YAML reads 1e400 as infinity; no param means that
+
+# Sane upper bounds: past them a value is a typo (or an attack), not a plan.
+MAX_CPUS = 4096
+MAX_GPUS = 1024  # a count, or the highest device id
+MAX_RETRIES = 100
+MAX_TIMEOUT = 365 * 24 * 3600  # a year, in seconds
+MAX_SIZE = 1024**5  # a PiB, in bytes
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _sane_size(value: str) -> str:
+    """At most MAX_SIZE bytes (5,000 digits match the pattern and overflow Docker's limits)."""
+    digits, unit = (value[:-1], value[-1].lower()) if value[-1:].isalpha() else (value, "")
+    if len(digits) > 20 or float(digits) * SIZE_UNITS[unit] > MAX_SIZE:
+        raise ValueError(f"size {_shown(value)} is more than 1 PiB (1048576g)")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: its repr, shortened in the middle when long."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}...{text[-15:]} ({len(text):,} characters)"
+
+
+Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN), AfterValidator(_sane_size)]
 
 
 def _scalar_to_text(value: Any) -> Any:
@@ -71,9 +97,14 @@ def _not_a_boolean(kind: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Count = Annotated[NonNegativeInt, _not_a_boolean("int_type")]
-PositiveCount = Annotated[PositiveInt, _not_a_boolean("int_type")]
-Amount = Annotated[PositiveFloat, _not_a_boolean("float_type")]
+# Each with its upper bound before the boolean check, so the bound reaches the JSON Schema.
+_INT, _FLOAT = _not_a_boolean("int_type"), _not_a_boolean("float_type")
+Gpus = Annotated[NonNegativeInt, Field(le=MAX_GPUS), _INT]
+Retries = Annotated[NonNegativeInt, Field(le=MAX_RETRIES), _INT]
+Files = Annotated[PositiveInt, Field(le=10**9), _INT]
+Cpus = Annotated[PositiveFloat, AllowInfNan(False), Field(le=MAX_CPUS), _FLOAT]
+GiB = Annotated[PositiveFloat, AllowInfNan(False), Field(le=MAX_SIZE // 1024**3), _FLOAT]
+MiB = Annotated[PositiveFloat, AllowInfNan(False), Field(le=MAX_SIZE // 1024**2), _FLOAT]
 
 
 def parse_duration(value: Any) -> Any:
@@ -85,18 +116,20 @@ def parse_duration(value: Any) -> Any:
         return value
     if isinstance(value, str):
         match = DURATION_RE.match(value.strip())
-        if value.strip() and match:
+        if value.strip() and match and len(value) <= 40:  # longer: a year in seconds has 8 digits
             hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
             return hours * 3600 + minutes * 60 + seconds
-        raise ValueError(f"bad duration {value!r}: use a number with s, m or h, e.g. 30m or 1h30m")
+        raise ValueError(f"bad duration {_shown(value)}: use a number with s, m or h, e.g. 30m or 1h30m")
     return value
 
 
 Duration = Annotated[
     PositiveInt,  # a zero timeout would fail every attempt at once
+    Field(le=MAX_TIMEOUT),
     BeforeValidator(parse_duration),
     WithJsonSchema({"type": ["string", "integer"], "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$", "minimum": 1,
-                    "description": "a duration greater than 0: 30m, 1h30m, 45s, or seconds"}),
+                    "maximum": MAX_TIMEOUT, "description": "a duration greater than 0 and at most a year: "
+                                                           "30m, 1h30m, 45s, or seconds"}),
 ]
 
 
@@ -105,9 +138,9 @@ def _project_path(value: str) -> str:
     if not value.strip():
         raise ValueError("path is empty")
     if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
-        raise ValueError(f"path {value!r} is absolute: use a path relative to the project")
+        raise ValueError(f"path {_shown(value)} is absolute: use a path relative to the project")
     if ".." in value.replace("\\", "/").split("/"):
-        raise ValueError(f"path {value!r} leaves the project ('..')")
+        raise ValueError(f"path {_shown(value)} leaves the project ('..')")
     return posixpath.normpath(value.replace("\\", "/"))
 
 
@@ -117,7 +150,7 @@ RelPath = Annotated[str, AfterValidator(_project_path)]
 def _outputs_path(value: str) -> str:
     value = _project_path(value)
     if value != "outputs" and not value.startswith("outputs/"):
-        raise ValueError(f"path {value!r} must be inside the run's outputs (outputs/...)")
+        raise ValueError(f"path {_shown(value)} must be inside the run's outputs (outputs/...)")
     return value
 
 
@@ -179,10 +212,10 @@ class Environment(_Model):
 
 class Compute(_Model):
     type: Literal["local", "docker"]
-    cpus: Optional[Amount] = None
+    cpus: Optional[Cpus] = None
     memory: Optional[Size] = None
     shm_size: Optional[Size] = None
-    gpus: Union[Literal["all"], Count, tuple[Count, ...]] = 0
+    gpus: Union[Literal["all"], Gpus, tuple[Gpus, ...]] = 0
     network: Literal["bridge", "none", "host"] = "bridge"
     registry: Optional[str] = Field(None, description="share built environment images")
 
@@ -234,7 +267,7 @@ class Job(_Model):
     compute: Name = "local"
     needs: tuple[Name, ...] = ()
     timeout: Optional[Duration] = None
-    retries: Count = 0
+    retries: Retries = 0
     experiment: Optional[Name] = None
     tags: dict[str, Text] = Field(default_factory=dict)
     description: Optional[str] = None
@@ -251,9 +284,9 @@ class Job(_Model):
 
 
 class Resources(_Model):
-    cpu: Optional[Amount] = None
-    memory_gb: Optional[Amount] = None
-    gpu: Optional[Count] = None
+    cpu: Optional[Cpus] = None
+    memory_gb: Optional[GiB] = None
+    gpu: Optional[Gpus] = None
 
 
 class Model(_Model):
@@ -269,8 +302,8 @@ class Model(_Model):
 
 
 class SnapshotLimits(_Model):
-    warn_mb: Amount = 300
-    warn_files: PositiveCount = 2000
+    warn_mb: MiB = 300
+    warn_files: Files = 2000
 
 
 class Spec(_Model):
