@@ -53,3 +53,24 @@ class StateError(RunnerError):
 
 class LockError(RunnerError):
     """The project lock could not be taken."""
+
+
+class DiskFull(RunnerError):
+    """The disk (or quota) ran out: says what was being written, never a traceback."""
+
+    PREFIX = "no space left on device while writing "
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{self.PREFIX}{what}")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC or EDQUOT from the OS, or SQLite's 'database or disk is full'."""
+    import errno
+
+    if isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return type(exc).__name__ == "OperationalError" and "disk is full" in str(exc)

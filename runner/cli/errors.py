@@ -33,7 +33,21 @@ def guarded(command: Callable[..., int], *args: Any, **kwargs: Any) -> int:
         print(f"{exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 (anything else is a bug: keep the traceback for the report)
-        return report_bug(exc)
+        return disk_full(exc) if _is_disk_full(exc) else report_bug(exc)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    from runner.errors import is_disk_full
+
+    return is_disk_full(exc)
+
+
+def disk_full(exc: BaseException) -> int:
+    """A full disk is the machine's state, not a bug: one line naming what was being written."""
+    what = getattr(exc, "filename", None) or "the state database (.runner/state.db)"
+    print(f"runner: no space left on device while writing {what}; free some space and run the "
+          f"command again", file=sys.stderr)
+    return 1
 
 
 def interrupted() -> int:

@@ -7,9 +7,10 @@ apply: `prepare` once, `start` the run, `wait` (with the timeout) while lines st
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Callable, Protocol
 
 if TYPE_CHECKING:
     from runner.spec.types import Compute
@@ -32,6 +33,46 @@ class Launch:
 
 
 LineSink = Callable[[str], None]
+
+
+class RunLog:
+    """logs/std_log.txt as an output pump writes it, bytes as they come.
+
+    A write that fails (a full disk) is reported once through `on_fault`, with the reason the
+    run fails for, and later writes are dropped: the pump goes on reading, so the process never
+    blocks on a full pipe while `on_fault` stops it.
+    """
+
+    def __init__(self, path: Path, on_fault: Callable[[str], None]) -> None:
+        self.path, self.on_fault = path, on_fault
+        self.reason: str | None = None
+        self.handle: BinaryIO | None = None
+        try:
+            self.handle = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            self._fail(exc)
+
+    def write(self, raw: bytes) -> None:
+        if self.handle is None:
+            return
+        try:
+            self.handle.write(raw)
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.handle = None
+
+    def _fail(self, exc: OSError) -> None:
+        from runner.errors import DiskFull, is_disk_full
+
+        self.close()
+        what = f"{self.path.parent.name}/{self.path.name}"
+        self.reason = str(DiskFull(what)) if is_disk_full(exc) else f"cannot write {what}: {exc.strerror or exc}"
+        self.on_fault(self.reason)
 
 
 class Handle(Protocol):

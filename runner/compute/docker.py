@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runner.compute.base import Launch, LineSink
+from runner.compute.base import Launch, LineSink, RunLog
 from runner.compute.docker_opts import container_options
 from runner.errors import RunnerError
 
@@ -31,7 +31,8 @@ class DockerRunError(RunnerError):
 
 
 class DockerHandle:
-    def __init__(self, container: Any, pump: threading.Thread) -> None:
+    def __init__(self, container: Any, pump: threading.Thread, log: RunLog) -> None:
+        self.log = log
         self.container = container
         self.container_id: str = container.id
         self.pgid: int | None = None  # no host process group: containers are found by label
@@ -57,6 +58,7 @@ class DockerHandle:
         if self.waiter.is_alive():
             return None
         self.pump.join()
+        self.reason = self.log.reason or self.reason
         _remove(self.container)
         return self.code
 
@@ -84,9 +86,11 @@ class DockerTarget:
         except docker_errors() as exc:
             _remove(container)
             raise _start_error(launch, exc) from None
-        pump = threading.Thread(target=_pump, args=(container, launch, on_line), daemon=True)
+        log = RunLog(launch.log_path, lambda reason: threading.Thread(
+            target=_stop, args=(container,), daemon=True).start())
+        pump = threading.Thread(target=_pump, args=(container, log, on_line), daemon=True)
         pump.start()
-        return DockerHandle(container, pump)
+        return DockerHandle(container, pump, log)
 
     def collect(self, launch: Launch) -> None:
         return None  # the container ran as the invoking user: outputs are already theirs
@@ -111,21 +115,27 @@ def _start_error(launch: Launch, exc: Exception) -> RunnerError:
     return DockerRunError(f"job {launch.job}: docker could not start the container: {text}")
 
 
-def _pump(container: Any, launch: Launch, on_line: LineSink) -> None:
-    """Copy the container's output to logs/std_log.txt (bytes as they are) and, line by line, to the sink."""
+def _pump(container: Any, log: RunLog, on_line: LineSink) -> None:
+    """Copy the container's output to its log (bytes as they are) and, line by line, to the sink."""
     pending = b""
-    with open(launch.log_path, "ab", buffering=0) as log:
-        try:
-            for chunk in container.logs(stream=True, follow=True):
-                log.write(chunk)
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    on_line(raw.decode("utf-8", errors="replace").rstrip("\r"))
-        except docker_errors():  # the container was removed while we read (cancel): keep what we have
-            pass
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            log.write(chunk)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                on_line(raw.decode("utf-8", errors="replace").rstrip("\r"))
+    except docker_errors():  # the container was removed while we read (cancel): keep what we have
+        pass
+    finally:
+        log.close()
     if pending:
         on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
+
+
+def _stop(container: Any) -> None:
+    with contextlib.suppress(*docker_errors()):
+        container.stop(timeout=GRACE_SECONDS)
 
 
 def _remove(container: Any) -> None:

@@ -7,18 +7,24 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO
+from typing import IO, Callable
 
-from runner.compute.base import Launch, LineSink
+from runner.compute.base import Launch, LineSink, RunLog
 
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL, so a script can save what it has
 
 
 class LocalHandle:
-    def __init__(self, process: subprocess.Popen[bytes], pump: threading.Thread) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], pump: threading.Thread, log: RunLog) -> None:
         self.process = process
         self.pgid: int | None = process.pid  # start_new_session: the group id is the child's pid
         self.pump = pump
+        self.log = log
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run was stopped, when its exit code alone would not say (its log could not be written)."""
+        return self.log.reason
 
     def wait(self, timeout: float | None) -> int | None:
         try:
@@ -68,18 +74,26 @@ class LocalTarget:
         process = subprocess.Popen(launch.argv, cwd=launch.run_dir, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         assert process.stdout is not None
-        pump = threading.Thread(target=tee, args=(process.stdout, launch, on_line), daemon=True)
+        log = RunLog(launch.log_path, lambda reason: _in_background(kill_group, process.pid, process))
+        pump = threading.Thread(target=tee, args=(process.stdout, log, on_line), daemon=True)
         pump.start()
-        return LocalHandle(process, pump)
+        return LocalHandle(process, pump, log)
 
     def collect(self, launch: Launch) -> None:
         return None
 
 
-def tee(stream: IO[bytes], launch: Launch, on_line: LineSink) -> None:
-    """Copy the run's output to logs/std_log.txt (bytes as they are) and to the sink (as text)."""
-    with open(launch.log_path, "ab", buffering=0) as log:
+def tee(stream: IO[bytes], log: RunLog, on_line: LineSink) -> None:
+    """Copy the run's output to its log (bytes as they are) and to the sink (as text), to the end."""
+    try:
         for raw in iter(stream.readline, b""):
             log.write(raw)
             on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-    stream.close()
+    finally:
+        log.close()
+        stream.close()
+
+
+def _in_background(function: Callable[..., object], *args: object) -> None:
+    """The pump that notices a fault must keep reading while the process is stopped."""
+    threading.Thread(target=function, args=args, daemon=True).start()

@@ -7,7 +7,10 @@ each step one transaction; whatever happens, the run ends in a final status (or 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import shutil
 import sys
 import threading
 import time
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from runner.compute.base import Handle, Launch, Target
-from runner.errors import RunnerError
+from runner.errors import DiskFull, RunnerError, is_disk_full
 from runner.reconcile.results import RunOutcome
 from runner.runs.store import NewRun, RunStore
 from runner.spec import bindings
@@ -65,14 +68,37 @@ class RunExecutor:
         run_dir = Path(self.ctx.state.layout.run_dir(run_id))
         try:
             return self._lifecycle(work, run_id, run_dir)
-        except (RunnerError, OSError) as exc:  # a user or environment problem fails this run only
-            self._log(run_dir, f"runner: {exc}")
+        except Exception as exc:
+            if is_disk_full(exc):
+                return self._out_of_space(work.job, run_id, run_dir, exc)
+            if not isinstance(exc, (RunnerError, OSError)):  # a bug: never leave the run active
+                self.store.set_status(run_id, "failed", detail=type(exc).__name__)
+                raise
+            self._log(run_dir, f"runner: {exc}")  # a user or environment problem fails this run only
             self.store.set_status(run_id, "failed", detail=str(exc))
             return RunOutcome(work.job, run_id, "failed", detail=str(exc))
-        except BaseException as exc:  # Ctrl-C or a bug: never leave the run active
-            self.store.set_status(run_id, "canceled" if isinstance(exc, KeyboardInterrupt) else "failed",
-                                  detail=type(exc).__name__)
+        except BaseException:  # Ctrl-C: never leave the run active
+            self.store.set_status(run_id, "canceled", detail="KeyboardInterrupt")
             raise
+
+    def _out_of_space(self, name: str, run_id: str, run_dir: Path, exc: Exception) -> RunOutcome:
+        """The disk filled up: record the failure, making room from this run's uncollected files.
+
+        What the run staged and wrote to outputs/ was not stored and cannot be, so it goes
+        first; if even then the status cannot be written, the log's tail is kept and the rest
+        dropped. Past that, the run stays active and the next apply finds it lost.
+        """
+        detail = str(DiskFull(_what(exc, run_dir)))
+        for make_room in (lambda: release_run_files(run_dir), lambda: trim_log(run_dir)):
+            try:
+                make_room()
+                self._log(run_dir, f"runner: {detail}")
+                self.store.set_status(run_id, "failed", detail=detail)
+                return RunOutcome(name, run_id, "failed", detail=detail)
+            except Exception as again:  # noqa: BLE001 (only a full disk is retried)
+                if not is_disk_full(again):
+                    raise
+        raise DiskFull(_what(exc, run_dir)) from None
 
     def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path) -> RunOutcome:
         name = work.job
@@ -86,7 +112,11 @@ class RunExecutor:
         handle = target.start(launch, lambda line: self.sink(name, line))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
-        self.store.set_status(run_id, "running", pgid=handle.pgid)
+        try:
+            self.store.set_status(run_id, "running", pgid=handle.pgid)
+        except BaseException:  # e.g. a full disk: nothing may run on untracked
+            handle.cancel()
+            raise
         self.on_start(name, run_id)
         code, detail = self._wait(handle, work.definition)
         with self.cancelled.lock:
@@ -110,9 +140,14 @@ class RunExecutor:
 
     def _finish(self, name: str, run_id: str, launch: Launch, target: Target, code: int | None,
                 detail: str | None) -> RunOutcome:
-        self.store.set_status(run_id, "finalizing", exit_code=code)
-        target.collect(launch)
-        self.ctx.collect(run_id, launch.run_dir, self.store)
+        try:
+            self.store.set_status(run_id, "finalizing", exit_code=code)
+            target.collect(launch)
+            self.ctx.collect(run_id, launch.run_dir, self.store)
+        except Exception as exc:
+            if is_disk_full(exc) and detail and detail.startswith(DiskFull.PREFIX):
+                raise DiskFull(detail.removeprefix(DiskFull.PREFIX)) from exc  # the first cause, not the echo
+            raise
         if detail == "canceled":
             status, detail = "canceled", self.cancelled.reason
         elif detail is None and code == 0:
@@ -141,10 +176,51 @@ class RunExecutor:
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:
+        """runner's own last word in the run's log; best effort (the disk may be full)."""
         log = run_dir / LOGS / STD_LOG  # may not exist yet: the environment is built first
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(message + "\n")
+        with contextlib.suppress(OSError):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(message + "\n")
+
+
+def _what(exc: BaseException, run_dir: Path) -> str:
+    """What was being written when the disk filled up, as the user knows it."""
+    if isinstance(exc, DiskFull):
+        return exc.what
+    name = getattr(exc, "filename", None)
+    if not name:
+        return "the state database (.runner/state.db)" if not isinstance(exc, OSError) else "the run folder"
+    path = Path(str(name))
+    return path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else str(path)
+
+
+def release_run_files(run_dir: Path) -> None:
+    """Remove what a run staged or wrote that is not stored: all of its folder but logs/."""
+    if not run_dir.is_dir():
+        return
+    for entry in run_dir.iterdir():
+        if entry.name == LOGS:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def trim_log(run_dir: Path, keep: int = 64 * 1024) -> None:
+    """Keep only the last `keep` bytes of the run's log (the end says why it stopped)."""
+    log = run_dir / LOGS / STD_LOG
+    with contextlib.suppress(OSError), open(log, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size <= keep:
+            return
+        handle.seek(size - keep)
+        tail = handle.read()
+        handle.seek(0)
+        handle.write(tail)
+        handle.truncate(keep)
 
 
 def _binding_values(work: RunWork, run_id: str, run_dir: Path, inputs: dict[str, str],

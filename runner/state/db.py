@@ -6,7 +6,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 
-from runner.errors import StateError
+from runner.errors import StateError, is_disk_full
 from runner.state.migrations import MIGRATIONS
 
 TYPE_CHECKING = False  # annotations only: typing costs milliseconds to import
@@ -32,12 +32,24 @@ def connect(path: str | os.PathLike[str] | None, migrations: list[str] | None = 
         migrate(conn, MIGRATIONS if migrations is None else migrations)
     except sqlite3.DatabaseError as exc:
         folder = (os.path.dirname(target) or ".") if path is not None else None
+        if folder is not None and (is_disk_full(exc) or _nearly_full(folder)):  # SQLite says "disk I/O error"
+            raise StateError(f"{target}: cannot open the state database: no space left on device; free "
+                             f"some space and run the command again") from exc
         if folder is not None and not os.access(folder, os.W_OK):
             raise StateError(f"{target}: cannot open the state database ({exc}): {folder} is not writable "
                              f"(SQLite needs to write its -wal and -shm files there, even to read)") from exc
         raise StateError(f"{target}: cannot open the state database ({exc}); if the file is damaged, move "
                          f"{target} away (runs and the registry start afresh)") from exc
     return conn
+
+
+def _nearly_full(folder: str) -> bool:
+    """Less room than SQLite needs to open a WAL database (its -shm file alone is 32 KiB)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1 << 20
 
 
 @contextmanager

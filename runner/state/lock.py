@@ -10,11 +10,12 @@ importing filelock costs ~45 ms, as much as a whole unchanged snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from contextlib import contextmanager
 
-from runner.errors import LockError
+from runner.errors import LockError, is_disk_full
 from runner.state.layout import StateLayout
 
 TYPE_CHECKING = False
@@ -75,19 +76,30 @@ class ProjectLock:
         try:
             self._write_pid()
         except OSError as exc:
-            os.close(fd)  # releases the lock: a watch must not wait on itself later
-            raise self._error(exc) from exc
+            if not is_disk_full(exc):  # a full disk: the lock holds all the same, the pid only names us
+                os.close(fd)  # releases the lock: a watch must not wait on itself later
+                raise self._error(exc) from exc
         self._fd = fd
 
     def _write_pid(self) -> None:
         """Written aside and renamed, so a waiting process reads a whole pid; no fsync: it
         only names the holder, and the kernel lock is what counts."""
         aside = f"{self.pid_path}.{os.getpid()}"
-        with open(aside, "w", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\n")
-        os.replace(aside, self.pid_path)
+        try:
+            with open(aside, "w", encoding="utf-8") as handle:
+                handle.write(f"{os.getpid()}\n")
+            os.replace(aside, self.pid_path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
+            raise
 
     def _error(self, exc: OSError) -> LockError:
+        if is_disk_full(exc):
+            return LockError(f"{self.path}: cannot take the project lock: no space left on device; "
+                             f"free some space and run the command again")
+        if isinstance(exc, PermissionError):
+            return LockError(f"{self.path}: cannot take the project lock: permission denied")
         return LockError(f"{self.path}: cannot take the project lock ({exc}); if .runner is on "
                          f"a network filesystem, set RUNNER_STATE_DIR to a local folder")
 
