@@ -20,6 +20,7 @@ from runner.spec.models import NAME_PATTERN, SECTIONS, to_runtime
 from runner.spec.paths import path_problems
 from runner.spec.salvage import well_formed
 from runner.spec.source import Located, Mark, Path_, counted, quoted
+from runner.spec.sweepchecks import sweep_problems
 
 if TYPE_CHECKING:
     from runner.spec.types import Job, Model, Spec
@@ -89,7 +90,7 @@ def _listed(names: list[str]) -> str:
 
 def run_checks(ctx: Context) -> list[Found]:
     found: list[Found] = []
-    for check in (_references, _cycles, _paths, _bindings):
+    for check in (_references, _cycles, _paths, _bindings, sweep_problems):
         found.extend(check(ctx))
     return counted(found)
 
