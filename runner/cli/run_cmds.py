@@ -98,7 +98,7 @@ def apply(
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
-    events = _events(json, parallel, {name for name, job in spec.jobs.items() if job.sweep is not None})
+    events = _events(json, parallel, frozenset(name for name, job in spec.jobs.items() if job.sweep is not None))
     # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
     with stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
         result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
@@ -110,7 +110,7 @@ def apply(
     return 0 if result.ok else 1
 
 
-def _events(json: bool, parallel: int | None, swept: set[str]) -> Any:
+def _events(json: bool, parallel: int | None, swept: frozenset[str] = frozenset()) -> Any:
     from runner.cli.render import model_line, outcome_line, print_plan
     from runner.reconcile.results import ApplyEvents
 

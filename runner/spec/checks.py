@@ -90,7 +90,7 @@ def _listed(names: list[str]) -> str:
 
 def run_checks(ctx: Context) -> list[Found]:
     found: list[Found] = []
-    for check in (_references, _cycles, _paths, _bindings, sweep_problems):
+    for check in (_references, _cycles, _paths, _bindings, _sweeps):
         found.extend(check(ctx))
     return counted(found)
 
@@ -126,6 +126,10 @@ def upstream(job: Job) -> list[tuple[str, Path_]]:
     edges = [(need, ("needs", i)) for i, need in enumerate(job.needs)]
     edges += [(item.job, ("inputs", key, "job")) for key, item in job.inputs.items() if item.job]
     return edges
+
+
+def _sweeps(ctx: Context) -> Iterator[Found]:
+    return sweep_problems(ctx.doc, ctx.jobs, ctx.models)
 
 
 def _cycles(ctx: Context) -> Iterator[Found]:

@@ -14,70 +14,75 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runner.spec.checks import Context, Found
-    from runner.spec.types import Job, Sweep
+    from runner.spec.source import Located, Mark, Path_
+    from runner.spec.types import Job, Model, Sweep
+
+    Found = tuple[Mark, Path_, str]
 
 BAYESIAN_TYPES = ("choice", "randint", "uniform", "quniform", "loguniform", "qloguniform")
 LOG_TYPES = ("loguniform", "qloguniform")
 MAX_EXPONENT = 30  # exp(30) = 1.1e13: beyond that a bound is a value written where an exponent goes
 
 
-def sweep_problems(ctx: Context) -> Iterator[Found]:
-    swept = {name for name, job in ctx.jobs.items() if job.sweep is not None}
-    for name, job in ctx.jobs.items():
+def sweep_problems(doc: Located, jobs: dict[str, Job], models: dict[str, Model]) -> Iterator[Found]:
+    """`doc` is the document; `jobs` and `models` the items that validated (and the well-formed
+    fields of those that did not)."""
+    swept = {name for name, job in jobs.items() if job.sweep is not None}
+    for name, job in jobs.items():
         if job.sweep is not None:
-            yield from _sweep(ctx, name, job, job.sweep)
+            yield from _sweep(doc, name, job, job.sweep)
         for key, item in job.inputs.items():
             if item.job in swept:
-                yield _at(ctx, ("jobs", name, "inputs", key, "job"),
+                yield _at(doc, ("jobs", name, "inputs", key, "job"),
                           f"job {item.job!r} is a sweep (many trials, no single output): register its best trial "
                           f"with a model `from: best` and read that, or drop the sweep")
         for i, need in enumerate(job.needs):
             if need in swept:
-                yield _at(ctx, ("jobs", name, "needs", i), f"job {need!r} is a sweep: jobs cannot need a sweep")
-    for name, model in ctx.models.items():
-        if model.job in swept and model.from_ is None and not _says_from(ctx, name):
-            yield (ctx.doc.key_mark(("models", name)), ("models", name),
+                yield _at(doc, ("jobs", name, "needs", i), f"job {need!r} is a sweep: jobs cannot need a sweep")
+    for name, model in models.items():
+        if model.job in swept and model.from_ is None and not _says_from(doc, name):
+            yield (doc.key_mark(("models", name)), ("models", name),
                    f"job {model.job!r} is a sweep: say which trial to register with `from: best`")
-        elif model.from_ is not None and model.job in ctx.jobs and model.job not in swept:
-            yield _at(ctx, ("models", name, "from"), f"`from: {model.from_}` needs a job with a `sweep:`; "
+        elif model.from_ is not None and model.job in jobs and model.job not in swept:
+            yield _at(doc, ("models", name, "from"), f"`from: {model.from_}` needs a job with a `sweep:`; "
                                                      f"job {model.job!r} has none")
 
 
-def _says_from(ctx: Context, model: str) -> bool:
+def _says_from(doc: Located, model: str) -> bool:
     """The model has a `from:` (a wrong one is reported by validation, not again here)."""
-    raw = ctx.doc.data.get("models", {}).get(model)
+    models = doc.data.get("models") if isinstance(doc.data, dict) else None
+    raw = models.get(model) if isinstance(models, dict) else None
     return isinstance(raw, dict) and "from" in raw
 
 
-def _sweep(ctx: Context, name: str, job: Job, sweep: Sweep) -> Iterator[Found]:
+def _sweep(doc: Located, name: str, job: Job, sweep: Sweep) -> Iterator[Found]:
     base = ("jobs", name, "sweep")
     for key, dist in sweep.search_space.items():
         where = (*base, "search_space", key)
         if key not in job.params:
             known = ", ".join(job.params) or "none"
-            yield (ctx.doc.key_mark(where), where,
+            yield (doc.key_mark(where), where,
                    f"swept name {key!r} is not a param of job {name!r} (params: {known}); add it to `params:`")
         if sweep.sampling_algorithm == "grid" and dist.type != "choice":
-            yield _at(ctx, (*where, "type"), f"grid sampling takes only `type: choice` (got {dist.type})")
+            yield _at(doc, (*where, "type"), f"grid sampling takes only `type: choice` (got {dist.type})")
         if sweep.sampling_algorithm == "bayesian" and dist.type not in BAYESIAN_TYPES:
-            yield _at(ctx, (*where, "type"), f"bayesian sampling takes {', '.join(BAYESIAN_TYPES)} (got {dist.type})")
+            yield _at(doc, (*where, "type"), f"bayesian sampling takes {', '.join(BAYESIAN_TYPES)} (got {dist.type})")
         if dist.type in LOG_TYPES:
-            yield from _exponents(ctx, where, dist.min_value, dist.max_value)
+            yield from _exponents(doc, where, dist.min_value, dist.max_value)
     if sweep.limits.max_total_trials is None and sweep.sampling_algorithm != "grid":
-        yield (ctx.doc.key_mark(base), base, f"{sweep.sampling_algorithm} sampling needs "
+        yield (doc.key_mark(base), base, f"{sweep.sampling_algorithm} sampling needs "
                                              f"`limits: {{max_total_trials: N}}`")
 
 
-def _exponents(ctx: Context, where: tuple[str, ...], low: float | None, high: float | None) -> Iterator[Found]:
+def _exponents(doc: Located, where: tuple[str, ...], low: float | None, high: float | None) -> Iterator[Found]:
     if low is None or high is None or max(abs(low), abs(high)) <= MAX_EXPONENT:
         return
     field = "max_value" if abs(high) >= abs(low) else "min_value"
     bound = high if field == "max_value" else low
     shown = f"{math.exp(bound):.2g}".replace("e+", "e") if bound < 709 else "more than 1e308"
     hint = f"; for {low:g}..{high:g} write {math.log(low):.2f}..{math.log(high):.2f}" if low > 0 else ""
-    yield _at(ctx, (*where, field), f"loguniform bounds are exponents: exp({bound:g}) = {shown}{hint}")
+    yield _at(doc, (*where, field), f"loguniform bounds are exponents: exp({bound:g}) = {shown}{hint}")
 
 
-def _at(ctx: Context, where: tuple[str | int, ...], message: str) -> Found:
-    return ctx.doc.value_mark(where), where, message
+def _at(doc: Located, where: tuple[str | int, ...], message: str) -> Found:
+    return doc.value_mark(where), where, message
