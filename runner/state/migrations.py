@@ -187,5 +187,6 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN sweep_id TEXT;
     ALTER TABLE runs ADD COLUMN trial INTEGER;
     CREATE INDEX runs_by_fingerprint ON runs (job, fingerprint);
+    CREATE INDEX runs_by_trial ON runs (sweep_id, trial);
     """,
 ]

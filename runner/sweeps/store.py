@@ -90,12 +90,17 @@ class SweepStore:
         return [r for r in (_sweep_row(self.conn, row) for row in rows) if r is not None]
 
     def trials(self, sweep_id: str, metric: str) -> list[Trial]:
+        # A trial's run is the newest run made for it (recorded in the run itself, so a runner
+        # killed mid-trial leaves it findable), else the earlier run it reused.
         rows = self.conn.execute(
-            "SELECT t.trial, t.params, t.raw, t.run_id, t.reused, r.status, r.error, r.owner_pid, r.started_at,"
+            "WITH t AS (SELECT trial, params, raw, reused, COALESCE((SELECT id FROM runs WHERE runs.sweep_id ="
+            " sweep_trials.sweep_id AND runs.trial = sweep_trials.trial ORDER BY seq DESC LIMIT 1), run_id) AS run_id"
+            " FROM sweep_trials WHERE sweep_id = ?)"
+            " SELECT t.trial, t.params, t.raw, t.run_id, t.reused, r.status, r.error, r.owner_pid, r.started_at,"
             " r.ended_at, (SELECT value FROM metrics m WHERE m.run_id = t.run_id AND m.name = ?"
             " ORDER BY m.rowid DESC LIMIT 1)"
-            " FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? ORDER BY t.trial",
-            (metric, sweep_id)).fetchall()
+            " FROM t LEFT JOIN runs r ON r.id = t.run_id ORDER BY t.trial",
+            (sweep_id, metric)).fetchall()
         return [Trial(trial=n, params=json.loads(params), raw=json.loads(raw), run_id=run_id, reused=bool(reused),
                       status=shown_status(status, pid) if status else "pending", reason=error, value=value,
                       started_at=started, ended_at=ended)
