@@ -84,5 +84,5 @@ models:
         "`from: best` and read that, or drop the sweep",
         "15:3: job 'train' is a sweep: say which trial to register with `from: best`",
         "16:25: `from: best` needs a job with a `sweep:`; job 'other' has none",
-        "17:27: expected 'best', got the string 'worst'",
+        "17:25: expected one of 'best', got the string 'worst'",
     ]
