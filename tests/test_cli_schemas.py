@@ -170,6 +170,7 @@ def _sweeps(record: Recorder) -> None:
     record("apply", "apply", "-f", "sweep.yaml")
     record("sweeps-list", "sweeps", "list")
     record("sweeps-show", "sweeps", "show", "tune")
+    record("runs-show", "runs", "show", "tune-1")  # a trial: its sweep and trial number
 
 
 def _models(record: Recorder) -> None:
