@@ -33,7 +33,8 @@ def show_sweep(state: State, ref: str) -> dict[str, Any]:
     store = SweepStore(state.db)
     sweep = store.latest(ref) or _by_id(store, ref)
     if sweep is None:
-        raise RunnerError(f"no sweep of a job named {ref!r}; see `runner sweeps list`")
+        raise RunnerError(f"no sweep of a job named {ref!r} has run; see `runner sweeps list`, "
+                          f"or run `runner apply` for a job with a `sweep:`")
     objective = sweep["objective"]
     trials = store.trials(sweep["id"], objective["primary_metric"])
     sign = 1.0 if objective["goal"] == "maximize" else -1.0
