@@ -97,3 +97,16 @@ def test_bayesian_is_deterministic_given_the_results_so_far() -> None:
     assert one == two and -3 <= one["c"] <= 3 and one["k"] in ("linear", "rbf")
     failed = [Past(1, suggest(s, 1, []), None)]  # a failed trial (no value) is replayed as failed
     assert suggest(s, 2, failed) == suggest(s, 2, failed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(low=st.floats(-50, 50), width=st.floats(0.01, 100), q=st.sampled_from([0.1, 0.25, 1.0, 5.0]),
+       seed=st.integers(0, 2**32 - 1), trial=st.integers(1, 10_000))
+def test_quniform_values_are_multiples_of_q_near_the_bounds(low: float, width: float, q: float, seed: int,
+                                                            trial: int) -> None:
+    s = sweep({"x": {"type": "quniform", "min_value": low, "max_value": low + width, "q": q}}, seed=seed)
+    raw = suggest(s, trial, [])
+    assert low <= raw["x"] <= low + width
+    x = params_of(s, raw)["x"]
+    assert isinstance(x, int) == q.is_integer()
+    assert abs(x / q - round(x / q)) < 1e-6 and low - q / 2 - 1e-9 <= x <= low + width + q / 2 + 1e-9
