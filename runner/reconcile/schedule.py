@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 
 from runner.reconcile.context import RunContext
 from runner.reconcile.decide import redecide
 from runner.reconcile.execute import Cancelled, RunExecutor
 from runner.reconcile.plan import Action, Kind, Plan, RunWork, SweepWork, Why
 from runner.reconcile.planner import upstream_digests
-from runner.reconcile.sweep_plan import decide_sweep, read_facts, with_upstream
 from runner.reconcile.results import ApplyEvents, RunOutcome
+from runner.reconcile.sweep_plan import decide_sweep, read_facts, with_upstream
+from runner.reconcile.sweep_run import SweepRun
 
 
 class Scheduler:
@@ -101,8 +103,6 @@ class Scheduler:
         return work
 
     def _sweep(self, work: SweepWork, forced: bool) -> RunOutcome:
-        from runner.reconcile.sweep_run import SweepRun
-
         return SweepRun(self.ctx, self.events, self.cancelled, self.slots, work, forced=forced).run()
 
     def _record(self, outcome: RunOutcome) -> None:
@@ -112,13 +112,8 @@ class Scheduler:
     def _one(self, work: RunWork, reasons: list[str]) -> RunOutcome:
         store = self.ctx.thread_store()
         executor = RunExecutor(self.ctx, store, self.events.line, self.cancelled, self.events.started)
-        if self.slots is not None:
-            self.slots.acquire()
-        try:
+        with self.slots or nullcontext():
             return self._attempts(executor, work, reasons)
-        finally:
-            if self.slots is not None:
-                self.slots.release()
 
     def _attempts(self, executor: RunExecutor, work: RunWork, reasons: list[str]) -> RunOutcome:
         retries = work.definition.retries

@@ -104,3 +104,26 @@ def test_a_model_of_a_swept_job_needs_from(project, cli) -> None:
     result = cli("validate", "-C", project.root)
     assert result.code == 1
     assert "train.yaml:16:3: job 'tune' is a sweep: say which trial to register with `from: best`" in result.out
+
+
+def test_a_trial_that_never_logged_the_metric_is_not_a_candidate(project, cli) -> None:
+    models = "models:\n  best: {job: tune, from: best, path: outputs/model.txt}\n"
+    make(project, sweep_spec(GRID, models=models), curves={4.0: []})  # x=4 would win, but logs nothing
+    code, result = apply_json(cli, project)
+    assert code == 0
+    shown = show(cli, project)
+    assert shown["best"]["params"]["x"] == 3
+    assert [t["value"] for t in shown["trials"]] == [3.0, 2.0, 1.0, None]  # never-logged last
+    assert shown["trials"][-1]["status"] == "completed"
+
+
+def test_a_sweep_whose_trials_all_fail_fails_and_registers_nothing(project, cli) -> None:
+    models = "models:\n  best: {job: tune, from: best, path: outputs/model.txt}\n"
+    make(project, sweep_spec(GRID, models=models, args="--nope"))
+    code, result = apply_json(cli, project)
+    assert code == 1 and result["runs"][0]["status"] == "failed"
+    assert result["runs"][0]["detail"] == "no trial completed with a value of score (4 of 4 trials done)"
+    assert result["models"][0]["status"] == "failed"
+    assert result["models"][0]["detail"].startswith("job tune failed (no trial completed")
+    assert {t["status"] for t in show(cli, project)["trials"]} == {"failed"}
+    assert apply_json(cli, project)[1]["runs"] == []  # failed trials are done: fix the code to sweep again
