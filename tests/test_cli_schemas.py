@@ -56,6 +56,24 @@ models:
     description: first
     aliases: [latest]
 """
+# A sweep of three trials, one stopped early: `plan` shows a sweep action, `sweeps list|show` trials.
+SWEEP_SPEC = """
+version: 1
+jobs:
+  tune:
+    code: src
+    command: python tune.py ${{params.x}}
+    params: {x: 1}
+    sweep:
+      sampling_algorithm: grid
+      search_space: {x: {type: choice, values: [1, 2, 3]}}
+      objective: {primary_metric: score, goal: maximize}
+"""
+TUNE = """
+import sys
+from runner import tracking
+tracking.log("score", float(sys.argv[1]))
+"""
 # Docker jobs give `envs list|show` their image rows; never applied, and no daemon is asked.
 DOCKER_SPEC = """
 version: 1
@@ -115,13 +133,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list
         project = ProjectDir(tmp_path_factory.mktemp("schemas") / "proj")
         project.root.mkdir()
         project.gen({"train.yaml": SPEC, "docker.yaml": DOCKER_SPEC, "requirements.txt": "# nothing\n",
-                     "bad.yaml": "version: 2\njobs: {a: {command: 1}}\n",
-                     "data": {"d.csv": "1,2\n"}, "src": {"prep.py": PREP, "train.py": TRAIN}})
+                     "bad.yaml": "version: 2\njobs: {a: {command: 1}}\n", "sweep.yaml": SWEEP_SPEC,
+                     "data": {"d.csv": "1,2\n"}, "src": {"prep.py": PREP, "train.py": TRAIN, "tune.py": TUNE}})
         project.commit("first")
         record = Recorder(project)
         _spec_and_runs(record)
         _models(record)
         _state_and_envs(record, monkeypatch)
+        _sweeps(record)
         yield record.outputs
 
 
@@ -143,6 +162,15 @@ def _spec_and_runs(record: Recorder) -> None:
     record("runs-metrics", "runs", "metrics", "train-1")
     record("runs-diff", "runs", "diff", "train-1", "train-2")
     record("runs-diff", "runs", "diff", "prep-1", "train-2")
+
+
+def _sweeps(record: Recorder) -> None:
+    record("sweeps-list", "sweeps", "list")
+    record("plan", "plan", "-f", "sweep.yaml")
+    record("apply", "apply", "-f", "sweep.yaml")
+    record("sweeps-list", "sweeps", "list")
+    record("sweeps-show", "sweeps", "show", "tune")
+    record("runs-show", "runs", "show", "tune-1")  # a trial: its sweep and trial number
 
 
 def _models(record: Recorder) -> None:
@@ -196,7 +224,8 @@ def test_real_outputs_match_their_schema(name: str, outputs: dict[str, list[tupl
 def test_the_outputs_cover_every_value_worth_a_schema(outputs: dict[str, list[tuple[str, Any]]]) -> None:
     """The fixture reached the states it means to (else the test above checks less than it says)."""
     plans = [data for _, data in outputs["plan"]]
-    assert {a["action"] for p in plans for a in p["actions"]} == {"run", "skip", "register", "update", "archive"}
+    assert {a["action"] for p in plans for a in p["actions"]} == {"run", "sweep", "skip", "register", "update",
+                                                                  "archive"}
     assert {p["changes"] for p in plans} == {True, False}
     applied = [data for _, data in outputs["apply"]]
     assert {m["status"] for a in applied for m in a["models"]} >= {"registered", "updated", "not archived", "archived"}

@@ -76,3 +76,17 @@ def test_docker_example_trains_in_a_container_and_rebuilds_nothing(example: Path
     assert again["changes"] is False and again["runs"] == []
     model = as_json(runner(example, "models", "show", "iris-svm-docker", "--json"))
     assert model["version"] == 1 and model["lineage"]["run_id"].startswith("train-docker-")
+
+
+def test_sweep_example_runs_its_trials_registers_the_best_and_then_does_nothing(example: Path) -> None:
+    spec = "train.sweep.yaml"
+    first = as_json(runner(example, "apply", "-f", spec, "--json"))
+    assert first["ok"] is True and [a["action"] for a in first["actions"]][:2] == ["run", "sweep"]
+    shown = as_json(runner(example, "sweeps", "show", "train-sweep", "-f", spec, "--json"))
+    assert len(shown["trials"]) == 8 and {t["status"] for t in shown["trials"]} == {"completed"}
+    assert shown["best"]["value"] == max(t["value"] for t in shown["trials"]) > 0.9
+    model = as_json(runner(example, "models", "show", "iris-svm-best", "-f", spec, "--json"))
+    assert model["lineage"]["run_id"] == shown["best"]["run_id"]
+    assert model["lineage"]["sweep"]["id"] == shown["sweep_id"]
+    again = as_json(runner(example, "apply", "-f", spec, "--json"))
+    assert again["changes"] is False and again["runs"] == []

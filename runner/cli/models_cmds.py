@@ -73,6 +73,9 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              (f"run         {lineage.get('run_id')} (job {lineage.get('job')}, fingerprint "
               f"{(lineage.get('fingerprint') or '')[:12]})"),
              f"git         {git_line(git or {})}"]
+    if lineage.get("sweep"):  # registered `from: best`
+        sweep = lineage["sweep"]
+        lines.append(f"sweep       {sweep['id'][:12]} best trial {sweep['trial']} ({text(sweep.get('value'))})")
     lines += [f"{label:<11} {k} = {text(v)}" for label, section in (("tag", entry["tags"]), ("property", entry["properties"]),
                                                               ("resource", entry["resources"] or {}),
                                                               ("metric", lineage.get("metrics", {})))

@@ -27,6 +27,8 @@ def plan_summary(plan: Plan) -> str:
     for action in plan.actions:
         counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
     parts = [f"{counts.get('run', 0)} to run"]
+    if counts.get("sweep"):
+        parts.append(f"{counts['sweep']} sweep{'' if counts['sweep'] == 1 else 's'} to run")
     for kind, words in (("register", "to register"), ("update", "to update"), ("archive", "to archive")):
         if counts.get(kind):
             parts.append(f"{counts[kind]} {words}")

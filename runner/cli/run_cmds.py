@@ -79,7 +79,9 @@ def plan(
 def apply(
     ctx: typer.Context,
     jobs: JobsArg = None,
-    parallel: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Independent jobs run at once.")] = 1,
+    parallel: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, show_default=False,
+        help="Independent jobs run at once (default 1); when given, it also caps a sweep's trials.")] = None,
     force: Annotated[list[str] | None, typer.Option("--force", help="Rerun this job even if up to date.",
                                                        show_default=False)] = None,
     prune: PruneOpt = False,
@@ -96,7 +98,7 @@ def apply(
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
-    events = _events(json, parallel)
+    events = _events(json, parallel, frozenset(name for name, job in spec.jobs.items() if job.sweep is not None))
     # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
     with stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
         result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
@@ -108,7 +110,7 @@ def apply(
     return 0 if result.ok else 1
 
 
-def _events(json: bool, parallel: int) -> Any:
+def _events(json: bool, parallel: int | None, swept: frozenset[str] = frozenset()) -> Any:
     from runner.cli.render import model_line, outcome_line, print_plan
     from runner.reconcile.results import ApplyEvents
 
@@ -121,7 +123,7 @@ def _events(json: bool, parallel: int) -> Any:
             out.flush()
 
     def line(job: str, text: str) -> None:
-        say(f"[{job}] {text}" if parallel > 1 else text)
+        say(f"[{job}] {text}" if (parallel or 1) > 1 or job in swept else text)
 
     return ApplyEvents(
         plan=lambda p: print_plan(p, stream=out),

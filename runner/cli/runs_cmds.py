@@ -65,6 +65,8 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"snapshot   {text(run['snapshot'])}", f"fingerprint {run['fingerprint']}"]
     if run["error"]:
         lines.append(f"error      {run['error']}")
+    if run["sweep"]:
+        lines.append(f"sweep      {run['sweep']['id'][:12]} trial {run['sweep']['trial']}")
     lines += [f"param      {k} = {param(v)}" for k, v in run["params"].items()]
     lines += [f"metric     {k} = {text(v)}" for k, v in run["metrics"].items()]
     lines += [f"output     {o['path']} ({o['size']} bytes, {o['digest'][:12]})" for o in run["outputs"]]

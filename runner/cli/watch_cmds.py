@@ -27,7 +27,9 @@ def watch(
                                                         show_default=False)] = None,
     debounce: Annotated[str, typer.Option("--debounce", help="Quiet time after a save before re-planning "
                                           "(300ms, 1s, 0.5).")] = "300ms",
-    parallel: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Independent jobs run at once.")] = 1,
+    parallel: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, show_default=False,
+        help="Independent jobs run at once (default 1); when given, it also caps a sweep's trials.")] = None,
     project: ProjectOpt = None, file: FileOpt = None,
 ) -> int:
     """Re-plan and apply whenever a file a job depends on is saved; Ctrl-C stops."""

@@ -9,10 +9,12 @@ Owns the flow from a Spec to recorded runs and models:
   dependency order (`decide.redecide` for jobs planned after their upstream), `execute` runs
   one (staging, the compute target, collecting), `context` is what runs share (environments,
   variables, inputs, collection), `register` carries out the model actions; `results` are what
-  apply reports.
+  apply reports;
+- sweeps: `sweep_plan` (a sweep's identity and its one plan action) and `sweep_run` (its trials,
+  each a run through `execute`, with live early termination).
 
 Data flows one way: planner -> Plan -> apply; apply never asks the planner again.
 
-May import: runner.runs, runner.registry, runner.compute, runner.envs, runner.snapshot,
+May import: runner.sweeps, runner.runs, runner.registry, runner.compute, runner.envs, runner.snapshot,
 runner.spec, runner.git, runner.state, and the foundation modules.
 """

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] = (), force: Iterable[str] = (),
-          jobs: int = 1, events: ApplyEvents | None = None, git: dict[str, Any] | None = None,
+          jobs: int | None = None, events: ApplyEvents | None = None, git: dict[str, Any] | None = None,
           cancelled: Cancelled | None = None, prune: bool = False) -> ApplyResult:
     events = events or ApplyEvents()
     with state.lock():
@@ -41,7 +41,7 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
             from runner.reconcile.schedule import Scheduler
 
             ctx = RunContext(project, spec, state, git)
-            outcomes = tuple(Scheduler(plan, ctx, events, max(1, jobs), cancelled or Cancelled()).run())
+            outcomes = tuple(Scheduler(plan, ctx, events, max(1, jobs or 1), cancelled or Cancelled(), cap=jobs).run())
         from runner.reconcile.register import (
             apply_models,  # after the runs: models need their outputs
         )

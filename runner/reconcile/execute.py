@@ -64,7 +64,8 @@ class RunExecutor:
         run_id = self.store.create(NewRun(
             job=work.job, experiment=work.experiment, fingerprint=fp.digest, components=fp.components,
             reasons=reasons, params=dict(work.params), snapshot=fp.components["snapshot"],
-            environment=fp.components["environment"]["digest"], git=self.ctx.git, attempt=attempt))
+            environment=fp.components["environment"]["digest"], git=self.ctx.git, attempt=attempt,
+            sweep_id=work.trial[0] if work.trial else None, trial=work.trial[1] if work.trial else None))
         run_dir = Path(self.ctx.state.layout.run_dir(run_id))
         try:
             return self._lifecycle(work, run_id, run_dir)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from runner.reconcile.fingerprint import outputs_digest
 from runner.reconcile.plan import SYMBOLS, Action, Kind, Reason, Why
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
-from runner.runs.store import RunStore, select
+from runner.runs.store import RunStore, row_dict, select
+from runner.sweeps.store import best_trial
 
 if TYPE_CHECKING:
     from runner.spec.types import Model, Spec
@@ -47,7 +48,7 @@ def plan_models(spec: Spec, conn: sqlite3.Connection, job_actions: Sequence[Acti
     planned = {a.target: a.kind for a in job_actions}
     registry, runs = ModelStore(conn, source), RunStore(conn)
     actions = [decide_model(name, model, read_facts(name, model, registry, runs),
-                            running=planned[model.job] is Kind.RUN)
+                            running=planned[model.job] in (Kind.RUN, Kind.SWEEP))
                for name, model in spec.models.items() if model.job in planned]
     if not scoped:
         actions += plan_archives(spec, registry, prune=prune)
@@ -56,13 +57,27 @@ def plan_models(spec: Spec, conn: sqlite3.Connection, job_actions: Sequence[Acti
 
 def read_facts(name: str, model: Model, registry: ModelStore, runs: RunStore) -> ModelFacts:
     model_row = registry.model(name) or {}
-    run = runs.latest(model.job, status="completed")
+    run, sweep = source_run(model, runs)
     return ModelFacts(newest=registry.version(name), archived=model_row.get("status") == "archived",
                       aliases=registry.aliases(name), run_id=run["id"] if run else None,
-                      content=content(name, model, run, runs) if run else None, source=registry.source)
+                      content=content(name, model, run, runs, sweep) if run else None, source=registry.source)
 
 
-def content(name: str, model: Model, run: dict[str, Any], runs: RunStore) -> NewVersion | str:
+def source_run(model: Model, runs: RunStore) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The run a model is registered from (the latest completed run of its job, or with `from: best`
+    the best trial of the job's latest sweep), and for a trial its sweep and trial number."""
+    if model.from_ != "best":
+        return runs.latest(model.job, status="completed"), None
+    found = best_trial(runs.conn, model.job)
+    if found is None:
+        return None, None
+    sweep_id, trial = found
+    run = row_dict(runs.conn, runs.conn.execute("SELECT * FROM runs WHERE id = ?", (trial.run_id,)).fetchone())
+    return run, {"id": sweep_id, "trial": trial.trial, "value": trial.value}
+
+
+def content(name: str, model: Model, run: dict[str, Any], runs: RunStore,
+            sweep: dict[str, Any] | None = None) -> NewVersion | str:
     """The version `run` would give (not yet numbered), or why it gives none."""
     files = runs.files(run["id"])
     kind, rows = select(files, model.path)
@@ -71,7 +86,7 @@ def content(name: str, model: Model, run: dict[str, Any], runs: RunStore) -> New
                 f"or fix `models.{name}.path` in train.yaml")
     return NewVersion(name=name, digest=outputs_digest(files, model.path), path=model.path, kind=kind,
                       run_id=run["id"], files=tuple(rows), metadata=metadata_of(model),
-                      lineage=lineage(runs.conn, run))
+                      lineage={**lineage(runs.conn, run), **({"sweep": sweep} if sweep else {})})
 
 
 def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = False) -> Action:
@@ -81,6 +96,8 @@ def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = 
     if running:
         notes = _hand_set_notes(facts, model, next_version)
         return _action(name, Kind.REGISTER, (Reason(Why.AFTER, f"after {model.job}"), *notes), after=(model.job,))
+    if facts.run_id is None and model.from_ == "best":
+        return _cannot(name, f"the sweep of job {model.job} has no completed trial that logged its primary metric")
     if facts.run_id is None:
         return _cannot(name, f"job {model.job} has no completed run; run `runner apply` once it succeeds")
     new = facts.content

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runner.reconcile.fingerprint import Fingerprint
     from runner.registry.store import NewVersion
-    from runner.spec.types import Compute, Job, Scalar
+    from runner.spec.types import Compute, Job, Scalar, Sweep
 
 
 class Kind(str, Enum):
     """What an action does; the value is the `action` of `runner plan --json`."""
 
     RUN = "run"
+    SWEEP = "sweep"  # run a job's sweep: the trials it still misses
     SKIP = "skip"
     REGISTER = "register"
     UPDATE = "update"
@@ -83,9 +84,20 @@ class RunWork:
     compute: Compute
     fingerprint: Fingerprint        # provisional (upstream outputs as last time) while `Action.after` is set
     history: History = field(compare=False, default_factory=lambda: History(None, None))
+    trial: tuple[str, int] | None = None  # a sweep's trial: (sweep id, trial number)
 
 
-SYMBOLS = {Kind.RUN: "+", Kind.SKIP: "=", Kind.REGISTER: "+", Kind.UPDATE: "~", Kind.ARCHIVE: "-"}
+@dataclass(frozen=True)
+class SweepWork:
+    """What a sweep runs: trials of `base` (the job with its own params) with the params they draw."""
+
+    base: RunWork
+    sweep: Sweep
+    sweep_id: str                   # its fingerprint; provisional while `Action.after` is set
+    components: dict[str, Any]      # its parts: the job's without the swept params, plus the sweep block
+
+
+SYMBOLS = {Kind.RUN: "+", Kind.SWEEP: "+", Kind.SKIP: "=", Kind.REGISTER: "+", Kind.UPDATE: "~", Kind.ARCHIVE: "-"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class Action:
     work: RunWork | None = field(default=None, compare=False)  # a job's action
     new_version: NewVersion | None = field(default=None, compare=False)  # what a `register` records
     error: str | None = None  # why a model action cannot be carried out
+    sweep: SweepWork | None = field(default=None, compare=False)  # a `sweep` action's work
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -128,7 +141,8 @@ class Plan:
         return sum(1 for a in self.actions if a.kind is kind)
 
     def runs(self) -> list[Action]:
-        return [a for a in self.actions if a.kind is Kind.RUN and a.work is not None]
+        """The job actions apply executes: runs and sweeps."""
+        return [a for a in self.actions if a.kind in (Kind.RUN, Kind.SWEEP) and a.work is not None]
 
     def as_json(self) -> dict[str, Any]:
         return {"changes": self.changes, "actions": [a.as_json() for a in self.actions]}

@@ -18,6 +18,7 @@ from runner.reconcile.fingerprint import Fingerprint, make_fingerprint, outputs_
 from runner.reconcile.graph import dependencies, topological, with_upstream
 from runner.reconcile.models import plan_models
 from runner.reconcile.plan import History, Kind, Plan, RunRecord, RunWork
+from runner.reconcile.sweep_plan import decide_sweep, read_facts, sweep_work
 from runner.runs.store import RunStore
 from runner.spec.normal import normalised_job
 
@@ -44,8 +45,14 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
     actions = []
     for name in topological(spec, selected):
         after = tuple(dep for dep in dependencies(spec.jobs[name]) if dep in will_run)
-        action = decide(facts.work(name, provisional=bool(after)), forced=name in force, after=after)
-        if action.kind is Kind.RUN:
+        work = facts.work(name, provisional=bool(after))
+        sweep = spec.jobs[name].sweep
+        if sweep is not None:
+            swept = sweep_work(work, sweep)
+            action = decide_sweep(swept, read_facts(state.db, swept), forced=name in force, after=after)
+        else:
+            action = decide(work, forced=name in force, after=after)
+        if action.kind in (Kind.RUN, Kind.SWEEP):
             will_run.add(name)
         actions.append(action)
     actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets), source=project.spec_name)

@@ -3,23 +3,32 @@ than `--jobs` at once, in threads; decide again a job planned "after" an upstrea
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 
 from runner.reconcile.context import RunContext
 from runner.reconcile.decide import redecide
 from runner.reconcile.execute import Cancelled, RunExecutor
-from runner.reconcile.plan import Action, Kind, Plan, RunWork
+from runner.reconcile.plan import Action, Kind, Plan, RunWork, SweepWork, Why
 from runner.reconcile.planner import upstream_digests
 from runner.reconcile.results import ApplyEvents, RunOutcome
+from runner.reconcile.sweep_plan import decide_sweep, read_facts, with_upstream
+from runner.reconcile.sweep_run import SweepRun
 
 
 class Scheduler:
-    """Start each planned run once its upstream jobs ended; never more than `jobs` at once."""
+    """Start each planned run once its upstream jobs ended; never more than `jobs` at once.
 
-    def __init__(self, plan: Plan, ctx: RunContext, events: ApplyEvents, jobs: int, cancelled: Cancelled) -> None:
+    A sweep takes one of those places and runs up to `max_concurrent_trials` trials; `cap`
+    (`--jobs` when given) bounds every run of the apply, trials included."""
+
+    def __init__(self, plan: Plan, ctx: RunContext, events: ApplyEvents, jobs: int, cancelled: Cancelled,
+                 cap: int | None = None) -> None:
         self.plan, self.ctx, self.events = plan, ctx, events
         self.jobs, self.cancelled = jobs, cancelled
         self.results: dict[str, RunOutcome] = {}
+        self.slots = threading.BoundedSemaphore(cap) if cap else None
 
     def run(self) -> list[RunOutcome]:
         pending = self.plan.runs()
@@ -28,6 +37,11 @@ class Scheduler:
             try:
                 while pending or running:
                     for action in self._ready(pending, len(running)):
+                        if action.kind is Kind.SWEEP:
+                            swept = self._resolve_sweep(action)
+                            if swept is not None:
+                                running[pool.submit(self._sweep, swept, action.has(Why.FORCED))] = action.target
+                            continue
                         submitted = self._resolve(action)
                         if submitted is not None:
                             running[pool.submit(self._one, *submitted)] = action.target
@@ -74,6 +88,23 @@ class Scheduler:
         assert fresh.work is not None
         return fresh.work, list(fresh.texts)
 
+    def _resolve_sweep(self, action: Action) -> SweepWork | None:
+        """A sweep planned "after" its upstream gets its fingerprint now; one whose trials are all
+        done (its upstream gave the same outputs as last time) has nothing to run."""
+        assert action.sweep is not None
+        work = action.sweep
+        if action.after:
+            work = with_upstream(work, upstream_digests(self.ctx.thread_store(), work.base.definition))
+            fresh = decide_sweep(work, read_facts(self.ctx.thread_store().conn, work), forced=action.has(Why.FORCED))
+            if fresh.kind is Kind.SKIP:
+                self._record(RunOutcome(action.target, None, "up to date",
+                                        detail=f"{fresh.texts[0]}; upstream outputs unchanged"))
+                return None
+        return work
+
+    def _sweep(self, work: SweepWork, forced: bool) -> RunOutcome:
+        return SweepRun(self.ctx, self.events, self.cancelled, self.slots, work, forced=forced).run()
+
     def _record(self, outcome: RunOutcome) -> None:
         self.results[outcome.job] = outcome
         self.events.ended(outcome)
@@ -81,6 +112,10 @@ class Scheduler:
     def _one(self, work: RunWork, reasons: list[str]) -> RunOutcome:
         store = self.ctx.thread_store()
         executor = RunExecutor(self.ctx, store, self.events.line, self.cancelled, self.events.started)
+        with self.slots or nullcontext():
+            return self._attempts(executor, work, reasons)
+
+    def _attempts(self, executor: RunExecutor, work: RunWork, reasons: list[str]) -> RunOutcome:
         retries = work.definition.retries
         outcome = executor.run(work, reasons)
         for attempt in range(2, retries + 2):

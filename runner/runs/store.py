@@ -33,6 +33,8 @@ class NewRun:
     environment: str
     git: dict[str, Any]
     attempt: int = 1
+    sweep_id: str | None = None  # a sweep's trial: its sweep and trial number
+    trial: int | None = None
 
 
 class RunStore:
@@ -45,10 +47,11 @@ class RunStore:
             run_id, at = f"{run.job}-{seq}", now()
             db.execute(
                 "INSERT INTO runs (id, job, seq, experiment, status, fingerprint, components, reasons, params,"
-                " snapshot, environment, git, created_at, owner_pid, attempt)"
-                " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " snapshot, environment, git, created_at, owner_pid, attempt, sweep_id, trial)"
+                " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, run.job, seq, run.experiment, run.fingerprint, _j(run.components), _j(run.reasons),
-                 _j(run.params), run.snapshot, run.environment, _j(run.git), at, os.getpid(), run.attempt))
+                 _j(run.params), run.snapshot, run.environment, _j(run.git), at, os.getpid(), run.attempt,
+                 run.sweep_id, run.trial))
             db.execute("INSERT INTO run_events (run_id, status, at) VALUES (?, 'queued', ?)", (run_id, at))
         return run_id
 
@@ -125,10 +128,13 @@ def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
     record = dict(zip(_columns(conn), row))
     for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
         record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
-    if record["status"] in ACTIVE and not _alive(record.get("owner_pid")):
-        # Its runner died (kill -9): the next apply marks it lost; readers say so already.
-        record["status"] = "lost"
+    record["status"] = shown_status(record["status"], record.get("owner_pid"))
     return record
+
+
+def shown_status(status: str, owner_pid: int | None) -> str:
+    """`lost` for an active run whose runner died (kill -9): the next apply marks it so; readers say so already."""
+    return "lost" if status in ACTIVE and not _alive(owner_pid) else status
 
 
 _COLUMNS: list[str] = []

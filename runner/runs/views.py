@@ -47,7 +47,8 @@ def show(state: State, ref: str) -> dict[str, Any]:
             "outputs": [{"path": p, "digest": d, "size": s} for p, d, s in RunStore(state.db).files(run["id"])],
             "snapshot": run["snapshot"], "reasons": run["reasons"], "error": run["error"],
             "attempt": run["attempt"], "environment": run["environment"],
-            "logged_params": run["logged_params"], "tags": run["tags"], "git_full": run["git"]}
+            "logged_params": run["logged_params"], "tags": run["tags"], "git_full": run["git"],
+            "sweep": {"id": run["sweep_id"], "trial": run["trial"]} if run.get("sweep_id") else None}
 
 
 def metrics(state: State, run_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -20,6 +20,7 @@ from runner.spec.models import NAME_PATTERN, SECTIONS, to_runtime
 from runner.spec.paths import path_problems
 from runner.spec.salvage import well_formed
 from runner.spec.source import Located, Mark, Path_, counted, quoted
+from runner.spec.sweepchecks import sweep_problems
 
 if TYPE_CHECKING:
     from runner.spec.types import Job, Model, Spec
@@ -89,7 +90,7 @@ def _listed(names: list[str]) -> str:
 
 def run_checks(ctx: Context) -> list[Found]:
     found: list[Found] = []
-    for check in (_references, _cycles, _paths, _bindings):
+    for check in (_references, _cycles, _paths, _bindings, _sweeps):
         found.extend(check(ctx))
     return counted(found)
 
@@ -125,6 +126,10 @@ def upstream(job: Job) -> list[tuple[str, Path_]]:
     edges = [(need, ("needs", i)) for i, need in enumerate(job.needs)]
     edges += [(item.job, ("inputs", key, "job")) for key, item in job.inputs.items() if item.job]
     return edges
+
+
+def _sweeps(ctx: Context) -> Iterator[Found]:
+    return sweep_problems(ctx.doc, ctx.jobs, ctx.models)
 
 
 def _cycles(ctx: Context) -> Iterator[Found]:

@@ -219,12 +219,12 @@ def allowed_keys(path: Path_) -> list[str]:
         target = _descend(target, part)
         if target is None:
             return []
-    return list(target.model_fields) if _is_model(target) else []
+    return [field.alias or name for name, field in target.model_fields.items()] if _is_model(target) else []
 
 
 def _descend(target: Any, part: Any) -> Any:
     if _is_model(target):
-        field = target.model_fields.get(part)
+        field = next((f for n, f in target.model_fields.items() if (f.alias or n) == part), None)
         return _unwrap(field.annotation) if field else None
     origin = typing.get_origin(target)
     if origin in (dict, tuple, list):

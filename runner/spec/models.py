@@ -255,6 +255,97 @@ class Input(_Model):
 ArgValue = Optional[Scalar]
 
 
+Number = Annotated[float, AllowInfNan(False), _FLOAT]
+MAX_TRIALS = 100_000
+# The fields each search-space type takes (Azure ML's sweep distributions).
+DISTRIBUTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "choice": ("values",), "randint": ("upper",),
+    "uniform": ("min_value", "max_value"), "loguniform": ("min_value", "max_value"),
+    "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"),
+    "quniform": ("min_value", "max_value", "q"), "qloguniform": ("min_value", "max_value", "q"),
+    "qnormal": ("mu", "sigma", "q"), "qlognormal": ("mu", "sigma", "q"),
+}
+
+
+class Distribution(_Model):
+    type: Literal["choice", "randint", "uniform", "loguniform", "normal", "lognormal", "quniform",
+                  "qloguniform", "qnormal", "qlognormal"]
+    values: Optional[tuple[Scalar, ...]] = Field(None, description="choice: the values to pick from")
+    upper: Optional[Annotated[PositiveInt, Field(le=10**9), _INT]] = Field(None, description="randint: 0..upper-1")
+    min_value: Optional[Number] = Field(None, description="uniform; for loguniform a natural-log exponent")
+    max_value: Optional[Number] = Field(None, description="uniform; for loguniform a natural-log exponent")
+    mu: Optional[Number] = None
+    sigma: Optional[Annotated[PositiveFloat, AllowInfNan(False), _FLOAT]] = None
+    q: Optional[Annotated[PositiveFloat, AllowInfNan(False), _FLOAT]] = Field(None, description="round to multiples of q")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> Distribution:
+        wanted = DISTRIBUTION_FIELDS[self.type]
+        missing = [k for k in wanted if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"`type: {self.type}` needs {', '.join(missing)} ({', '.join(wanted)})")
+        extra = [k for k in ("values", "upper", "min_value", "max_value", "mu", "sigma", "q")
+                 if k not in wanted and getattr(self, k) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do{'es' if len(extra) == 1 else ''} not go with "
+                             f"`type: {self.type}` (it takes {', '.join(wanted)})")
+        if self.values is not None and not self.values:
+            raise ValueError("`values:` is empty: give at least one value")
+        if self.values is not None and len({repr(v) for v in self.values}) < len(self.values):
+            raise ValueError("`values:` repeats a value")
+        if self.min_value is not None and self.max_value is not None and self.min_value >= self.max_value:
+            raise ValueError(f"min_value ({self.min_value}) must be less than max_value ({self.max_value})")
+        return self
+
+
+class Objective(_Model):
+    primary_metric: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="the metric the trials log (runner.tracking.log)")
+    goal: Literal["maximize", "minimize"]
+
+
+POLICY_FIELDS = {"bandit": ("slack_factor", "slack_amount"), "median_stopping": (),
+                 "truncation_selection": ("truncation_percentage",)}
+
+
+class EarlyTermination(_Model):
+    type: Literal["bandit", "median_stopping", "truncation_selection"]
+    slack_factor: Optional[Annotated[PositiveFloat, AllowInfNan(False), Field(le=10**6), _FLOAT]] = None
+    slack_amount: Optional[Annotated[PositiveFloat, AllowInfNan(False), Field(le=10**12), _FLOAT]] = None
+    truncation_percentage: Optional[Annotated[PositiveInt, Field(le=99), _INT]] = None
+    evaluation_interval: Annotated[PositiveInt, Field(le=10**9), _INT] = 1
+    delay_evaluation: Annotated[NonNegativeInt, Field(le=10**9), _INT] = 0
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> EarlyTermination:
+        extra = [k for fields in POLICY_FIELDS.values() for k in fields
+                 if k not in POLICY_FIELDS[self.type] and getattr(self, k) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do{'es' if len(extra) == 1 else ''} not go with `type: {self.type}`")
+        if self.type == "bandit" and (self.slack_factor is None) == (self.slack_amount is None):
+            raise ValueError("`type: bandit` needs exactly one of slack_factor or slack_amount")
+        if self.type == "truncation_selection" and self.truncation_percentage is None:
+            raise ValueError("`type: truncation_selection` needs truncation_percentage (1-99)")
+        return self
+
+
+class SweepLimits(_Model):
+    max_total_trials: Optional[Annotated[PositiveInt, Field(le=MAX_TRIALS), _INT]] = Field(
+        None, description="default for grid: every combination; required for random and bayesian")
+    max_concurrent_trials: Annotated[PositiveInt, Field(le=1000), _INT] = 1
+    timeout: Optional[Duration] = Field(None, description="stop starting trials (and cancel running ones) after this")
+    trial_timeout: Optional[Duration] = Field(None, description="each trial's timeout (instead of the job's)")
+
+
+class Sweep(_Model):
+    sampling_algorithm: Literal["grid", "random", "bayesian"] = "random"
+    seed: Annotated[NonNegativeInt, Field(le=2**32 - 1), _INT] = 0
+    search_space: Annotated[dict[Key, Distribution], Field(min_length=1)]
+    objective: Objective
+    early_termination: Optional[EarlyTermination] = None
+    limits: SweepLimits = SweepLimits()
+
+
 class Job(_Model):
     code: RelPath = Field(".", description="source_directory: the snapshot root")
     command: Optional[str] = Field(None, description="shell command; or script: + args:")
@@ -271,6 +362,7 @@ class Job(_Model):
     experiment: Optional[Name] = None
     tags: dict[str, Text] = Field(default_factory=dict)
     description: Optional[str] = None
+    sweep: Optional[Sweep] = Field(None, description="search over params; each trial is a run (Azure ML v2 sweep)")
 
     @model_validator(mode="after")
     def _command_or_script(self) -> Job:
@@ -291,6 +383,8 @@ class Resources(_Model):
 
 class Model(_Model):
     job: Name
+    from_: Optional[Literal["best"]] = Field(None, alias="from",
+                                             description="best: the best trial of the job's sweep")
     path: OutputsPath
     framework: Optional[str] = None
     framework_version: Optional[Text] = None

@@ -18,14 +18,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 def well_formed(model: type[BaseModel], value: dict[str, Any]) -> BaseModel:
     """`model` built from the fields of `value` that validate alone; the others take their defaults."""
     fields: dict[str, Any] = {}
-    for name, item in value.items():
-        if name in model.model_fields:
+    names = {field.alias or name: name for name, field in model.model_fields.items()}  # `from:` is `from_`
+    for key, item in value.items():
+        name = names.get(key)
+        if name is not None:
             try:
                 fields[name] = _adapter(model, name).validate_python(item)
             except ValidationError:
                 continue
     missing = {name: None for name, field in model.model_fields.items() if field.is_required() and name not in fields}
-    return model.model_construct(**fields, **missing)
+    built = model.model_construct(**missing)
+    for name, item in fields.items():
+        object.__setattr__(built, name, item)
+    return built
 
 
 @cache

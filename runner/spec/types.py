@@ -115,12 +115,68 @@ class Input(SpecValue):
     job: str | None
 
 
+class Distribution(SpecValue):
+    """One swept param's search space, with Azure ML's meanings (runner.sweeps.space)."""
+
+    __slots__ = ("type", "values", "upper", "min_value", "max_value", "mu", "sigma", "q")  # noqa: RUF023
+    DEFAULTS = {"values": None, "upper": None, "min_value": None, "max_value": None, "mu": None, "sigma": None,
+                "q": None}
+    type: str
+    values: tuple[Scalar, ...] | None
+    upper: int | None
+    min_value: float | None
+    max_value: float | None
+    mu: float | None
+    sigma: float | None
+    q: float | None
+
+
+class Objective(SpecValue):
+    __slots__ = ("primary_metric", "goal")  # noqa: RUF023
+    primary_metric: str
+    goal: str
+
+
+class EarlyTermination(SpecValue):
+    __slots__ = ("type", "slack_factor", "slack_amount", "truncation_percentage",  # noqa: RUF023
+                 "evaluation_interval", "delay_evaluation")
+    DEFAULTS = {"slack_factor": None, "slack_amount": None, "truncation_percentage": None,
+                "evaluation_interval": 1, "delay_evaluation": 0}
+    type: str
+    slack_factor: float | None
+    slack_amount: float | None
+    truncation_percentage: int | None
+    evaluation_interval: int
+    delay_evaluation: int
+
+
+class SweepLimits(SpecValue):
+    __slots__ = ("max_total_trials", "max_concurrent_trials", "timeout", "trial_timeout")  # noqa: RUF023
+    DEFAULTS = {"max_total_trials": None, "max_concurrent_trials": 1, "timeout": None, "trial_timeout": None}
+    max_total_trials: int | None
+    max_concurrent_trials: int
+    timeout: int | None
+    trial_timeout: int | None
+
+
+class Sweep(SpecValue):
+    __slots__ = ("sampling_algorithm", "seed", "search_space", "objective", "early_termination",  # noqa: RUF023
+                 "limits")
+    DEFAULTS = {"sampling_algorithm": "random", "seed": 0, "early_termination": None, "limits": SweepLimits()}
+    sampling_algorithm: str
+    seed: int
+    search_space: dict[str, Distribution]
+    objective: Objective
+    early_termination: EarlyTermination | None
+    limits: SweepLimits
+
+
 class Job(SpecValue):
     __slots__ = ("code", "command", "script", "args", "params", "inputs", "environment", "compute",  # noqa: RUF023
-                 "needs", "timeout", "retries", "experiment", "tags", "description")
+                 "needs", "timeout", "retries", "experiment", "tags", "description", "sweep")
     DEFAULTS = {"code": ".", "command": None, "script": None, "args": None, "params": {}, "inputs": {},
                 "environment": None, "compute": "local", "needs": (), "timeout": None, "retries": 0,
-                "experiment": None, "tags": {}, "description": None}
+                "experiment": None, "tags": {}, "description": None, "sweep": None}
     code: str
     command: str | None
     script: str | None
@@ -135,6 +191,7 @@ class Job(SpecValue):
     experiment: str | None
     tags: dict[str, str]
     description: str | None
+    sweep: Sweep | None
 
 
 class Resources(SpecValue):
@@ -146,11 +203,12 @@ class Resources(SpecValue):
 
 
 class Model(SpecValue):
-    __slots__ = ("job", "path", "framework", "framework_version", "resources", "tags", "properties",  # noqa: RUF023
-                 "description", "aliases")
-    DEFAULTS = {"framework": None, "framework_version": None, "resources": None, "tags": {}, "properties": {},
-                "description": None, "aliases": ()}
+    __slots__ = ("job", "from_", "path", "framework", "framework_version", "resources", "tags",  # noqa: RUF023
+                 "properties", "description", "aliases")
+    DEFAULTS = {"from_": None, "framework": None, "framework_version": None, "resources": None, "tags": {},
+                "properties": {}, "description": None, "aliases": ()}
     job: str
+    from_: str | None  # train.yaml's `from:` (`best`: a swept job's best trial)
     path: str
     framework: str | None
     framework_version: str | None
@@ -199,4 +257,5 @@ class Spec(SpecValue):
 
 # Every class above by name: the spec cache stores a value as its class name and fields.
 CLASSES: dict[str, type[SpecValue]] = {cls.__name__: cls for cls in (
-    DockerSpec, Environment, Compute, Dataset, Input, Job, Resources, Model, SnapshotLimits, Spec)}
+    DockerSpec, Environment, Compute, Dataset, Input, Distribution, Objective, EarlyTermination, SweepLimits, Sweep,
+    Job, Resources, Model, SnapshotLimits, Spec)}

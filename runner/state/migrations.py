@@ -162,4 +162,31 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, chunk)
     );
     """,
+    # 7: sweeps (runner.sweeps): each sweep of a job, its trials, and the run each trial is
+    """
+    CREATE TABLE sweeps (
+        id TEXT PRIMARY KEY,                -- the sweep's fingerprint: the job's without the swept params, plus the sweep block
+        job TEXT NOT NULL,
+        sampling_algorithm TEXT NOT NULL,
+        objective TEXT NOT NULL,            -- JSON: primary_metric, goal
+        definition TEXT NOT NULL,           -- JSON: the sweep block as train.yaml gave it (limits included)
+        components TEXT NOT NULL,           -- JSON: the parts of its fingerprint (plan explains changes with them)
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX sweeps_by_job ON sweeps (job, updated_at);
+    CREATE TABLE sweep_trials (
+        sweep_id TEXT NOT NULL REFERENCES sweeps (id),
+        trial INTEGER NOT NULL,             -- 1, 2, 3... in the order they were sampled
+        params TEXT NOT NULL,               -- JSON: the job's params for this trial
+        raw TEXT NOT NULL,                  -- JSON: what the sampler drew (exponents before exp, before rounding)
+        run_id TEXT REFERENCES runs (id),   -- the run that is this trial (an earlier identical run when reused)
+        reused INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (sweep_id, trial)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+    ALTER TABLE runs ADD COLUMN trial INTEGER;
+    CREATE INDEX runs_by_fingerprint ON runs (job, fingerprint);
+    CREATE INDEX runs_by_trial ON runs (sweep_id, trial);
+    """,
 ]

@@ -95,7 +95,8 @@ class Debouncer:
 class _InFlight:
     """One apply in its own thread (its own State: SQLite connections stay in their thread)."""
 
-    def __init__(self, project: Project, spec: Spec, targets: list[str], jobs: int, events: WatchEvents) -> None:
+    def __init__(self, project: Project, spec: Spec, targets: list[str], jobs: int | None,
+                 events: WatchEvents) -> None:
         self.cancelled = Cancelled()
         self.plan: Plan | None = None
         self.started: dict[str, str] = {}  # job -> run id
@@ -142,7 +143,7 @@ class _InFlight:
 
 class Watcher:
     def __init__(self, project: Project, *, targets: list[str] | None = None, debounce: float = 0.3,
-                 jobs: int = 1, events: WatchEvents | None = None) -> None:
+                 jobs: int | None = None, events: WatchEvents | None = None) -> None:
         self.project, self.targets, self.jobs = project, list(targets or []), jobs
         self.events = events or WatchEvents()
         self.debouncer = Debouncer(debounce)
