@@ -69,3 +69,37 @@ def test_unknown_provider(project: ProjectDir, cli: Any) -> None:
     done = cli("ci", "init", "--provider", "jenkins", "-C", project.root)
 
     assert done.code == 1 and "choose one of github, gitlab" in done.err
+
+
+# The distribution is train-runner (`runner` on the index is an unrelated 2013 project): each
+# template installs it at runner's own version, through one variable a git URL or a wheel can replace.
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+def test_template_installs_train_runner_at_this_version(project: ProjectDir, cli: Any, provider: str) -> None:
+    from runner import __version__
+
+    project.gen({"train.yaml": SPEC})
+    assert cli("ci", "init", "--provider", provider, "-C", project.root).code == 0
+    path = ".github/workflows/runner.yml" if provider == "github" else ".gitlab-ci.yml"
+    text = (project.root / path).read_text()
+
+    doc = yaml.safe_load(text)
+    if provider == "github":
+        variables, steps = doc["jobs"]["apply"]["env"], doc["jobs"]["apply"]["steps"]
+        commands = [str(step.get("run", "")) for step in steps]
+    else:
+        variables, commands = doc["runner-apply"]["variables"], doc["runner-apply"]["before_script"]
+    assert variables["RUNNER_INSTALL"] == f"train-runner=={__version__}"
+    installs = [command for command in commands if "pip install" in command]
+    assert installs == ['python -m pip install "$RUNNER_INSTALL"']
+    assert "runner==" not in text.replace("train-runner==", "")
+    assert "git URL" in text or "git+" in text  # the documented way to install from elsewhere
+
+
+def test_distribution_is_train_runner() -> None:
+    import tomllib
+
+    meta = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == "train-runner"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for line in ("pip install train-runner", "pipx install train-runner", "uv tool install train-runner"):
+        assert line in readme
