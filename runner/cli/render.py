@@ -35,13 +35,14 @@ def plan_summary(plan: Plan) -> str:
 
 
 def print_json(data: Any) -> None:
-    from runner.jsontext import dumps_plain
+    from runner.jsontext import dumps_plain, finite
 
     text = dumps_plain(data)
     if text is None:
         import json
 
-        text = json.dumps(data, indent=2, sort_keys=False, default=str)
+        # NaN and infinities (metrics) as "NaN", "Infinity", "-Infinity": see the README's JSON output.
+        text = json.dumps(finite(data), indent=2, sort_keys=False, default=str, allow_nan=False)
     sys.stdout.write(text + "\n")
 
 

@@ -116,8 +116,10 @@ def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json:
         print_json(series)
         return 0
     for name, points in series.items():
+        # NaN and infinities print as Python spells them: nan, inf, -inf.
         values = ", ".join(f"{p['value']:g}" if isinstance(p["value"], float) else str(p["value"]) for p in points[-10:])
-        print(f"{name:<20} last {points[-1]['value']}  ({len(points)} points: {values})")
+        shown = f"{len(points)} points" if len(points) <= 10 else f"last 10 of {len(points)} points"
+        print(f"{name:<20} last {points[-1]['value']}  ({shown}: {values})")
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runner.reconcile.fingerprint import outputs_digest
 from runner.reconcile.plan import SYMBOLS, Action, Kind, Reason, Why
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
-from runner.runs.store import RunStore, select
+from runner.runs.store import RunStore, metric_value, select
 
 if TYPE_CHECKING:
     from runner.spec.types import Model, Spec
@@ -149,7 +149,7 @@ def lineage(conn: sqlite3.Connection, run: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     for metric, value in conn.execute("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY step, rowid",
                                       (run["id"],)):
-        metrics[metric] = value
+        metrics[metric] = metric_value(value)
     return {"run_id": run["id"], "job": run["job"], "fingerprint": run["fingerprint"], "snapshot": run["snapshot"],
             "environment": run["environment"], "git": {key: run["git"].get(key) for key in GIT_LINEAGE},
             "metrics": metrics}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
-from runner.runs.store import ACTIVE, RunStore, row_dict
+from runner.runs.store import ACTIVE, RunStore, metric_value, row_dict
 
 if TYPE_CHECKING:
     from runner.state import State
@@ -64,7 +64,7 @@ def metrics(state: State, run_id: str) -> dict[str, list[dict[str, Any]]]:
                                 (run_id,)).fetchall()
     series: dict[str, list[dict[str, Any]]] = {}
     for name, step, value, time in rows:
-        series.setdefault(name, []).append({"step": step, "value": value, "time": time})
+        series.setdefault(name, []).append({"step": step, "value": metric_value(value), "time": time})
     return series
 
 
@@ -112,7 +112,12 @@ def diff(state: State, a: str, b: str) -> dict[str, Any]:
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+    return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if not _same(old.get(k), new.get(k))}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to NaN (a metric that stayed NaN did not change)."""
+    return a == b or (a != a and b != b)
 
 
 def _snapshot_diff(state: State, old: str | None, new: str | None) -> dict[str, list[str]]:
