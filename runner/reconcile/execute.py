@@ -83,7 +83,8 @@ class RunExecutor:
             return RunOutcome(name, run_id, "canceled")
         target = self.ctx.target(work.compute)
         target.prepare(launch)
-        handle = target.start(launch, lambda line: self.sink(name, line))
+        shown = _shown_paths(work, run_dir, self.ctx.state)  # the stored log keeps the staged paths
+        handle = target.start(launch, lambda line: self.sink(name, shown(line)))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         self.store.set_status(run_id, "running", pgid=handle.pgid)
@@ -145,6 +146,17 @@ class RunExecutor:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(message + "\n")
+
+
+def _shown_paths(work: RunWork, run_dir: Path, state: Any) -> Callable[[str], str]:
+    """Output lines as the terminal shows them: files of the staged snapshot named by their project path."""
+    import os
+
+    from runner.runs.paths import line_rewriter
+    from runner.runs.views import snapshot_files
+
+    return line_rewriter((str(run_dir), os.path.realpath(run_dir)), work.definition.code,
+                         snapshot_files(state, work.fingerprint.components["snapshot"]))
 
 
 def _binding_values(work: RunWork, run_id: str, run_dir: Path, inputs: dict[str, str],

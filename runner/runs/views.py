@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
+from runner.runs.paths import line_rewriter, rewrite_bytes
 from runner.runs.store import ACTIVE, RunStore, metric_value, row_dict
 
 if TYPE_CHECKING:
@@ -81,6 +84,35 @@ def read_log(state: State, run: dict[str, Any]) -> bytes:
         if rel == "logs/std_log.txt":
             return state.objects.read_bytes(digest)
     return b""
+
+
+def shown_log(state: State, run: dict[str, Any]) -> bytes:
+    """The run's log as `runs logs` shows it: paths of the staged code read as the project's."""
+    return rewrite_bytes(read_log(state, run), log_rewriter(state, run))
+
+
+def log_rewriter(state: State, run: dict[str, Any]) -> Callable[[str], str]:
+    """The display rewrite of run `run`'s output lines (see runner.runs.paths)."""
+    run_dir = str(state.root / "runs" / run["id"])
+    return line_rewriter((run_dir, os.path.realpath(run_dir)), staged_code(run), snapshot_files(state, run["snapshot"]))
+
+
+def staged_code(run: dict[str, Any]) -> str:
+    """The project-relative code folder the run's snapshot was taken from."""
+    return str(((run.get("components") or {}).get("job") or {}).get("code") or ".")
+
+
+def snapshot_files(state: State, digest: str | None) -> frozenset[str] | None:
+    """The paths of a snapshot; None when its manifest is gone (gc'd): every staged path is rewritten."""
+    if not digest:
+        return None
+    from runner.snapshot import load_manifest
+    from runner.state.objects import ObjectError
+
+    try:
+        return frozenset(entry.path for entry in load_manifest(state, digest))
+    except ObjectError:
+        return None
 
 
 def download(state: State, ref: str, dest: Path) -> list[Path]:
