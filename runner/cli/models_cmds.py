@@ -105,11 +105,11 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
     if json:
         print_json(events)
         return 0
-    from runner.cli.render import text
+    from runner.cli.render import history_detail
 
     for event in events:
         version = f"v{event['version']}" if event["version"] is not None else "-"
-        detail = text(event["detail"])
+        detail = history_detail(event["action"], event["detail"])
         print(f"{event['at']:<25} {event['action']:<9} {version:<5} {(event['commit'] or '-')[:8]:<9} {detail}")
     return 0
 

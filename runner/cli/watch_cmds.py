@@ -105,7 +105,7 @@ class Board:
         self._say(model_line(outcome))
 
     def _ended(self, outcome: Any) -> None:
-        detail = outcome.detail or ""
+        detail = outcome.detail if outcome.detail and outcome.detail != outcome.status else ""
         self._set(outcome.job, outcome.status, outcome.run_id or "", detail)
         if outcome.status == "failed" and outcome.run_id:
             self._say(self._tail(outcome.run_id))

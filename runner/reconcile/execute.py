@@ -84,11 +84,11 @@ class RunExecutor:
         target = self.ctx.target(work.compute)
         target.prepare(launch)
         shown = _shown_paths(work, run_dir, self.ctx.state)  # the stored log keeps the staged paths
+        self.on_start(name, run_id)  # before the process starts: its first line must not come before `▶ running`
         handle = target.start(launch, lambda line: self.sink(name, shown(line)))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         self.store.set_status(run_id, "running", pgid=handle.pgid)
-        self.on_start(name, run_id)
         code, detail = self._wait(handle, work.definition)
         with self.cancelled.lock:
             self.cancelled.handles.pop(run_id, None)

@@ -78,8 +78,10 @@ def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = 
     """Register, update or skip `name`, from the facts alone. `running`: its job runs first in this
     apply, so its content is only known then (decided again by apply)."""
     next_version = (facts.newest["version"] if facts.newest else 0) + 1
+    # Registering an archived model makes it active again: the plan says so, as an update would.
+    back = [Reason(Why.CHANGED, f"back in {facts.source}: unarchive")] if facts.archived else []
     if running:
-        notes = _hand_set_notes(facts, model, next_version)
+        notes = [*back, *_hand_set_notes(facts, model, next_version)]
         return _action(name, Kind.REGISTER, (Reason(Why.AFTER, f"after {model.job}"), *notes), after=(model.job,))
     if facts.run_id is None:
         return _cannot(name, f"job {model.job} has no completed run; run `runner apply` once it succeeds")
@@ -88,7 +90,7 @@ def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = 
         return _cannot(name, str(new))
     if facts.newest is None or facts.newest["digest"] != new.digest:
         first = "new model" if facts.newest is None else f"new content from {facts.run_id}"
-        reasons = (Reason(Why.NEW if facts.newest is None else Why.CHANGED, first),
+        reasons = (Reason(Why.NEW if facts.newest is None else Why.CHANGED, first), *back,
                    *_hand_set_notes(facts, model, next_version))
         return _action(name, Kind.REGISTER, reasons, new_version=replace(new, reasons=tuple(r.text for r in reasons)))
     return _compare(name, model, facts)
