@@ -68,7 +68,8 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"aliases     {', '.join(entry['aliases']) or '-'}",
              f"digest      {entry['digest']}",
              f"created     {entry['created_at']}",
-             f"framework   {entry['framework'] or '-'} {entry['framework_version'] or ''}".rstrip(),
+             f"framework   {entry['framework'] or '-'} {entry['framework_version'] or ''}".rstrip()
+             + (f" (the run used {entry['framework_installed']})" if entry.get("framework_installed") else ""),
              f"description {entry['description'] or '-'}",
              (f"run         {lineage.get('run_id')} (job {lineage.get('job')}, fingerprint "
               f"{(lineage.get('fingerprint') or '')[:12]})"),

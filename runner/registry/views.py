@@ -91,7 +91,8 @@ def show(state: State, ref: str) -> dict[str, Any]:
     version = resolve(state, ref)
     meta = version["metadata"]
     return {**summary(state, version), "framework": meta.get("framework"),
-            "framework_version": meta.get("framework_version"), "resources": meta.get("resources"),
+            "framework_version": meta.get("framework_version"),
+            "framework_installed": version["lineage"].get("framework_installed"), "resources": meta.get("resources"),
             "properties": meta.get("properties", {}), "description": meta.get("description"),
             "created_at": version["created_at"], "lineage": version["lineage"]}
 
