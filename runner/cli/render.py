@@ -85,12 +85,15 @@ def outcome_line(outcome: Any) -> str:
 
 
 def apply_summary(outcomes: list[Any], models: Any = ()) -> str:
-    """`Apply: 2 completed.`, then each model that failed: `; model:m failed (why)`."""
+    """`Apply: 2 completed.`, and the models that failed: `Apply: 1 completed; 1 model failed (m).`
+    (each one's reason is on its own `✗ model:m failed (...)` line above)."""
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     parts = [", ".join(f"{n} {status}" for status, n in counts.items())] if counts else []
-    parts += [f"model:{m.name} {m.status}" + (f" ({m.detail})" if m.detail else "") for m in models if not m.ok]
+    failed = [m.name for m in models if not m.ok]
+    if failed:
+        parts.append(f"{len(failed)} model{'s' if len(failed) > 1 else ''} failed ({', '.join(failed)})")
     return "Apply: " + "; ".join(parts) + "."
 
 
