@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +86,21 @@ def test_template_installs_train_runner_at_this_version(project: ProjectDir, cli
 
     doc = yaml.safe_load(text)
     if provider == "github":
-        variables, steps = doc["jobs"]["apply"]["env"], doc["jobs"]["apply"]["steps"]
-        commands = [str(step.get("run", "")) for step in steps]
+        steps = doc["jobs"]["apply"]["steps"]
+        installs = [step for step in steps if "pip install" in str(step.get("run", ""))]
+        assert len(installs) == 1 and installs[0]["env"] == {"RUNNER_INSTALL": "${{ vars.RUNNER_INSTALL }}"}
+        commands = [installs[0]["run"]]
     else:
-        variables, commands = doc["runner-apply"]["variables"], doc["runner-apply"]["before_script"]
-    assert variables["RUNNER_INSTALL"] == f"train-runner=={__version__}"
-    installs = [command for command in commands if "pip install" in command]
-    assert installs == ['python -m pip install "$RUNNER_INSTALL"']
+        commands = [line for line in doc["runner-apply"]["before_script"] if "pip install" in line]
+    assert commands == [f'python -m pip install "${{RUNNER_INSTALL:-train-runner=={__version__}}}"']
     assert "runner==" not in text.replace("train-runner==", "")
-    assert "git URL" in text or "git+" in text  # the documented way to install from elsewhere
+    assert "RUNNER_INSTALL" in text and "git+https://" in text and ".whl" in text  # the documented override
+    # What the shell hands pip, with and without the variable (GitHub passes an unset one as empty).
+    echo = commands[0].replace("python -m pip install", "printf %s")
+    for value, installed in (("", f"train-runner=={__version__}"), ("./w/train_runner.whl", "./w/train_runner.whl")):
+        done = subprocess.run(["sh", "-c", echo], env={"PATH": os.environ["PATH"], "RUNNER_INSTALL": value},
+                              capture_output=True, text=True, check=True)
+        assert done.stdout == installed
 
 
 def test_distribution_is_train_runner() -> None:
