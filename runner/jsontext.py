@@ -16,7 +16,7 @@ try:
 except ImportError:  # a Python without json's C part
     from json.encoder import encode_basestring_ascii as quote  # type: ignore[assignment]
 
-__all__ = ["dumps_plain", "quote"]
+__all__ = ["dumps_plain", "finite", "quote"]
 
 
 def dumps_plain(value: Any, level: int = 0) -> str | None:
@@ -42,3 +42,19 @@ def dumps_plain(value: Any, level: int = 0) -> str | None:
     inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
     opening, closing = ("{", "}") if kind is dict else ("[", "]")
     return opening + inner + ("," + inner).join(parts) + outer + closing
+
+
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float as the string `"NaN"`, `"Infinity"` or
+    `"-Infinity"` (what `runner.tracking` writes): bare NaN is not JSON, and `null` would lose it."""
+    kind = type(value)
+    if kind is float:
+        return NON_FINITE.get(repr(value), value)
+    if kind is dict:
+        return {key: finite(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [finite(item) for item in value]
+    return value

@@ -85,8 +85,15 @@ def find_project(project_dir: str | os.PathLike[str] | None = None,
     """Locate train.yaml: `-C DIR` (default: the current folder), or `-f FILE`.
 
     A relative FILE is read against DIR when DIR is given, else against the current
-    folder, and then the file's own folder is the project root.
+    folder, and then the file's own folder is the project root. With neither, and no
+    train.yaml here, the nearest one above is used, as git finds `.git` (`found_above`).
     """
+    if project_dir is None and spec_file is None and not os.path.isfile(SPEC_NAME):
+        above = found_above()
+        if above is not None:
+            folder = os.path.dirname(above)
+            return Project(root=os.path.realpath(folder), spec_file=os.path.realpath(above),
+                           display=os.path.relpath(above))
     base = _clean(os.fspath(project_dir)) if project_dir is not None else "."
     if spec_file is None:
         spec = _clean(os.path.join(base, SPEC_NAME))
@@ -100,6 +107,28 @@ def find_project(project_dir: str | os.PathLike[str] | None = None,
         hint = " (run `runner init` to create one)" if spec_file is None else ""
         raise ProjectNotFound(f"{_display(spec)}: no such file{hint}")
     return Project(root=os.path.realpath(root), spec_file=os.path.realpath(spec), display=_display(spec))
+
+
+def where_note(found: Project) -> str | None:
+    """`runner: using ../train.yaml` when `found` (located without -C/-f) is not in the current
+    folder, else None."""
+    if found.root_path == os.path.realpath("."):
+        return None
+    return f"runner: using {found.display}"
+
+
+def found_above(start: str = ".") -> str | None:
+    """The nearest train.yaml in a folder above `start` (absolute path), looking no higher than
+    the git repository's top (the first folder with a `.git`) or `/`; None when there is none."""
+    folder = os.path.abspath(start)
+    while not os.path.exists(os.path.join(folder, ".git")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+        if os.path.isfile(os.path.join(folder, SPEC_NAME)):
+            return os.path.join(folder, SPEC_NAME)
+    return None
 
 
 def _clean(path: str) -> str:

@@ -1,11 +1,11 @@
 """The README's first command, as a new user runs it: `runner apply -C example-project`
 (a real uv-built scikit-learn environment, real runs), then the same with
-`-f train.docker.yaml` on a docker compute. Each works on a copy of the example."""
+`-f train.docker.yaml` on a docker compute. Each works on a copy of the committed example
+(the README's tour edits the working tree's)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 
 from tests.docker_support import base_image
+from tests.example_copy import committed_example
 from tests.runs.helpers import runner_cmd
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "example-project"
-
 
 def runner(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*runner_cmd(), *args, "-C", str(root)], capture_output=True, text=True,
@@ -30,9 +28,7 @@ def as_json(done: subprocess.CompletedProcess[str]) -> Any:
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    root = tmp_path / "example-project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".runner"))
-    return root
+    return committed_example(tmp_path / "example-project")
 
 
 def test_example_project_trains_registers_and_then_does_nothing(example: Path) -> None:

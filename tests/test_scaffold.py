@@ -29,9 +29,9 @@ from runner.scaffold import (
 from runner.spec import check
 from runner.spec.models import NAME_PATTERN
 from runner.spec.schema import schema_text
+from tests.example_copy import committed_example
 
 TEMPLATES = ["minimal", "pytorch", "sklearn"]
-EXAMPLE = Path(__file__).resolve().parent.parent / "example-project"
 
 
 def _valid(root: Path) -> Any:
@@ -139,16 +139,17 @@ def test_project_name_is_always_a_valid_name(folder: str) -> None:
 
 # -- example-project -------------------------------------------------------------------
 
-def test_example_project_validates() -> None:
-    spec = _valid(EXAMPLE)
+def test_example_project_validates(tmp_path: Path) -> None:
+    example = committed_example(tmp_path / "example-project")
+    spec = _valid(example)
     assert list(spec.jobs) == ["prep", "train"] and list(spec.models) == ["iris-svm"]
     assert spec.jobs["train"].inputs["data"].job == "prep"
-    assert (EXAMPLE / "train.yaml").read_text().startswith(
+    assert (example / "train.yaml").read_text().startswith(
         "# yaml-language-server: $schema=../schemas/train.schema.json\n")
 
 
-def test_example_data_is_the_whole_iris_table() -> None:
-    with (EXAMPLE / "data" / "iris.csv").open(newline="") as handle:
+def test_example_data_is_the_whole_iris_table(tmp_path: Path) -> None:
+    with (committed_example(tmp_path / "ex") / "data" / "iris.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
                        "petal width (cm)", "species"]

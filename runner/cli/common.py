@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from runner.state import State
 
 ProjectOpt = Annotated[Path | None, typer.Option(
-    "-C", "--project", help="Project folder (default: the current folder).", show_default=False)]
+    "-C", "--project", help="Project folder (default: the current folder, else the nearest one above it with a "
+    "train.yaml, up to the git top).", show_default=False)]
 FileOpt = Annotated[Path | None, typer.Option(
     "-f", "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
 # For commands where `-f` means something else (`runs logs -f` follows, like `tail -f`).
@@ -42,7 +43,21 @@ def stderr() -> Any:
 def project_of(project: Path | None, file: Path | None) -> Project:
     from runner.project import find_project
 
-    return find_project(project, file)
+    found = find_project(project, file)
+    if project is None and file is None:
+        say_where(found)
+    return found
+
+
+def say_where(found: Project) -> None:
+    """One line on stderr when train.yaml came from a folder above the current one (no -C/-f)."""
+    import sys
+
+    from runner.project import where_note
+
+    note = where_note(found)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def read_state(project: Path | None, file: Path | None) -> State:

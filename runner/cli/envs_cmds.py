@@ -47,12 +47,12 @@ def list_cmd(project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = F
     if json:
         print_json([row.as_json() for row in rows])
         return 0
-    from rich.table import Table
+    from runner.cli.render import columns
 
-    table = Table("name", "kind", "fingerprint", "cached", "location", box=None)
-    for row in rows:
-        table.add_row(row.name, row.kind, row.fingerprint[:12], "yes" if row.cached else "no", row.location)
-    stdout().print(table if rows else "no environments in train.yaml")
+    lines = columns(["name", "kind", "fingerprint", "cached", "location"],
+                    [[row.name, row.kind, row.fingerprint[:12], "yes" if row.cached else "no", row.location]
+                     for row in rows])
+    print("\n".join(lines) if rows else "no environments in train.yaml")
     return 0
 
 

@@ -103,6 +103,8 @@ def _foreground(proj: Any, commit: str) -> int:
 
 
 def _hook_line(state: HookState) -> str:
+    if state.problem is not None:
+        return f"hook at {state.behind or state.path} does nothing: {state.problem}"
     if state.behind is not None:
         return f"hook installed: {state.behind} (run first by the other hook at {state.path})"
     if state.ours:

@@ -106,6 +106,14 @@ def job_of(project: str | PathLike[str] | None, file: str | PathLike[str] | None
     from runner.spec import load
 
     proj = find_project(project, file)
+    if project is None and file is None:
+        from runner.project import where_note
+
+        note = where_note(proj)
+        if note:
+            import sys
+
+            print(note, file=sys.stderr)
     spec = load(proj)
     if job not in spec.jobs:
         names = ", ".join(sorted(spec.jobs)) or "none"

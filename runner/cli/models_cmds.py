@@ -53,7 +53,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include archived mod
 @models_app.command()
 def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """One version: metadata, aliases, lineage (the run it came from, its git commit and metrics)."""
-    from runner.registry.views import files, resolve
+    from runner.registry.views import files, framework_used, resolve
     from runner.registry.views import show as show_model
 
     state = read_state(project, file)
@@ -68,7 +68,8 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"aliases     {', '.join(entry['aliases']) or '-'}",
              f"digest      {entry['digest']}",
              f"created     {entry['created_at']}",
-             f"framework   {entry['framework'] or '-'} {entry['framework_version'] or ''}".rstrip(),
+             f"framework   {entry['framework'] or '-'} {entry['framework_version'] or ''}".rstrip()
+             + (f" (the run used {used})" if (used := framework_used(state, ref)) else ""),
              f"description {entry['description'] or '-'}",
              (f"run         {lineage.get('run_id')} (job {lineage.get('job')}, fingerprint "
               f"{(lineage.get('fingerprint') or '')[:12]})"),
@@ -108,11 +109,11 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
     if json:
         print_json(events)
         return 0
-    from runner.cli.render import text
+    from runner.cli.render import history_detail
 
     for event in events:
         version = f"v{event['version']}" if event["version"] is not None else "-"
-        detail = text(event["detail"])
+        detail = history_detail(event["action"], event["detail"])
         print(f"{event['at']:<25} {event['action']:<9} {version:<5} {(event['commit'] or '-')[:8]:<9} {detail}")
     return 0
 

@@ -105,8 +105,8 @@ def apply(
                           events=events, git=git, prune=prune)
     if json:
         print_json(result.as_json())
-    elif result.outcomes:
-        print(apply_summary(list(result.outcomes)))
+    elif result.outcomes or not all(m.ok for m in result.models):
+        print(apply_summary(list(result.outcomes), list(result.models)))
     return 0 if result.ok else 1
 
 

@@ -79,19 +79,21 @@ def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", hel
          project: ProjectOpt = None, file: LongFileOpt = None) -> int:
     """The run's log (logs/std_log.txt)."""
     from runner.runs.store import ACTIVE
-    from runner.runs.views import log_path, read_log, resolve
+    from runner.runs.views import log_path, log_rewriter, resolve, shown_log
 
     state = read_state(project, file)
     run = resolve(state, ref)
     if not follow or run["status"] not in ACTIVE:
-        sys.stdout.buffer.write(read_log(state, run))
+        sys.stdout.buffer.write(shown_log(state, run))
         return 0
-    _follow(log_path(state, run), lambda: resolve(state, run["id"])["status"] in ACTIVE)
+    _follow(log_path(state, run), lambda: resolve(state, run["id"])["status"] in ACTIVE, log_rewriter(state, run))
     return 0
 
 
-def _follow(path: Path, active: Any) -> None:
-    offset = 0
+def _follow(path: Path, active: Any, rewrite: Any) -> None:
+    from runner.runs.paths import rewrite_bytes
+
+    offset, partial = 0, b""
     while True:
         still = active()
         if path.exists():
@@ -99,7 +101,11 @@ def _follow(path: Path, active: Any) -> None:
                 handle.seek(offset)
                 chunk = handle.read()
             offset += len(chunk)
-            sys.stdout.buffer.write(chunk)
+            # Whole lines only while it runs (a path cut in two would not be recognised).
+            buffered = partial + chunk
+            cut = buffered.rfind(b"\n") + 1 if still else len(buffered)
+            text, partial = buffered[:cut], buffered[cut:]
+            sys.stdout.buffer.write(rewrite_bytes(text, rewrite))
             sys.stdout.flush()
         if not still:
             return
@@ -118,8 +124,10 @@ def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json:
         print_json(series)
         return 0
     for name, points in series.items():
+        # NaN and infinities print as Python spells them: nan, inf, -inf.
         values = ", ".join(f"{p['value']:g}" if isinstance(p["value"], float) else str(p["value"]) for p in points[-10:])
-        print(f"{name:<20} last {points[-1]['value']}  ({len(points)} points: {values})")
+        shown = f"{len(points)} points" if len(points) <= 10 else f"last 10 of {len(points)} points"
+        print(f"{name:<20} last {points[-1]['value']}  ({shown}: {values})")
     return 0
 
 

@@ -38,11 +38,15 @@ def watch(
     delay = parse_duration(debounce)
     proj = project_of(project, file)
     board = Board(proj.root, proj.state_dir)
+    watcher = Watcher(proj, targets=jobs or [], debounce=delay, jobs=parallel, events=board.events())
     try:
-        code = Watcher(proj, targets=jobs or [], debounce=delay, jobs=parallel, events=board.events()).run()
+        code = watcher.run()
     finally:
         board.close()
-    print("stopped: runs in flight were canceled", file=sys.stderr)
+    if watcher.canceled:
+        print(f"stopped: runs in flight were canceled ({', '.join(watcher.canceled)})", file=sys.stderr)
+    else:
+        print("stopped (nothing was running)", file=sys.stderr)
     return code
 
 
@@ -53,7 +57,7 @@ class Board:
         from rich.console import Console
 
         self.root, self.state_dir = root, state_dir
-        self.console = Console(highlight=False, soft_wrap=True)
+        self.console = Console(highlight=False, soft_wrap=True, emoji=False)  # `model:m:` is no emoji code
         self.rows: dict[str, tuple[str, str, str]] = {}
         self.lock = threading.Lock()
         self.live: Any = None
@@ -69,7 +73,8 @@ class Board:
 
         return WatchEvents(
             apply=ApplyEvents(plan=self._plan, started=lambda job, run_id: self._set(job, "running", run_id),
-                              ended=self._ended, note=lambda text: self._say(f"! {text}")),
+                              ended=self._ended, note=lambda text: self._say(f"! {text}"),
+                              model=self._model),
             changed=self._changed,
             error=lambda text: self._say(f"[bold red]error[/]\n{_escape(text)}", markup=True),
             superseded=lambda: self._say("superseding the runs in flight"),
@@ -92,9 +97,17 @@ class Board:
                 self._set(action.target, "queued", "")
             elif action.kind.value == "skip":
                 self._set(action.target, "up to date", "")
+            else:  # a model to register, update or archive once its job ran
+                self._say(f"→ {action.kind.value} {action.target}: {'; '.join(action.texts)}")
+
+    def _model(self, outcome: Any) -> None:
+        """A model registered, updated, archived (or failing to): one line, as apply prints it."""
+        from runner.cli.render import model_line
+
+        self._say(model_line(outcome))
 
     def _ended(self, outcome: Any) -> None:
-        detail = outcome.detail or ""
+        detail = outcome.detail if outcome.detail and outcome.detail != outcome.status else ""
         self._set(outcome.job, outcome.status, outcome.run_id or "", detail)
         if outcome.status == "failed" and outcome.run_id:
             self._say(self._tail(outcome.run_id))

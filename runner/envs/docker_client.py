@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import RunnerError
@@ -52,28 +53,80 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def base_image_id(name: str) -> str:
-    """The id of base image `name` (pulled when absent), for the env fingerprint.
+# How long plan waits for the daemon to ask a registry whether a missing base image exists.
+PROBE_SECONDS = 15
 
-    Never raises: `runner plan` must work without a daemon. When the id cannot be
-    known the value says why; the build that would need the image then fails clearly.
+
+@dataclass(frozen=True)
+class BaseImage:
+    """What the daemon says of a base image: its id (or `unknown: why`) and, when it is neither
+    local nor pullable, the problem (`docker image X is not present and cannot be pulled (why)`)."""
+
+    id: str
+    problem: str | None = None
+
+
+def base_image_id(name: str) -> str:
+    """The id of base image `name` (pulled when absent), for the env fingerprint."""
+    return probe_base_image(name).id
+
+
+def probe_base_image(name: str) -> BaseImage:
+    """The base image `name`, pulled when absent and the registry has it.
+
+    Never raises: `runner plan` must work without a daemon. When the id cannot be known
+    the value says why, and `problem` says so when the image is neither here nor pullable:
+    the registry is asked first for the manifest alone, with a short timeout (what
+    `docker manifest inspect` does), so an unreachable registry costs seconds, not a pull's.
     """
     try:
         images = docker_client().images
     except DockerUnavailable:
-        return "unknown: no docker daemon"
+        return BaseImage("unknown: no docker daemon")
     import docker.errors
 
     try:
-        return str(images.get(name).id)
+        return BaseImage(str(images.get(name).id))
     except docker.errors.ImageNotFound:
         pass
     except docker.errors.APIError as exc:
-        return f"unknown: {_first_line(exc)}"
-    try:  # the build needs it anyway; pulling now keeps the fingerprint stable after the build
-        return str(images.pull(name).id)
-    except docker.errors.APIError:
-        return "unknown: not found locally and the pull failed"
+        return BaseImage(f"unknown: {_first_line(exc)}")
+    why = _not_pullable(name)
+    if why is None:
+        try:  # the build needs it anyway; pulling now keeps the fingerprint stable after the build
+            return BaseImage(str(images.pull(name).id))
+        except docker.errors.APIError as exc:
+            why = _explanation(exc)
+    return BaseImage("unknown: not found locally and the pull failed",
+                     f"docker image {name} is not present and cannot be pulled ({why})")
+
+
+def _not_pullable(name: str) -> str | None:
+    """None when the daemon finds `name` in its registry, else why not (in the daemon's words)."""
+    import docker.errors
+    import requests.exceptions
+    from docker import auth
+
+    api = docker_client().api
+    try:  # docker-py's inspect_distribution, with a timeout of its own rather than the client's
+        registry, _ = auth.resolve_repository_name(name)
+        header = auth.get_config_header(api, registry)
+        response = api._get(api._url("/distribution/{0}/json", name), timeout=PROBE_SECONDS,
+                            headers={"X-Registry-Auth": header} if header else {})
+        api._raise_for_status(response)
+    except docker.errors.APIError as exc:
+        return _explanation(exc)
+    except docker.errors.DockerException as exc:  # e.g. an invalid reference
+        return _first_line(exc)
+    except requests.exceptions.RequestException as exc:
+        if isinstance(exc, requests.exceptions.Timeout):
+            return f"the registry did not answer within {PROBE_SECONDS} s"
+        return _first_line(exc)
+    return None
+
+
+def _explanation(exc: Any) -> str:
+    return _first_line(Exception(getattr(exc, "explanation", None) or exc))
 
 
 def image_or_none(ref: str) -> Any:

@@ -110,7 +110,9 @@ class RunExecutor:
             return RunOutcome(name, run_id, "canceled")
         target = self.ctx.target(work.compute)
         target.prepare(launch)
-        handle = target.start(launch, lambda line: self.sink(name, line))
+        shown = _shown_paths(work, run_dir, self.ctx.state)  # the stored log keeps the staged paths
+        self.on_start(name, run_id)  # before the process starts: its first line must not come before `▶ running`
+        handle = target.start(launch, lambda line: self.sink(name, shown(line)))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         try:
@@ -118,7 +120,6 @@ class RunExecutor:
         except BaseException:  # e.g. a full disk: nothing may run on untracked
             handle.cancel()
             raise
-        self.on_start(name, run_id)
         code, detail = self._wait(handle, work.definition)
         with self.cancelled.lock:
             self.cancelled.handles.pop(run_id, None)
@@ -222,6 +223,17 @@ def trim_log(run_dir: Path, keep: int = 64 * 1024) -> None:
         handle.seek(0)
         handle.write(tail)
         handle.truncate(keep)
+
+
+def _shown_paths(work: RunWork, run_dir: Path, state: Any) -> Callable[[str], str]:
+    """Output lines as the terminal shows them: files of the staged snapshot named by their project path."""
+    import os
+
+    from runner.runs.paths import line_rewriter
+    from runner.runs.views import snapshot_files
+
+    return line_rewriter((str(run_dir), os.path.realpath(run_dir)), work.definition.code,
+                         snapshot_files(state, work.fingerprint.components["snapshot"]))
 
 
 def _binding_values(work: RunWork, run_id: str, run_dir: Path, inputs: dict[str, str],

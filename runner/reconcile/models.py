@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runner.reconcile.fingerprint import outputs_digest
 from runner.reconcile.plan import SYMBOLS, Action, Kind, Reason, Why
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
-from runner.runs.store import RunStore, row_dict, select
+from runner.runs.store import RunStore, metric_value, row_dict, select
 from runner.sweeps.store import best_trial
 
 if TYPE_CHECKING:
@@ -93,8 +93,10 @@ def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = 
     """Register, update or skip `name`, from the facts alone. `running`: its job runs first in this
     apply, so its content is only known then (decided again by apply)."""
     next_version = (facts.newest["version"] if facts.newest else 0) + 1
+    # Registering an archived model makes it active again: the plan says so, as an update would.
+    back = [Reason(Why.CHANGED, f"back in {facts.source}: unarchive")] if facts.archived else []
     if running:
-        notes = _hand_set_notes(facts, model, next_version)
+        notes = [*back, *_hand_set_notes(facts, model, next_version)]
         return _action(name, Kind.REGISTER, (Reason(Why.AFTER, f"after {model.job}"), *notes), after=(model.job,))
     if facts.run_id is None and model.from_ == "best":
         return _cannot(name, f"the sweep of job {model.job} has no completed trial that logged its primary metric")
@@ -105,7 +107,7 @@ def decide_model(name: str, model: Model, facts: ModelFacts, *, running: bool = 
         return _cannot(name, str(new))
     if facts.newest is None or facts.newest["digest"] != new.digest:
         first = "new model" if facts.newest is None else f"new content from {facts.run_id}"
-        reasons = (Reason(Why.NEW if facts.newest is None else Why.CHANGED, first),
+        reasons = (Reason(Why.NEW if facts.newest is None else Why.CHANGED, first), *back,
                    *_hand_set_notes(facts, model, next_version))
         return _action(name, Kind.REGISTER, reasons, new_version=replace(new, reasons=tuple(r.text for r in reasons)))
     return _compare(name, model, facts)
@@ -166,7 +168,7 @@ def lineage(conn: sqlite3.Connection, run: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     for metric, value in conn.execute("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY step, rowid",
                                       (run["id"],)):
-        metrics[metric] = value
+        metrics[metric] = metric_value(value)
     return {"run_id": run["id"], "job": run["job"], "fingerprint": run["fingerprint"], "snapshot": run["snapshot"],
             "environment": run["environment"], "git": {key: run["git"].get(key) for key in GIT_LINEAGE},
             "metrics": metrics}

@@ -109,7 +109,7 @@ class Action:
     after: tuple[str, ...] = ()  # upstream jobs that run first in this apply
     work: RunWork | None = field(default=None, compare=False)  # a job's action
     new_version: NewVersion | None = field(default=None, compare=False)  # what a `register` records
-    error: str | None = None  # why a model action cannot be carried out
+    error: str | None = None  # why it cannot be carried out (a model action; a run whose base image is missing)
     sweep: SweepWork | None = field(default=None, compare=False)  # a `sweep` action's work
 
     @property

@@ -9,7 +9,8 @@ opened outlives `make_plan`: the Plan is a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
@@ -17,7 +18,7 @@ from runner.reconcile.decide import decide
 from runner.reconcile.fingerprint import Fingerprint, make_fingerprint, outputs_digest
 from runner.reconcile.graph import dependencies, topological, with_upstream
 from runner.reconcile.models import plan_models
-from runner.reconcile.plan import History, Kind, Plan, RunRecord, RunWork
+from runner.reconcile.plan import Action, History, Kind, Plan, Reason, RunRecord, RunWork, Why
 from runner.reconcile.sweep_plan import decide_sweep, read_facts, sweep_work
 from runner.runs.store import RunStore
 from runner.spec.normal import normalised_job
@@ -52,6 +53,7 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
             action = decide_sweep(swept, read_facts(state.db, swept), forced=name in force, after=after)
         else:
             action = decide(work, forced=name in force, after=after)
+        action = blocked(action, facts.problem(spec.jobs[name]))
         if action.kind in (Kind.RUN, Kind.SWEEP):
             will_run.add(name)
         actions.append(action)
@@ -68,6 +70,7 @@ class Facts:
         self._snapshots: dict[str, Snapshot] = {}
         self._envs: dict[tuple[str | None, bool], EnvFingerprint] = {}
         self._data: dict[str, str] = {}
+        self._problems: dict[str | None, str] = {}  # docker env -> its base image problem
 
     def work(self, name: str, *, provisional: bool = False, params: dict[str, Any] | None = None) -> RunWork:
         """The job as it would run now. `provisional`: its upstream runs first, so the upstream
@@ -108,12 +111,26 @@ class Facts:
         if (name, docker) not in self._envs:
             from runner.envs import env_fingerprint
 
-            # Only docker jobs ask the daemon (for the base image's id): plan stays cheap without Docker.
-            from runner.envs.docker_client import base_image_id
-
             self._envs[(name, docker)] = env_fingerprint(self.spec, name, self.project.root, docker=docker,
-                                                         docker_base_id=base_image_id if docker else None)
+                                                         docker_base_id=self._base_id(name) if docker else None)
         return self._envs[(name, docker)]
+
+    def _base_id(self, env: str | None) -> Callable[[str], str]:
+        """The base image id hook of docker env `env`; it notes an image that is neither here nor pullable."""
+        # Only docker jobs ask the daemon (for the base image's id): plan stays cheap without Docker.
+        from runner.envs.docker_client import probe_base_image
+
+        def base_id(image: str) -> str:
+            found = probe_base_image(image)
+            if found.problem:
+                where = f"environments.{env}.docker.image" if env else "an environment with docker.image on the job"
+                self._problems[env] = f"{found.problem}; build or pull it, or set {where}"
+            return found.id
+        return base_id
+
+    def problem(self, job: Job) -> str | None:
+        """Why the job cannot start whatever the plan says (its docker base image is missing), or None."""
+        return self._problems.get(job.environment) if self.spec.compute_of(job).type == "docker" else None
 
     def data_digest(self, rel: str) -> str:
         if rel not in self._data:
@@ -139,6 +156,14 @@ class Facts:
 
     def warnings(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(w for snap in self._snapshots.values() for w in snap.warnings))
+
+
+def blocked(action: Action, problem: str | None) -> Action:
+    """A run action that cannot start: the problem is its last reason and its `error` (apply fails
+    the job before creating a run)."""
+    if problem is None or action.kind not in (Kind.RUN, Kind.SWEEP):
+        return action
+    return replace(action, reasons=(*action.reasons, Reason(Why.ERROR, problem)), error=problem)
 
 
 def upstream_digests(store: RunStore, job: Job) -> dict[str, str]:

@@ -13,12 +13,13 @@ reported as `failed` (apply exits 1); the other models go on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from runner.reconcile.models import decide_model, metadata_of, read_facts
 from runner.reconcile.plan import Action, Kind, Plan
 from runner.reconcile.results import ModelOutcome, RunOutcome
-from runner.registry.store import ModelStore
+from runner.registry.store import ModelStore, NewVersion
 from runner.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -76,8 +77,22 @@ def _carry_out(spec: Spec, state: State, registry: ModelStore, decision: Action,
         return ModelOutcome(name, "register", "failed", detail=f"model not touched: object {missing[0]} of run "
                             f"{new.run_id} is missing from the object store; rerun the job "
                             f"(`runner apply --force {model.job}`)")
-    version = registry.register(new, model.aliases, commit=commit)
+    version = registry.register(_with_framework_used(new, model.framework, state), model.aliases, commit=commit)
     return ModelOutcome(name, "register", "registered", version, reasons)
+
+
+def _with_framework_used(new: NewVersion, framework: str | None, state: State) -> NewVersion:
+    """The version's lineage with `framework_installed`: the version of the `framework` package
+    in the run's environment (beside the declared `framework_version`), when it can be known."""
+    if not framework:
+        return new
+    from runner.envs.installed import installed_version
+
+    from runner.runs.store import row_dict
+
+    run = row_dict(state.db, state.db.execute("SELECT * FROM runs WHERE id = ?", (new.run_id,)).fetchone()) or {}
+    used = installed_version((run.get("components") or {}).get("environment") or {}, framework)
+    return replace(new, lineage={**new.lineage, "framework_installed": used}) if used else new
 
 
 def _archive(registry: ModelStore, name: str, prune: bool, commit: str | None) -> ModelOutcome:

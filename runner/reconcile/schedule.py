@@ -78,6 +78,9 @@ class Scheduler:
         """What to run. A job planned "after" an upstream is decided again now, from the upstream
         outputs as they are after it ran (read here, in this thread: SQLite connections are per thread)."""
         assert action.work is not None
+        if action.error:  # known at plan time (a docker base image that is not there): no run is created
+            self._record(RunOutcome(action.target, None, "failed", detail=action.error))
+            return None
         if not action.after:
             return action.work, list(action.texts)
         fresh = redecide(action, upstream_digests(self.ctx.thread_store(), action.work.definition))
@@ -92,6 +95,9 @@ class Scheduler:
         """A sweep planned "after" its upstream gets its fingerprint now; one whose trials are all
         done (its upstream gave the same outputs as last time) has nothing to run."""
         assert action.sweep is not None
+        if action.error:  # known at plan time (a docker base image that is not there): no trial is created
+            self._record(RunOutcome(action.target, None, "failed", detail=action.error))
+            return None
         work = action.sweep
         if action.after:
             work = with_upstream(work, upstream_digests(self.ctx.thread_store(), work.base.definition))

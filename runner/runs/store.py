@@ -164,8 +164,16 @@ def _j(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _float(value: Any) -> float | None:
+def _float(value: Any) -> float | str | None:
+    """A metric value as stored: a float, or the text "NaN" (SQLite stores a NaN REAL as NULL;
+    infinities it keeps). Tracking's "NaN"/"Infinity"/"-Infinity" strings are numbers too."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return "NaN" if number != number else number
+
+
+def metric_value(stored: Any) -> float | None:
+    """A metric value as `_float` stored it, back as a float (NaN included)."""
+    return float("nan") if stored == "NaN" else stored

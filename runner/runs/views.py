@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
-from runner.runs.store import ACTIVE, RunStore, row_dict
+from runner.runs.paths import line_rewriter, rewrite_bytes
+from runner.runs.store import ACTIVE, RunStore, metric_value, row_dict
 
 if TYPE_CHECKING:
     from runner.state import State
@@ -65,7 +68,7 @@ def metrics(state: State, run_id: str) -> dict[str, list[dict[str, Any]]]:
                                 (run_id,)).fetchall()
     series: dict[str, list[dict[str, Any]]] = {}
     for name, step, value, time in rows:
-        series.setdefault(name, []).append({"step": step, "value": value, "time": time})
+        series.setdefault(name, []).append({"step": step, "value": metric_value(value), "time": time})
     return series
 
 
@@ -82,6 +85,35 @@ def read_log(state: State, run: dict[str, Any]) -> bytes:
         if rel == "logs/std_log.txt":
             return state.objects.read_bytes(digest)
     return b""
+
+
+def shown_log(state: State, run: dict[str, Any]) -> bytes:
+    """The run's log as `runs logs` shows it: paths of the staged code read as the project's."""
+    return rewrite_bytes(read_log(state, run), log_rewriter(state, run))
+
+
+def log_rewriter(state: State, run: dict[str, Any]) -> Callable[[str], str]:
+    """The display rewrite of run `run`'s output lines (see runner.runs.paths)."""
+    run_dir = str(state.root / "runs" / run["id"])
+    return line_rewriter((run_dir, os.path.realpath(run_dir)), staged_code(run), snapshot_files(state, run["snapshot"]))
+
+
+def staged_code(run: dict[str, Any]) -> str:
+    """The project-relative code folder the run's snapshot was taken from."""
+    return str(((run.get("components") or {}).get("job") or {}).get("code") or ".")
+
+
+def snapshot_files(state: State, digest: str | None) -> frozenset[str] | None:
+    """The paths of a snapshot; None when its manifest is gone (gc'd): every staged path is rewritten."""
+    if not digest:
+        return None
+    from runner.snapshot import load_manifest
+    from runner.state.objects import ObjectError
+
+    try:
+        return frozenset(entry.path for entry in load_manifest(state, digest))
+    except ObjectError:
+        return None
 
 
 def download(state: State, ref: str, dest: Path) -> list[Path]:
@@ -113,7 +145,12 @@ def diff(state: State, a: str, b: str) -> dict[str, Any]:
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+    return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if not _same(old.get(k), new.get(k))}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to NaN (a metric that stayed NaN did not change)."""
+    return a == b or (a != a and b != b)
 
 
 def _snapshot_diff(state: State, old: str | None, new: str | None) -> dict[str, list[str]]:

@@ -109,16 +109,62 @@ def _one(path: Path_, on_key: bool, errors: list[dict[str, Any]], doc: Located) 
         return doc.key_mark(parent), (*parent, field), f"missing required field {quoted(field)}"
     if kind == "extra_forbidden":
         path = path if path and path[-1] == first["loc"][-1] else (*path, first["loc"][-1])
-        return doc.key_mark(path), path, _unknown_key(path)
+        return doc.key_mark(path), path, flow_split(doc, path, "unknown key") or _unknown_key(path)
     value = _value_at(doc.data, path)
     if on_key:
         return doc.key_mark(path), path, _bad_key(path, first)
+    if path == ("version",) and kind == "literal_error":
+        return doc.value_mark(path), path, _version(value)
+    if value is None and path and isinstance(path[-1], str) and any(e["type"] in MAPPING_ERRORS for e in errors):
+        return doc.key_mark(path), path, _empty(path[-1])
     if all(e["type"] in TYPE_WORDS for e in errors):
-        return doc.value_mark(path), path, _wrong_type(errors, value)
+        split = flow_split(doc, path, "no value for") if value is None else None
+        return doc.value_mark(path), path, split or _wrong_type(errors, value)
     # a whole-mapping problem (e.g. "command or script") reads best at the mapping's key
     mark = doc.key_mark(path) if isinstance(value, dict) else doc.value_mark(path)
     chosen = next((e for e in errors if e["type"] not in TYPE_WORDS), first)
     return mark, path, _plain(chosen, value, path)
+
+
+MAPPING_ERRORS = ("dict_type", "model_type", "model_attributes_type")
+# What an empty mapping section lacks: `models:` with nothing under it.
+ITEMS = {"environments": "an environment", "computes": "a compute", "datasets": "a dataset", "jobs": "a job",
+         "models": "a model", "params": "a param", "inputs": "an input", "tags": "a tag", "variables": "a variable",
+         "secrets": "a secret", "properties": "a property", "resources": "a resource", "build_args": "a build arg",
+         "args": "an argument"}
+
+
+def _empty(key: str) -> str:
+    """`models: is empty; remove it or add a model`: a key written with nothing under it reads as null."""
+    item = ITEMS.get(key)
+    return f"{key}: is empty; remove it or " + (f"add {item}" if item else "give it a value")
+
+
+def _version(value: Any) -> str:
+    """Which train.yaml versions this runner reads, for a `version:` it does not."""
+    from runner import __version__
+
+    readable = [str(v) for v in typing.get_args(Spec.model_fields["version"].annotation)]
+    reads = f"runner {__version__} reads train.yaml version {' and '.join(readable)}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (f"version {value} is not one this runner reads: {reads} "
+                f"(upgrade runner, or write the file for version {readable[-1]})")
+    return f"expected version {' or '.join(readable)} ({reads}), got {describe(value)}"
+
+
+def flow_split(doc: Located, path: Path_, lead: str) -> str | None:
+    """The message for a key that a comma cut off the value before it in a flow mapping, or None."""
+    split = doc.flow_splits.get(tuple(path))
+    if split is None:
+        return None
+    key, start, end = split
+    meant = doc.text[start:end]
+    if "\n" in meant or len(meant) > 200:
+        return None
+    cut = meant.partition(",")[0]
+    quoted_value = f'"{meant}"' if "'" in meant and '"' not in meant else "'" + meant.replace("'", "''") + "'"
+    return (f"{lead} {quoted(path[-1])}: a comma inside a flow mapping {{...}} splits the value, so {key}: "
+            f"ends at {cut!r}; quote the whole value: {key}: {quoted_value}")
 
 
 def _unknown_key(path: Path_) -> str:

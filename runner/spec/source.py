@@ -48,6 +48,10 @@ class Located:
     keys: dict[Path_, Mark] = field(default_factory=dict)
     values: dict[Path_, tuple[Mark, Mark]] = field(default_factory=dict)
     problems: list[tuple[Mark, Path_, str]] = field(default_factory=list)
+    # A key with no value in a flow mapping `{…}` right after a plain value: most likely a comma in
+    # that value split it (`{command: python -c "import a, b"}`). By the key's path: the key before
+    # it and where the whole text, as meant, starts and ends.
+    flow_splits: dict[Path_, tuple[str, int, int]] = field(default_factory=dict)
     line_starts: list[int] = field(default_factory=list, repr=False)  # where each line starts
 
     def key_mark(self, path: Path_) -> Mark:
@@ -151,6 +155,11 @@ def _compose(text: str, doc: Located) -> Any:
     except YAMLError as exc:
         doc.problems.append((Mark(1, 1, 0), (), f"YAML syntax error: {one_line(str(exc))}"))
     return None
+
+
+def _bare(node: Any) -> bool:
+    """A key written alone in a flow mapping (`{a: 1, b}`): its value is an empty plain scalar."""
+    return isinstance(node, ScalarNode) and node.value == "" and node.style is None
 
 
 def one_line(message: str) -> str:
@@ -263,10 +272,21 @@ class _Builder:
         self.doc.values[path] = self.spans[id(node)]
         result: dict[str, Any] = {}
         first: dict[str, Mark] = {}
+        before: tuple[str, Any] | None = None  # the previous pair, when its value is a plain scalar
+        splits: list[Path_] = []  # the bare keys found after it
         for key_node, value_node in pairs:
             key = self._key(key_node, path)
             if key is None:
+                before = None
                 continue
+            if node.flow_style and before is not None and _bare(value_node):
+                self.doc.flow_splits[(*path, key)] = (before[0], before[1].start_mark.index, key_node.end_mark.index)
+                for cut in splits:  # `{command: a, b, c}`: each piece's message shows the whole value
+                    self.doc.flow_splits[cut] = (*self.doc.flow_splits[cut][:2], key_node.end_mark.index)
+                splits.append((*path, key))
+            else:
+                plain = isinstance(value_node, ScalarNode) and value_node.style is None and value_node.value
+                before, splits = ((key, value_node) if plain else None), []
             if key in first:
                 self._problem(key_node, (*path, key), f"duplicate key {quoted(key)} (first defined at line {first[key].line})")
                 continue

@@ -18,6 +18,9 @@ from runner.atomic import atomic_write
 from runner.errors import RunnerError
 from runner.project import Project
 
+# runner's name on the package index (`runner` there is an unrelated project).
+DISTRIBUTION = "train-runner"
+
 PROVIDERS = {"github": ".github/workflows/runner.yml", "gitlab": ".gitlab-ci.yml"}
 
 
@@ -53,7 +56,7 @@ def render_ci(project: Project, provider: str, top: Path) -> str:
              if project.state_dir.resolve().is_relative_to(top) else f"{inside}/.runner")
     return env.get_template(f"{provider}.yml.j2").render(
         version=__version__, python=f"{sys.version_info.major}.{sys.version_info.minor}",
-        install=f"runner=={__version__}", project_dir=inside, state_dir=_clean(state))
+        install=f"{DISTRIBUTION}=={__version__}", project_dir=inside, state_dir=_clean(state))
 
 
 def _clean(path: str) -> str:

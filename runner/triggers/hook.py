@@ -43,6 +43,9 @@ class HookState:
     # This project's hook, kept as the chained one by another hook (a second runner project
     # in the same repository installed with --force): it still runs on every commit.
     behind: Path | None = None
+    # Why the hook at `path` does nothing: runner's hook naming a project folder or an
+    # interpreter that is gone (the project or its venv moved). Install replaces it.
+    problem: str | None = None
 
     @property
     def installed(self) -> bool:
@@ -50,8 +53,8 @@ class HookState:
 
     def as_json(self) -> dict[str, object]:
         return {"path": str(self.path), "installed": self.installed,
-                "other_hook": self.exists and not self.ours,
-                "chained": str(self.chained) if self.chained else None}
+                "other_hook": self.exists and not self.ours and self.problem is None,
+                "chained": str(self.chained) if self.chained else None, "problem": self.problem}
 
 
 def hook_state(project: Project) -> HookState:
@@ -60,7 +63,38 @@ def hook_state(project: Project) -> HookState:
     ours = _is_ours(path, project)
     behind = chained if not ours and _is_ours(chained, project) else None
     return HookState(path, path.exists() or path.is_symlink(), ours, chained if ours and chained.exists() else None,
-                     behind)
+                     behind, stale(behind or path, project))
+
+
+def stale(path: Path, project: Project) -> str | None:
+    """Why runner's hook at `path` would do nothing, or None (not runner's hook, or a working one)."""
+    fields = _recorded(path)
+    if fields is None:
+        return None
+    where, python = fields.get("runner-project"), fields.get("runner-python")
+    if where and not os.path.isdir(where):
+        return (f"the hook applies the project at {where}, which no longer exists (moved?): it does nothing; "
+                f"run `runner hook install` here to point it at {project.root}")
+    if where == str(project.root) and python and not os.access(python, os.X_OK):
+        return (f"the hook starts {python}, which no longer exists: it does nothing; "
+                f"run `runner hook install` with the runner you use now")
+    return None
+
+
+def _recorded(path: Path) -> dict[str, str] | None:
+    """The `# runner-...: value` lines of runner's hook at `path`; None when it is not runner's."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    if MARKER not in lines:
+        return None
+    found = {}
+    for line in lines:
+        key, sep, value = line.removeprefix("# ").partition(": ")
+        if line.startswith("# runner-") and sep:
+            found[key] = value
+    return found
 
 
 def install(project: Project, *, force: bool = False) -> HookState:
@@ -69,7 +103,7 @@ def install(project: Project, *, force: bool = False) -> HookState:
     chained = state.path.with_name(HOOK + CHAINED_SUFFIX)
     if state.behind is not None:
         return state  # already installed, run by the hook in front of it
-    if state.exists and not state.ours:
+    if state.exists and not state.ours and state.problem is None:
         if not force:
             raise HookError(f"{state.path} already exists and is not runner's hook for this project: "
                             f"rerun with `runner hook install --force` to keep it and run it before runner's")
@@ -110,9 +144,23 @@ def render_hook(project: Project, *, chained: bool) -> str:
     env.filters["q"] = shlex.quote
     spec = project.spec_file.relative_to(project.root) if project.spec_file.parent == project.root else None
     spec_args = f" -f {shlex.quote(str(spec))}" if spec is not None and str(spec) != SPEC_NAME else ""
+    try:
+        inside = project.root.resolve().relative_to(hooks_top(project.root)).as_posix()
+    except ValueError:
+        inside = "."
     return env.get_template(f"{HOOK}.j2").render(
         marker=MARKER, project=str(project.root), python=sys.executable, chained=chained,
-        chained_suffix=CHAINED_SUFFIX, spec_args=spec_args)
+        chained_suffix=CHAINED_SUFFIX, spec_args=spec_args, inside=inside)
+
+
+def hooks_top(root: Path) -> Path:
+    """The repository's top folder (the hook's working folder)."""
+    from runner.git.repo import RefError, repository_top
+
+    try:
+        return repository_top(root)
+    except RefError:
+        return root.resolve()
 
 
 def hooks_dir(root: Path) -> Path:

@@ -131,14 +131,18 @@ class _InFlight:
     def alive(self) -> bool:
         return self.thread.is_alive()
 
-    def stop(self, reason: str) -> None:
-        """Cancel every run and wait until they ended (Ctrl-C meanwhile does not cut it short)."""
+    def stop(self, reason: str) -> list[str]:
+        """Cancel every run and wait until they ended (Ctrl-C meanwhile does not cut it short);
+        returns the ids of the runs that were running."""
+        with self.cancelled.lock:
+            running = list(self.cancelled.handles)
         self.cancelled.cancel_all(reason)
         while self.thread.is_alive():
             try:
                 self.thread.join(0.2)
             except KeyboardInterrupt:
                 continue
+        return running
 
 
 class Watcher:
@@ -149,6 +153,7 @@ class Watcher:
         self.debouncer = Debouncer(debounce)
         self.filter = PathFilter(project.root, project.state_dir, project.spec_file)
         self.inflight: _InFlight | None = None
+        self.canceled: list[str] = []  # the runs that were running when it stopped
 
     def run(self) -> int:
         """Watch until Ctrl-C; returns 130."""
@@ -166,7 +171,7 @@ class Watcher:
         finally:
             observer.stop()
             if self.inflight is not None:
-                self.inflight.stop("canceled")
+                self.canceled = self.inflight.stop("canceled")
             observer.join(timeout=5)
         return 130
 

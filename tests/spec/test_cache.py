@@ -21,8 +21,8 @@ from runner.spec.normal import normalised_job
 from runner.spec.types import Spec
 from runner.state import open_state
 from runner.state.cachefile import MAGIC, write_cache
+from tests.example_copy import committed_example
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def answers(spec: Any, root: Path) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def both(project_dir: Path, spec_file: str = "train.yaml") -> tuple[Any, Any]:
 
 
 def test_example_specs_read_back_the_same(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "example-project", tmp_path / "ex", ignore=shutil.ignore_patterns(".runner"))
+    committed_example(tmp_path / "ex")
     for spec_file in ("train.yaml", "train.docker.yaml"):
         full, cached = both(tmp_path / "ex", spec_file)
         assert answers(cached, tmp_path / "ex") == answers(full, tmp_path / "ex"), spec_file
@@ -94,7 +94,7 @@ def test_any_spec_reads_back_the_same(tmp_path: Path, params: dict[str, Any], ba
 
 
 def test_a_cache_hit_needs_neither_pydantic_nor_the_yaml_parser(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "example-project", tmp_path / "ex", ignore=shutil.ignore_patterns(".runner"))
+    committed_example(tmp_path / "ex")
     both(tmp_path / "ex")
     code = ("import sys\nfrom runner.project import find_project\nfrom runner.spec import load\n"
             f"spec = load(find_project({str(tmp_path / 'ex')!r}))\n"

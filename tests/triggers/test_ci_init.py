@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,43 @@ def test_unknown_provider(project: ProjectDir, cli: Any) -> None:
     done = cli("ci", "init", "--provider", "jenkins", "-C", project.root)
 
     assert done.code == 1 and "choose one of github, gitlab" in done.err
+
+
+# The distribution is train-runner (`runner` on the index is an unrelated 2013 project): each
+# template installs it at runner's own version, through one variable a git URL or a wheel can replace.
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+def test_template_installs_train_runner_at_this_version(project: ProjectDir, cli: Any, provider: str) -> None:
+    from runner import __version__
+
+    project.gen({"train.yaml": SPEC})
+    assert cli("ci", "init", "--provider", provider, "-C", project.root).code == 0
+    path = ".github/workflows/runner.yml" if provider == "github" else ".gitlab-ci.yml"
+    text = (project.root / path).read_text()
+
+    doc = yaml.safe_load(text)
+    if provider == "github":
+        steps = doc["jobs"]["apply"]["steps"]
+        installs = [step for step in steps if "pip install" in str(step.get("run", ""))]
+        assert len(installs) == 1 and installs[0]["env"] == {"RUNNER_INSTALL": "${{ vars.RUNNER_INSTALL }}"}
+        commands = [installs[0]["run"]]
+    else:
+        commands = [line for line in doc["runner-apply"]["before_script"] if "pip install" in line]
+    assert commands == [f'python -m pip install "${{RUNNER_INSTALL:-train-runner=={__version__}}}"']
+    assert "runner==" not in text.replace("train-runner==", "")
+    assert "RUNNER_INSTALL" in text and "git+https://" in text and ".whl" in text  # the documented override
+    # What the shell hands pip, with and without the variable (GitHub passes an unset one as empty).
+    echo = commands[0].replace("python -m pip install", "printf %s")
+    for value, installed in (("", f"train-runner=={__version__}"), ("./w/train_runner.whl", "./w/train_runner.whl")):
+        done = subprocess.run(["sh", "-c", echo], env={"PATH": os.environ["PATH"], "RUNNER_INSTALL": value},
+                              capture_output=True, text=True, check=True)
+        assert done.stdout == installed
+
+
+def test_distribution_is_train_runner() -> None:
+    import tomllib
+
+    meta = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == "train-runner"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for line in ("pip install train-runner", "pipx install train-runner", "uv tool install train-runner"):
+        assert line in readme

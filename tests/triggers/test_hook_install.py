@@ -36,7 +36,8 @@ def test_install_and_uninstall_without_an_existing_hook(project: ProjectDir) -> 
     assert done.returncode == 0, done.stderr
     assert MARKER in hook.read_text()
     assert hook.stat().st_mode & stat.S_IXUSR
-    assert _status(root)["hook"] == {"path": str(hook), "installed": True, "other_hook": False, "chained": None}
+    assert _status(root)["hook"] == {"path": str(hook), "installed": True, "other_hook": False, "chained": None,
+                                     "problem": None}
     assert run_console("hook", "install", "-C", root).returncode == 0  # again: an update, not a conflict
 
     done = run_console("hook", "uninstall", "-C", root)
@@ -155,3 +156,57 @@ def test_two_projects_in_one_repository(project: ProjectDir) -> None:
     gone = run_console("hook", "uninstall", "-C", a)
     assert gone.returncode == 0 and not (hooks / f"post-commit{CHAINED_SUFFIX}").exists()
     assert _status(a)["hook"]["installed"] is False and _status(b)["hook"]["installed"] is True
+
+
+# -- a moved project or interpreter (issue 18, item 10) ---------------------------------
+
+def _launcher_log(root: Path) -> str:
+    log = root / ".runner" / "hooks" / "launcher.log"
+    return log.read_text() if log.exists() else ""
+
+
+def test_a_gone_interpreter_is_named_by_status_and_the_log(project: ProjectDir) -> None:
+    root = _project(project)
+    assert run_console("hook", "install", "-C", root).returncode == 0
+    hook = root / ".git" / "hooks" / "post-commit"
+    lines = [("python=/gone/venv/bin/python" if line.startswith("python=") else
+              "# runner-python: /gone/venv/bin/python" if line.startswith("# runner-python: ") else line)
+             for line in hook.read_text().splitlines()]
+    hook.write_text("\n".join(lines) + "\n")
+
+    project.gen({"f": "2"})
+    sha = project.commit("not applied")
+    status = _status(root)
+    shown = run_console("hook", "status", "-C", root).stdout
+
+    assert status["applies"] == []
+    assert "the hook starts /gone/venv/bin/python, which no longer exists" in str(status["hook"]["problem"])
+    assert "does nothing" in shown and "/gone/venv/bin/python" in shown and "runner hook install" in shown
+    assert f"commit {sha} not applied: the interpreter /gone/venv/bin/python is gone" in _launcher_log(root)
+
+    assert run_console("hook", "install", "-C", root).returncode == 0  # reinstalling fixes it
+    assert _status(root)["hook"]["problem"] is None
+
+
+def test_a_moved_repository_is_named_and_install_replaces_the_stale_hook(project: ProjectDir, tmp_path: Path) -> None:
+    old = _project(project)
+    assert run_console("hook", "install", "-C", old).returncode == 0
+    moved = tmp_path / "moved"
+    os.rename(old, moved)
+
+    (moved / "f").write_text("2")
+    git(moved, "add", "-A")
+    git(moved, "commit", "-q", "-m", "after the move")
+    sha = git(moved, "rev-parse", "HEAD")
+    status = _status(moved)
+
+    assert status["applies"] == [] and status["hook"]["installed"] is False
+    assert status["hook"]["other_hook"] is False
+    assert f"the hook applies the project at {old}, which no longer exists" in str(status["hook"]["problem"])
+    assert f"commit {sha} not applied: the project folder {old} is gone" in _launcher_log(moved)
+
+    done = run_console("hook", "install", "-C", moved)  # no --force needed, nothing chained
+
+    assert done.returncode == 0, done.stderr
+    after = _status(moved)["hook"]
+    assert after["installed"] is True and after["problem"] is None and after["chained"] is None

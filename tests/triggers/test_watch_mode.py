@@ -235,3 +235,55 @@ def test_a_save_by_rename_names_the_file_not_the_temp() -> None:
     debouncer.touch("/p/src/sedX1y2Z3")
     debouncer.touch("/p/src/a.py", instead_of="/p/src/sedX1y2Z3")
     assert debouncer.wait(5) == ["/p/src/.a.py.swp", "/p/src/a.py"]
+
+
+# -- what watch prints (issue 18, item 9) ------------------------------------------------
+
+MODEL_SPEC = """
+version: 1
+jobs:
+  a:
+    code: a
+    script: job.py
+models:
+  m: {job: a, path: outputs/m.txt, tags: {stage: one}}
+"""
+WRITES = "import os\nopen(os.path.join(os.environ['RUNNER_OUTPUTS'], 'm.txt'), 'w').write('{n}')\n"
+
+
+@pytest.mark.slow
+def test_model_registrations_and_updates_are_printed(project: ProjectDir, watching: list[Watch]) -> None:
+    project.gen({"train.yaml": MODEL_SPEC, "a": {"job.py": WRITES.format(n=1)}})
+    project.commit()
+    root = project.root
+    watch = _start(watching, root)
+    poll(lambda: watch.saw("✓ model:m version 1 registered"), what="the registration line")
+
+    (root / "train.yaml").write_text(MODEL_SPEC.replace("stage: one", "stage: two"))
+    poll(lambda: watch.saw("✓ model:m version 1 updated"), what="the update line")
+
+    assert watch.saw("→ register model:m: after a"), watch.output()
+    assert watch.interrupt() == 130
+
+
+@pytest.mark.slow
+def test_stopping_with_nothing_running_does_not_claim_a_cancel(project: ProjectDir, watching: list[Watch]) -> None:
+    root = _two_jobs(project)
+    watch = _start(watching, root)
+    poll(lambda: find_run(root, "a-1", "completed") and find_run(root, "b-1", "completed"), what="first runs")
+
+    assert watch.interrupt() == 130
+    assert watch.lines[-1] == "stopped (nothing was running)", watch.output()
+    assert not watch.saw("canceled")
+
+
+@pytest.mark.slow
+def test_stopping_a_run_names_it(project: ProjectDir, watching: list[Watch]) -> None:
+    root = _two_jobs(project)
+    (root / "a" / "job.py").write_text(SLOW)
+    watch = _start(watching, root, "a")
+    pid_file = root / ".runner" / "runs" / "a-1" / "outputs" / "pid"
+    poll(lambda: pid_file.exists() and pid_file.read_text(), what="the run's pid")
+
+    assert watch.interrupt() == 130
+    assert watch.lines[-1] == "stopped: runs in flight were canceled (a-1)", watch.output()
