@@ -115,12 +115,31 @@ class Input(SpecValue):
     job: str | None
 
 
+class Distribution(SpecValue):
+    """One job as many cooperating processes (runner.compute.ranks lays out their ranks)."""
+
+    __slots__ = ("type", "nodes", "processes_per_node", "workers", "parameter_servers", "chief")  # noqa: RUF023
+    DEFAULTS = {"nodes": 1, "processes_per_node": 1, "workers": 1, "parameter_servers": 0, "chief": False}
+    type: str  # pytorch | mpi | tensorflow
+    nodes: int
+    processes_per_node: int
+    workers: int
+    parameter_servers: int
+    chief: bool
+
+    @property
+    def world_size(self) -> int:
+        if self.type == "tensorflow":
+            return self.workers + self.parameter_servers + (1 if self.chief else 0)
+        return self.nodes * self.processes_per_node
+
+
 class Job(SpecValue):
     __slots__ = ("code", "command", "script", "args", "params", "inputs", "environment", "compute",  # noqa: RUF023
-                 "needs", "timeout", "retries", "experiment", "tags", "description")
+                 "needs", "timeout", "retries", "experiment", "tags", "description", "distribution")
     DEFAULTS = {"code": ".", "command": None, "script": None, "args": None, "params": {}, "inputs": {},
                 "environment": None, "compute": "local", "needs": (), "timeout": None, "retries": 0,
-                "experiment": None, "tags": {}, "description": None}
+                "experiment": None, "tags": {}, "description": None, "distribution": None}
     code: str
     command: str | None
     script: str | None
@@ -135,6 +154,7 @@ class Job(SpecValue):
     experiment: str | None
     tags: dict[str, str]
     description: str | None
+    distribution: Distribution | None
 
 
 class Resources(SpecValue):
@@ -199,4 +219,4 @@ class Spec(SpecValue):
 
 # Every class above by name: the spec cache stores a value as its class name and fields.
 CLASSES: dict[str, type[SpecValue]] = {cls.__name__: cls for cls in (
-    DockerSpec, Environment, Compute, Dataset, Input, Job, Resources, Model, SnapshotLimits, Spec)}
+    DockerSpec, Environment, Compute, Dataset, Input, Distribution, Job, Resources, Model, SnapshotLimits, Spec)}
