@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:
-    from runner.spec.types import Compute
+    from runner.compute.ranks import RankedProcess
+    from runner.spec.types import Compute, Distribution
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    distribution: Distribution | None = None  # set: start a `ProcessGroup` of ranks, not one process
 
 
 LineSink = Callable[[str], None]
@@ -47,6 +49,34 @@ class Handle(Protocol):
 class Target(Protocol):
     def prepare(self, launch: Launch) -> None: ...
 
-    def start(self, launch: Launch, on_line: LineSink) -> Handle: ...
+    def start(self, launch: Launch, on_line: LineSink) -> Handle:
+        """One process; a `ProcessGroup` when `launch.distribution` is set."""
 
     def collect(self, launch: Launch) -> None: ...
+
+
+class ProcessGroup(Protocol):
+    """A distributed run: one Handle over many ranked processes (runner.compute.group does the
+    bookkeeping for any compute that can start processes and read their output).
+
+    A target that runs distributed jobs lays out `runner.compute.ranks.rank_table` with its
+    own hosts and ports (local: 127.0.0.1 and free ports; docker: the node containers' names;
+    a cluster: its nodes) and starts each entry with the launch's argv and env plus the
+    entry's env. The handle's contract, whatever the compute:
+    - each rank's lines go through `runner.compute.output.RunOutput` (logs/rank-N.txt, the
+      merged std_log.txt and sink prefixed `[rank N]`);
+    - when a rank exits non-zero the others are stopped within 10 s and `reason` says
+      `rank N exited with CODE`; `wait` returns that code (0 when every rank exited 0);
+    - `cancel` (timeout, Ctrl-C, SIGTERM, supersede) stops every rank and returns when
+      nothing of the group is left (processes, containers, networks);
+    - `pgid` (a host process group holding every rank) or labels let a later apply remove
+      what a dead runner left behind.
+    """
+
+    pgid: int | None
+    reason: str | None
+    ranks: list[RankedProcess]
+
+    def wait(self, timeout: float | None) -> int | None: ...
+
+    def cancel(self) -> None: ...

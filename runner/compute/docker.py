@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runner.compute.base import Launch, LineSink
+from runner.compute.base import Handle, Launch, LineSink
 from runner.compute.docker_opts import container_options
 from runner.errors import RunnerError
 
@@ -73,7 +73,11 @@ class DockerTarget:
         if not launch.image:
             raise DockerRunError(f"job {launch.job}: a docker compute needs an environment image")
 
-    def start(self, launch: Launch, on_line: LineSink) -> DockerHandle:
+    def start(self, launch: Launch, on_line: LineSink) -> DockerHandle | Handle:
+        if launch.distribution is not None:
+            from runner.compute.docker_group import start_docker_group
+
+            return start_docker_group(launch, on_line)
         from runner.envs import tracking_shim
         from runner.envs.docker_client import docker_client
 
@@ -113,19 +117,17 @@ def _start_error(launch: Launch, exc: Exception) -> RunnerError:
 
 def _pump(container: Any, launch: Launch, on_line: LineSink) -> None:
     """Copy the container's output to logs/std_log.txt (bytes as they are) and, line by line, to the sink."""
-    pending = b""
-    with open(launch.log_path, "ab", buffering=0) as log:
-        try:
-            for chunk in container.logs(stream=True, follow=True):
-                log.write(chunk)
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    on_line(raw.decode("utf-8", errors="replace").rstrip("\r"))
-        except docker_errors():  # the container was removed while we read (cancel): keep what we have
-            pass
-    if pending:
-        on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
+    from runner.compute.output import single
+
+    output, feeder = single(launch.log_path, on_line)
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            feeder.feed(chunk)
+    except docker_errors():  # the container was removed while we read (cancel): keep what we have
+        pass
+    finally:
+        feeder.close()
+        output.close()
 
 
 def _remove(container: Any) -> None:

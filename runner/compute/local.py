@@ -9,7 +9,7 @@ import threading
 import time
 from typing import IO
 
-from runner.compute.base import Launch, LineSink
+from runner.compute.base import Handle, Launch, LineSink
 
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL, so a script can save what it has
 
@@ -61,7 +61,11 @@ class LocalTarget:
     def prepare(self, launch: Launch) -> None:
         return None
 
-    def start(self, launch: Launch, on_line: LineSink) -> LocalHandle:
+    def start(self, launch: Launch, on_line: LineSink) -> LocalHandle | Handle:
+        if launch.distribution is not None:
+            from runner.compute.local_group import start_local_group
+
+            return start_local_group(launch, on_line)
         env = dict(launch.env)
         if launch.bin_dir:
             env["PATH"] = launch.bin_dir + os.pathsep + env.get("PATH", os.defpath)
@@ -78,8 +82,13 @@ class LocalTarget:
 
 def tee(stream: IO[bytes], launch: Launch, on_line: LineSink) -> None:
     """Copy the run's output to logs/std_log.txt (bytes as they are) and to the sink (as text)."""
-    with open(launch.log_path, "ab", buffering=0) as log:
+    from runner.compute.output import single
+
+    output, feeder = single(launch.log_path, on_line)
+    try:
         for raw in iter(stream.readline, b""):
-            log.write(raw)
-            on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-    stream.close()
+            feeder.feed(raw)
+        feeder.close()
+    finally:
+        output.close()
+        stream.close()

@@ -1,0 +1,96 @@
+"""Where a run's output goes: logs/std_log.txt, logs/rank-N.txt and the terminal sink.
+
+Every target (a local process, a container, a group of ranks) sends what its processes
+print through one `RunOutput`; it is the one place that writes run logs, so anything
+done to every line (e.g. masking secrets) belongs in `RunOutput._write` and `_emit`.
+
+- a single process: its bytes go to std_log.txt as they are, its lines to the sink;
+- a rank of a group: each line goes to logs/rank-N.txt as it is, to std_log.txt and to
+  the sink prefixed `[rank N] ` (the merged stream);
+- a launcher's own text (mpirun's messages): to std_log.txt and the sink, unprefixed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import BinaryIO, Callable, Union
+
+LineSink = Callable[[str], None]
+LAUNCHER = "launcher"
+Source = Union[int, str, None]  # a rank, LAUNCHER, or None for a job's single process
+
+
+def rank_log_name(rank: int) -> str:
+    return f"rank-{rank}.txt"
+
+
+class RunOutput:
+    def __init__(self, log_path: Path, on_line: LineSink) -> None:
+        self.log_path, self.on_line = log_path, on_line
+        self.lock = threading.Lock()
+        self.files: dict[Path, BinaryIO] = {}
+
+    def stream(self, source: Source) -> Stream:
+        """A feeder for one source's bytes, in the order they came."""
+        return Stream(self, source)
+
+    def _write(self, path: Path, data: bytes) -> None:
+        with self.lock:
+            handle = self.files.get(path)
+            if handle is None:
+                handle = self.files[path] = open(path, "ab", buffering=0)
+            handle.write(data)
+
+    def _emit(self, text: str) -> None:
+        self.on_line(text)
+
+    def raw(self, data: bytes) -> None:
+        """A single process's bytes, as they are, into std_log.txt."""
+        self._write(self.log_path, data)
+
+    def line(self, source: Source, raw: bytes) -> None:
+        """One line (without its newline) of a rank or a launcher; a single process's line to the sink."""
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if isinstance(source, int):
+            self._write(self.log_path.parent / rank_log_name(source), raw + b"\n")
+            self._write(self.log_path, f"[rank {source}] ".encode() + raw + b"\n")
+            self._emit(f"[rank {source}] {text}")
+        elif source == LAUNCHER:
+            self._write(self.log_path, raw + b"\n")
+            self._emit(text)
+        else:
+            self._emit(text)
+
+    def close(self) -> None:
+        with self.lock:
+            for handle in self.files.values():
+                handle.close()
+            self.files.clear()
+
+
+class Stream:
+    """Splits one source's chunks into lines (a partial line waits for the rest)."""
+
+    def __init__(self, output: RunOutput, source: Source) -> None:
+        self.output, self.source = output, source
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.source is None:
+            self.output.raw(chunk)
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for raw in lines:
+            self.output.line(self.source, raw)
+
+    def close(self) -> None:
+        if self.pending:  # a last line without its newline (a rank's still gets one in the logs)
+            self.output.line(self.source, self.pending)
+            self.pending = b""
+
+
+def single(log_path: Path, on_line: LineSink) -> tuple[RunOutput, Stream]:
+    """The output of a job's one process."""
+    output = RunOutput(log_path, on_line)
+    return output, output.stream(None)
