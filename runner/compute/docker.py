@@ -164,4 +164,16 @@ def remove_orphans(state_root: Path, run_ids: list[str]) -> list[str]:
         if (container.labels or {}).get(RUN_LABEL) in wanted:
             _remove(container)
             removed.append(container.id)
+    _remove_networks(state_root, wanted)
     return removed
+
+
+def _remove_networks(state_root: Path, wanted: set[str]) -> None:
+    """The per-run networks of distributed runs (runner.compute.docker_group), once their containers are gone."""
+    from runner.envs.docker_client import docker_client
+
+    with contextlib.suppress(*docker_errors()):
+        for network in docker_client().networks.list(filters={"label": [RUN_LABEL, f"{STATE_LABEL}={state_root}"]}):
+            if (network.attrs.get("Labels") or {}).get(RUN_LABEL) in wanted:
+                with contextlib.suppress(*docker_errors()):
+                    network.remove()
