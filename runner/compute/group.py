@@ -57,6 +57,8 @@ class Group:
         self.stopping = False
         self.stopper: threading.Thread | None = None
         self.cleaned = False
+        for entry in ranks:
+            output.add_rank(entry.rank)
         self.watchers = [threading.Thread(target=self._watch, args=(m,), daemon=True) for m in members]
         for watcher in self.watchers:
             watcher.start()

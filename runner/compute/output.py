@@ -35,6 +35,10 @@ class RunOutput:
         """A feeder for one source's bytes, in the order they came."""
         return Stream(self, source)
 
+    def add_rank(self, rank: int) -> None:
+        """Create the rank's log now: a rank that prints nothing still has one (`runs logs --rank N`)."""
+        self._write(self.log_path.parent / rank_log_name(rank), b"")
+
     def _write(self, path: Path, data: bytes) -> None:
         with self.lock:
             handle = self.files.get(path)

@@ -162,4 +162,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, chunk)
     );
     """,
+    # 7: the rank of each metric point (distributed jobs: every rank logs to the run; 0 otherwise)
+    """
+    ALTER TABLE metrics ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
