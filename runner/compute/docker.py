@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runner.compute.base import Handle, Launch, LineSink
+from runner.compute.base import Launch, LineSink
 from runner.compute.docker_opts import container_options
 from runner.errors import RunnerError
 
@@ -73,11 +73,7 @@ class DockerTarget:
         if not launch.image:
             raise DockerRunError(f"job {launch.job}: a docker compute needs an environment image")
 
-    def start(self, launch: Launch, on_line: LineSink) -> DockerHandle | Handle:
-        if launch.distribution is not None:
-            from runner.compute.docker_group import start_docker_group
-
-            return start_docker_group(launch, on_line)
+    def start(self, launch: Launch, on_line: LineSink) -> DockerHandle:
         from runner.envs import tracking_shim
         from runner.envs.docker_client import docker_client
 

@@ -20,13 +20,29 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from runner.compute.base import Launch, LineSink
-from runner.compute.docker import GRACE_SECONDS, DockerRunError, _remove, _start_error, docker_errors
+from runner.compute.base import Handle, Launch, LineSink
+from runner.compute.docker import (
+    GRACE_SECONDS,
+    DockerRunError,
+    DockerTarget,
+    _remove,
+    _start_error,
+    docker_errors,
+)
 from runner.compute.docker_opts import container_options, labels
 from runner.compute.group import Group
 from runner.compute.local_group import mpi_environment, mpi_table, mpirun_argv
 from runner.compute.output import LAUNCHER, RunOutput, Source
 from runner.compute.ranks import DEFAULT_PORT, mpi_wrapper, ports_needed, rank_table
+
+
+class DockerGroupTarget(DockerTarget):
+    """The docker target, with distributed launches started as one container per node."""
+
+    def start(self, launch: Launch, on_line: LineSink) -> Handle:
+        if launch.distribution is not None:
+            return start_docker_group(launch, on_line)
+        return super().start(launch, on_line)
 
 
 class ExecMember:

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import IO
 
-from runner.compute.base import Handle, Launch, LineSink
+from runner.compute.base import Launch, LineSink
 
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL, so a script can save what it has
 
@@ -61,11 +61,7 @@ class LocalTarget:
     def prepare(self, launch: Launch) -> None:
         return None
 
-    def start(self, launch: Launch, on_line: LineSink) -> LocalHandle | Handle:
-        if launch.distribution is not None:
-            from runner.compute.local_group import start_local_group
-
-            return start_local_group(launch, on_line)
+    def start(self, launch: Launch, on_line: LineSink) -> LocalHandle:
         env = dict(launch.env)
         if launch.bin_dir:
             env["PATH"] = launch.bin_dir + os.pathsep + env.get("PATH", os.defpath)

@@ -13,14 +13,23 @@ import socket
 import subprocess
 from collections.abc import Iterator
 
-from runner.compute.base import Launch, LineSink
+from runner.compute.base import Handle, Launch, LineSink
 from runner.compute.group import Group
-from runner.compute.local import kill_group
+from runner.compute.local import LocalTarget, kill_group
 from runner.compute.output import LAUNCHER, RunOutput, Source
 from runner.compute.ranks import RankedProcess, mpi_wrapper, ports_needed, rank_table, runner_variables
 from runner.errors import RunnerError
 
 MPI_PACKAGE = "openmpi-bin"
+
+
+class LocalGroupTarget(LocalTarget):
+    """The local target, with distributed launches started as process groups."""
+
+    def start(self, launch: Launch, on_line: LineSink) -> Handle:
+        if launch.distribution is not None:
+            return start_local_group(launch, on_line)
+        return super().start(launch, on_line)
 
 
 class ProcessMember:

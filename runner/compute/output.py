@@ -30,6 +30,7 @@ class RunOutput:
         self.log_path, self.on_line = log_path, on_line
         self.lock = threading.Lock()
         self.files: dict[Path, BinaryIO] = {}
+        self._write(log_path, b"")  # a run that prints nothing still has its (empty) log
 
     def stream(self, source: Source) -> Stream:
         """A feeder for one source's bytes, in the order they came."""
