@@ -267,3 +267,19 @@ def test_outputs_are_shared_by_the_ranks(project, cli) -> None:
     shown = _cli_json(cli, "runs", "show", "t", "-C", project.root)
     assert [o["path"] for o in shown["outputs"]] == ["outputs/0", "outputs/1", "outputs/2"]
     assert Path(project / ".runner" / "runs" / "t-1" / "logs" / "rank-2.txt").read_text() == ""
+
+
+def test_the_pytorch_template_s_ddp_job_runs_on_the_cpu(tmp_path: Path, cli) -> None:
+    """`runner init --template pytorch`'s DDP job, with runner's interpreter (it has torch) and 3 epochs."""
+    pytest.importorskip("torch")
+    from runner.scaffold import init_project
+
+    init_project(tmp_path, template="pytorch", force=False)
+    text = (tmp_path / "train.yaml").read_text().replace("    environment: torch\n", "")
+    (tmp_path / "train.yaml").write_text(text.replace("params: {epochs: 50,", "params: {epochs: 3,"))
+    result = cli("apply", "train-ddp", "-C", tmp_path)
+    assert result.code == 0, result.out + result.err
+    assert "[rank 0] final loss" in result.out and "[rank 1]" not in result.out  # rank 0 writes the model
+    assert (tmp_path / ".runner" / "runs" / "train-ddp-1" / "outputs" / "model.pt").exists()
+    every = json.loads(cli("runs", "metrics", "train-ddp", "--all-ranks", "--json", "-C", tmp_path).out)["loss"]
+    assert sorted({p["rank"] for p in every}) == [0, 1] and len(every) == 6
