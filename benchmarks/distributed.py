@@ -50,10 +50,16 @@ def timed(args: list[str], **kw: object) -> float:
 
 
 def by_hand(script: Path, count: int) -> float:
-    """`count` copies of the script started at once with a rendezvous of their own (a floor)."""
+    """`count` copies of the script started at once, with the variables runner gives them (a floor)."""
+    from runner.compute.local_group import free_ports
+    from runner.compute.ranks import rank_table
+    from runner.spec.types import Distribution
+
+    envs = [{}] if count == 1 else [entry.env for entry in rank_table(
+        Distribution(type="pytorch", processes_per_node=count), "bench", ["127.0.0.1"], free_ports(1))]
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL,
-                              env={**os.environ, "RUNNER_RANK": str(rank)}) for rank in range(count)]
+    procs = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, env={**os.environ, **env})
+             for env in envs]
     for proc in procs:
         proc.wait()
     return time.perf_counter() - start
