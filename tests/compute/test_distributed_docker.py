@@ -164,3 +164,20 @@ def test_mpi_inside_one_container(project: Any, cli: Any) -> None:
     for rank in range(4):
         assert f"[rank {rank}] mpi {rank} of 4" in result.out
     _nothing_left(project, "t-1")
+
+
+@pytest.mark.usefixtures("sweep")
+def test_a_dead_runner_s_containers_and_network_go_with_the_next_apply(project: Any, cli: Any) -> None:
+    _project(project, base_image(), "    command: python3 -u ranks.py\n"
+             "    distribution: {type: pytorch, nodes: 2, processes_per_node: 1}\n"
+             "  other:\n    command: 'true'\n", {"ranks.py": SLEEPERS})
+    apply = start_apply(project, "t")
+    pids = project / ".runner" / "runs" / "t-1" / "outputs" / "pids"
+    wait_for(lambda: pids.is_dir() and len(list(pids.iterdir())) == 2, 120, "both ranks to start")
+    apply.kill()  # SIGKILL: nothing of runner's cleanup runs
+    apply.wait(timeout=30)
+    assert len(containers_of("t-1", project)) == 2 and len(_networks(project)) == 1
+    code, result = apply_json(cli, project, "other")
+    assert code == 0, result
+    _nothing_left(project, "t-1")
+    assert {r["id"]: r["status"] for r in runs_json(project)}["t-1"] == "lost"
