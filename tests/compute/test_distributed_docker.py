@@ -134,6 +134,8 @@ def test_a_failing_rank_removes_every_container(project: Any, cli: Any, monkeypa
     code, result = apply_json(cli, project)
     assert code != 0 and result["runs"][0]["detail"] == "rank 3 exited with 1", result
     _nothing_left(project, "t-1")
+    stopped = project / ".runner" / "runs" / "t-1" / "outputs" / "stopped"
+    assert {p.name: p.read_text() for p in stopped.iterdir()} == {str(r): "SIGTERM" for r in range(3)}
 
 
 @pytest.mark.usefixtures("sweep")

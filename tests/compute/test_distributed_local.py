@@ -44,13 +44,21 @@ dist.barrier()
 dist.destroy_process_group()
 """
 
-# Ranks that record their pid, then: FAIL_RANK exits 1 at once, EARLY_RANK exits 0, the others sleep.
+# Ranks that record their pid, then: FAIL_RANK exits 1 at once, EARLY_RANK exits 0, the others sleep
+# until stopped, and record in stopped/RANK that SIGTERM stopped them.
 SLEEPERS = """
-import os, sys, time
+import os, signal, sys, time
 rank = os.environ["RUNNER_RANK"]
-pids = os.path.join(os.environ["RUNNER_OUTPUTS"], "pids")
-os.makedirs(pids, exist_ok=True)
-open(os.path.join(pids, rank), "w").write(str(os.getpid()))
+out = os.environ["RUNNER_OUTPUTS"]
+for folder in ("pids", "stopped"):
+    os.makedirs(os.path.join(out, folder), exist_ok=True)
+
+def stopped(signum, frame):
+    open(os.path.join(out, "stopped", rank), "w").write(signal.Signals(signum).name)
+    sys.exit(143)
+
+signal.signal(signal.SIGTERM, stopped)
+open(os.path.join(out, "pids", rank), "w").write(str(os.getpid()))
 print("started", rank, flush=True)
 if rank == os.environ.get("FAIL_RANK"):
     time.sleep(1)
@@ -207,6 +215,12 @@ def test_a_failing_rank_stops_the_others(project, cli, kind, monkeypatch) -> Non
     run = result["runs"][0]
     assert run["status"] == "failed" and run["detail"] == "rank 2 exited with 1", run
     _assert_all_gone(_pids(project, "t-1"))
+    assert _stopped(project) == {"0": "SIGTERM", "1": "SIGTERM", "3": "SIGTERM"}  # stopped, not left to end
+
+
+def _stopped(project: Any, run_id: str = "t-1") -> dict[str, str]:
+    folder = project / ".runner" / "runs" / run_id / "outputs" / "stopped"
+    return {p.name: p.read_text() for p in folder.iterdir()}
 
 
 def test_timeout_covers_the_group(project, cli) -> None:
@@ -215,6 +229,7 @@ def test_timeout_covers_the_group(project, cli) -> None:
     code, result = apply_json(cli, project)
     assert code != 0 and result["runs"][0]["detail"] == "timeout after 4s", result
     _assert_all_gone(_pids(project, "t-1"))
+    assert _stopped(project) == {str(rank): "SIGTERM" for rank in range(4)}
 
 
 def _started(project: Any, count: int) -> list[int]:
@@ -233,6 +248,7 @@ def test_cancel_stops_every_rank(project, signum) -> None:
     assert apply.returncode == 130, (out, err)
     _assert_all_gone(pids)
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"t-1": "canceled"}
+    assert _stopped(project) == {str(rank): "SIGTERM" for rank in range(3)}
 
 
 def test_a_dead_runner_s_ranks_are_stopped_by_the_next_apply(project) -> None:
