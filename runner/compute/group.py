@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from runner.compute.output import LAUNCHER, RunOutput, Source
+from runner.compute.output import LAUNCHER, RunOutput, Source, Stream
 
 if TYPE_CHECKING:
     from runner.compute.ranks import RankedProcess
@@ -53,6 +53,7 @@ class Group:
         self.ranks, self.pgid = ranks, pgid
         self.reason: str | None = None
         self.code: int | None = None
+        self.stopped_code = 0
         self.lock = threading.Lock()
         self.stopping = False
         self.stopper: threading.Thread | None = None
@@ -72,6 +73,7 @@ class Group:
             feeder.close()
         code = member.exit_code()
         with self.lock:
+            self.stopped_code = self.stopped_code or code  # what `wait` says after a cancel
             if code != 0 and not self.stopping:  # the first to fail; the others were stopped by us
                 self.code = code
                 self.reason = mpi_failure(feeder.launcher_text, code) if isinstance(feeder, TaggedFeeder) \
@@ -92,7 +94,7 @@ class Group:
         if self.stopper is not None:
             self.stopper.join()
         self._finish()
-        return self.code if self.code is not None else 0
+        return self.code if self.code is not None else self.stopped_code
 
     def cancel(self) -> None:
         with self.lock:
@@ -128,12 +130,12 @@ class TaggedFeeder:
 
     def __init__(self, output: RunOutput) -> None:
         self.output = output
-        self.streams: dict[Source, object] = {}
+        self.streams: dict[Source, Stream] = {}
         self.current: int | None = None
         self.pending = b""
         self.launcher_text = b""  # the last of mpirun's own text (its failure report)
 
-    def _stream(self, source: Source):  # type: ignore[no-untyped-def]
+    def _stream(self, source: Source) -> Stream:
         if source not in self.streams:
             self.streams[source] = self.output.stream(source)
         return self.streams[source]
@@ -147,12 +149,12 @@ class TaggedFeeder:
         for source, text in self._split(final=True):
             self._route(source, text)
         for stream in self.streams.values():
-            stream.close()  # type: ignore[attr-defined]
+            stream.close()
 
     def _route(self, source: Source, text: bytes) -> None:
         if source == LAUNCHER:
             self.launcher_text = (self.launcher_text + text)[-8192:]
-        self._stream(source).feed(text)  # type: ignore[attr-defined]
+        self._stream(source).feed(text)
 
     def _split(self, *, final: bool) -> Iterator[tuple[Source, bytes]]:
         while self.pending:
