@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from runner.compute.base import Handle, Launch, LineSink
 from runner.compute.group import Group
-from runner.compute.local import LocalTarget, kill_group
+from runner.compute.local import GRACE_SECONDS, LocalTarget, kill_group
 from runner.compute.output import LAUNCHER, RunOutput, Source
 from runner.compute.ranks import RankedProcess, mpi_wrapper, ports_needed, rank_table, runner_variables
 from runner.errors import RunnerError
@@ -63,9 +63,11 @@ def find_mpirun() -> str:
 def mpirun_argv(mpirun: str, world: int, argv: list[str], *, root: bool) -> list[str]:
     """mpirun for `world` processes on this host, each output chunk tagged with its rank."""
     flags = ["--allow-run-as-root"] if root else []
-    # vader's single-copy needs ptrace rights that containers and hardened hosts lack.
+    # vader's single-copy needs ptrace rights that containers and hardened hosts lack; when a
+    # rank fails, the others get SIGTERM and runner's grace period before SIGKILL (Open MPI: 1 s).
     return [mpirun, *flags, "--oversubscribe", "--bind-to", "none", "--tag-output",
-            "--mca", "btl_vader_single_copy_mechanism", "none", "-np", str(world), *argv]
+            "--mca", "btl_vader_single_copy_mechanism", "none",
+            "--mca", "odls_base_sigkill_timeout", str(int(GRACE_SECONDS)), "-np", str(world), *argv]
 
 
 def mpi_environment(root: bool) -> dict[str, str]:

@@ -60,8 +60,11 @@ def stopped(signum, frame):
 signal.signal(signal.SIGTERM, stopped)
 open(os.path.join(out, "pids", rank), "w").write(str(os.getpid()))
 print("started", rank, flush=True)
-if rank == os.environ.get("FAIL_RANK"):
-    time.sleep(1)
+if rank == os.environ.get("FAIL_RANK"):  # once every rank is up (and can record how it was stopped)
+    for _ in range(600):
+        if len(os.listdir(os.path.join(out, "pids"))) == int(os.environ["RUNNER_WORLD_SIZE"]):
+            break
+        time.sleep(0.1)
     sys.exit(1)
 if rank != os.environ.get("EARLY_RANK"):
     time.sleep(120)
