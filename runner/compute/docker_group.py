@@ -1,7 +1,8 @@
 """A distributed job on docker: one container per node, its ranks `docker exec`ed inside.
 
 Each node is a container of the environment's image (the mounts, user, labels and limits
-of a single-process docker run; limits apply per container) that only sleeps under tini;
+of a single-process docker run; limits apply per container) that only sleeps under tini
+(deaf to SIGTERM);
 the ranks of that node are execs in it, each with its own output stream and exit code.
 The containers share a network made for the run (labelled like them, removed after), and
 MASTER_ADDR is node 0's container name. MPI runs inside one container (mpirun is exec'd
@@ -116,7 +117,10 @@ class DockerGroup:
         return Group(list(self.members), output, self.stop, ranks=table, cleanup=self.remove)
 
     def _node(self, name: str, options: dict[str, Any]) -> None:
-        node = {**options, "command": ["sleep", "infinity"], "name": name, "hostname": name}
+        # The node's own process ignores SIGTERM (kept across exec), so `stop`'s `kill -TERM -1` reaches
+        # the ranks without ending the container under them before they have handled it.
+        node = {**options, "command": ["/bin/sh", "-c", "trap '' TERM; exec sleep infinity"], "name": name,
+                "hostname": name}
         try:
             container = self.client.containers.create(self.launch.image, **node)
         except docker_errors() as exc:

@@ -151,6 +151,8 @@ def test_cancel_removes_every_container(project: Any) -> None:
     assert apply.returncode == 130, (out, err)
     _nothing_left(project, "t-1")
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"t-1": "canceled"}
+    stopped = project / ".runner" / "runs" / "t-1" / "outputs" / "stopped"
+    assert {p.name: p.read_text() for p in stopped.iterdir()} == {"0": "SIGTERM", "1": "SIGTERM"}
 
 
 @pytest.mark.usefixtures("sweep")
