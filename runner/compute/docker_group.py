@@ -90,12 +90,10 @@ class DockerGroup:
         names = [f"{prefix}-node{n}" for n in range(dist.nodes)]
         try:
             if options["network_mode"] == "bridge":
-                self.network = self.client.networks.create(prefix, driver="bridge",
-                                                           labels=labels(launch))
+                self.network = self.client.networks.create(prefix, driver="bridge", labels=labels(launch))
                 options["network_mode"] = self.network.name
             for name in names:
                 self._node(name, options)
-            output = RunOutput(launch.log_path, on_line)
             if dist.type == "mpi":
                 root = os.getuid() == 0
                 argv = mpirun_argv("mpirun", dist.world_size, mpi_wrapper(dist, launch.argv), root=root)
@@ -114,6 +112,7 @@ class DockerGroup:
         except BaseException:
             self.remove()
             raise
+        output = RunOutput(launch.log_path, on_line)  # the execs' output waits in their streams until read
         return Group(list(self.members), output, self.stop, ranks=table, cleanup=self.remove)
 
     def _node(self, name: str, options: dict[str, Any]) -> None:

@@ -240,9 +240,12 @@ def _started(project: Any, count: int) -> list[int]:
     return pids if len(pids) == count else []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_cancel_stops_every_rank(project, signum) -> None:
-    _project(project, "  t:\n    script: ranks.py\n    distribution: {type: pytorch, processes_per_node: 3}\n",
+@pytest.mark.parametrize(("signum", "kind"), [(signal.SIGINT, "pytorch"), (signal.SIGTERM, "pytorch"),
+                                             (signal.SIGINT, "mpi")])
+def test_cancel_stops_every_rank(project, signum, kind) -> None:
+    if kind == "mpi":
+        _need_mpirun()
+    _project(project, f"  t:\n    script: ranks.py\n    distribution: {{type: {kind}, processes_per_node: 3}}\n",
              {"ranks.py": SLEEPERS})
     apply = start_apply(project)
     pids = wait_for(lambda: _started(project, 3), 60, "the ranks to start")
@@ -254,9 +257,13 @@ def test_cancel_stops_every_rank(project, signum) -> None:
     assert _stopped(project) == {str(rank): "SIGTERM" for rank in range(3)}
 
 
-def test_a_dead_runner_s_ranks_are_stopped_by_the_next_apply(project) -> None:
-    """Rank 0 (the process group's leader) has ended: the others are still found and killed."""
-    _project(project, "  t:\n    script: ranks.py\n    distribution: {type: pytorch, processes_per_node: 3}\n",
+@pytest.mark.parametrize("kind", ["pytorch", "mpi"])
+def test_a_dead_runner_s_ranks_are_stopped_by_the_next_apply(project, kind) -> None:
+    """pytorch: rank 0 (the process group's leader) has ended, the others are still found and
+    killed; mpi: mpirun, which outlives its runner, stops its ranks."""
+    if kind == "mpi":
+        _need_mpirun()
+    _project(project, f"  t:\n    script: ranks.py\n    distribution: {{type: {kind}, processes_per_node: 3}}\n",
              {"ranks.py": SLEEPERS})
     env = {**os.environ, "EARLY_RANK": "0"}
     apply = subprocess.Popen([*runner_cmd(), "apply", "-C", str(project.root)], stdout=subprocess.DEVNULL,
