@@ -63,11 +63,14 @@ def find_mpirun() -> str:
 def mpirun_argv(mpirun: str, world: int, argv: list[str], *, root: bool) -> list[str]:
     """mpirun for `world` processes on this host, each output chunk tagged with its rank."""
     flags = ["--allow-run-as-root"] if root else []
-    # vader's single-copy needs ptrace rights that containers and hardened hosts lack; when a
-    # rank fails, the others get SIGTERM and runner's grace period before SIGKILL (Open MPI: 1 s).
+    # vader's single-copy needs ptrace rights that containers and hardened hosts lack. When a
+    # rank fails or mpirun is stopped, the ranks get SIGTERM and a grace period before SIGKILL
+    # (Open MPI's default: 1 s), a second shorter than runner's own: mpirun must have killed
+    # them before runner kills mpirun (each rank is in a process group of its own).
+    grace = str(int(GRACE_SECONDS) - 1)
     return [mpirun, *flags, "--oversubscribe", "--bind-to", "none", "--tag-output",
             "--mca", "btl_vader_single_copy_mechanism", "none",
-            "--mca", "odls_base_sigkill_timeout", str(int(GRACE_SECONDS)), "-np", str(world), *argv]
+            "--mca", "odls_base_sigkill_timeout", grace, "-np", str(world), *argv]
 
 
 def mpi_environment(root: bool) -> dict[str, str]:
