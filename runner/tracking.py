@@ -9,11 +9,13 @@ Inside a run (both `RUNNER_RUN_ID` and `RUNNER_LOGS` set) every call appends one
 line to `$RUNNER_LOGS/metrics.jsonl`; `runner runs metrics` reads it while the run goes
 on, and runner stores it with the run when it ends:
 
-    {"type": "metric", "name": str, "value": float|str, "step": int, "time": str}
+    {"type": "metric", "name": str, "value": float|str, "step": int, "time": str, "rank": int}
     {"type": "params", "params": {...}}
     {"type": "tags", "tags": {...}}
 
-`time` is ISO-8601 UTC (`2024-05-01T12:00:00.123456+00:00`). Outside a run each call
+`rank` is written by the processes of a distributed run other than rank 0 (RUNNER_RANK);
+a point without it is rank 0's. `time` is ISO-8601 UTC
+(`2024-05-01T12:00:00.123456+00:00`). Outside a run each call
 prints `name: value` (and the step when one was given) and writes nothing, so a script
 runs unchanged with plain `python`.
 
@@ -63,8 +65,11 @@ def log(name: str, value: Any, step: Optional[int] = None) -> None:
         if path is None:
             print(f"{name}: {number}" + (f" (step {step})" if step is not None else ""))
             return
-        _write(path, {"type": "metric", "name": name, "value": _json_number(number),
-                      "step": at, "time": _now()})
+        record = {"type": "metric", "name": name, "value": _json_number(number), "step": at, "time": _now()}
+        rank = _rank()
+        if rank:
+            record["rank"] = rank
+        _write(path, record)
 
 
 def log_list(name: str, values: Iterable[Any]) -> None:
@@ -109,6 +114,14 @@ def _metrics_path() -> Optional[str]:
     if not logs or not os.environ.get("RUNNER_RUN_ID"):
         return None
     return os.path.join(logs, METRICS_FILE)
+
+
+def _rank() -> int:
+    """This process's rank in a distributed run (RUNNER_RANK), 0 otherwise."""
+    try:
+        return max(0, int(os.environ.get("RUNNER_RANK") or 0))
+    except ValueError:
+        return 0
 
 
 def _emit(kind: str, payload: dict[str, Any]) -> None:
@@ -204,6 +217,9 @@ def _decode(raw: bytes) -> Optional[dict[str, Any]]:
     if kind == "metric":  # written by hand, not through log(): keep only what can be stored
         step = record.get("step", 0)
         if not isinstance(record.get("name"), str) or not isinstance(step, int) or isinstance(step, bool):
+            return None
+        rank = record.get("rank", 0)
+        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
             return None
         if isinstance(record.get("value"), str):
             record["value"] = _NON_FINITE.get(record["value"], record["value"])

@@ -54,10 +54,11 @@ def test_templates_are_found() -> None:
 def test_each_template_writes_a_valid_project(tmp_path: Path, template: str) -> None:
     dest = tmp_path / "deep" / "My Project"  # created, parents too
     written = init_project(dest, template=template, force=False)
+    ddp = ["src/train_ddp.py"] if template == "pytorch" else []
     assert sorted(p.relative_to(dest).as_posix() for p in written) == [
-        ".gitignore", ".runnerignore", "src/train.py", "train.schema.json", "train.yaml"]
+        ".gitignore", ".runnerignore", "src/train.py", *ddp, "train.schema.json", "train.yaml"]
     spec = _valid(dest)
-    assert spec.experiment == "my-project" and list(spec.jobs) == ["train"]
+    assert spec.experiment == "my-project" and list(spec.jobs) == ["train"] + (["train-ddp"] if ddp else [])
     text = (dest / "train.yaml").read_text()
     assert text.splitlines()[0] == "# yaml-language-server: $schema=train.schema.json"
     assert (dest / "train.schema.json").read_text() == schema_text()

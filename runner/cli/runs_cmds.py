@@ -74,19 +74,22 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
     return 0
 
 
+RankOpt = Annotated[int | None, typer.Option("--rank", min=0, help="One process of a distributed run.")]
+
+
 @runs_app.command()
 def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow until the run ends.")] = False,
-         project: ProjectOpt = None, file: LongFileOpt = None) -> int:
-    """The run's log (logs/std_log.txt)."""
+         rank: RankOpt = None, project: ProjectOpt = None, file: LongFileOpt = None) -> int:
+    """The run's log (logs/std_log.txt; a distributed run's ranks prefixed `[rank N]`), or one rank's."""
     from runner.runs.store import ACTIVE
     from runner.runs.views import log_path, log_rewriter, resolve, shown_log
 
     state = read_state(project, file)
     run = resolve(state, ref)
     if not follow or run["status"] not in ACTIVE:
-        sys.stdout.buffer.write(shown_log(state, run))
+        sys.stdout.buffer.write(shown_log(state, run, rank))
         return 0
-    _follow(log_path(state, run), lambda: resolve(state, run["id"])["status"] in ACTIVE, log_rewriter(state, run))
+    _follow(log_path(state, run, rank), lambda: resolve(state, run["id"])["status"] in ACTIVE, log_rewriter(state, run))
     return 0
 
 
@@ -113,15 +116,23 @@ def _follow(path: Path, active: Any, rewrite: Any) -> None:
 
 
 @runs_app.command()
-def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
-    """Metric series logged with runner.tracking (live while the run goes on)."""
+def metrics(ref: RefArg, rank: RankOpt = None,
+            all_ranks: Annotated[bool, typer.Option("--all-ranks", help="Every rank's points, each with its rank.")]
+            = False, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Metric series logged with runner.tracking (live while the run goes on); rank 0's of a distributed run."""
+    from runner.errors import RunnerError
     from runner.runs.views import metrics as series_of
     from runner.runs.views import resolve
 
+    if all_ranks and rank is not None:
+        raise RunnerError("give --rank N or --all-ranks, not both")
     state = read_state(project, file)
-    series = series_of(state, resolve(state, ref)["id"])
+    series = series_of(state, resolve(state, ref)["id"], None if all_ranks else rank or 0)
     if json:
         print_json(series)
+        return 0
+    if all_ranks:
+        _print_by_rank(series)
         return 0
     for name, points in series.items():
         # NaN and infinities print as Python spells them: nan, inf, -inf.
@@ -129,6 +140,13 @@ def metrics(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json:
         shown = f"{len(points)} points" if len(points) <= 10 else f"last 10 of {len(points)} points"
         print(f"{name:<20} last {points[-1]['value']}  ({shown}: {values})")
     return 0
+
+
+def _print_by_rank(series: dict[str, list[dict[str, Any]]]) -> None:
+    for name, points in series.items():
+        for rank in sorted({p["rank"] for p in points}):
+            mine = [p for p in points if p["rank"] == rank]
+            print(f"{name:<20} rank {rank:<3} last {mine[-1]['value']}  ({len(mine)} points)")
 
 
 @runs_app.command()

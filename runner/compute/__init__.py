@@ -12,12 +12,13 @@ __all__ = ["Launch", "Target", "target_for"]
 
 
 def target_for(kind: str) -> Target:
+    """The target of a compute type; it starts a process group when the launch is distributed."""
     if kind == "local":
-        from runner.compute.local import LocalTarget
+        from runner.compute.local_group import LocalGroupTarget
 
-        return LocalTarget()
+        return LocalGroupTarget()
     if kind == "docker":
-        from runner.compute.docker import DockerTarget
+        from runner.compute.docker_group import DockerGroupTarget
 
-        return DockerTarget()
+        return DockerGroupTarget()
     raise ValueError(f"unknown compute type {kind!r}")

@@ -7,13 +7,13 @@ apply: `prepare` once, `start` the run, `wait` (with the timeout) while lines st
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:
-    from runner.spec.types import Compute
+    from runner.compute.ranks import RankedProcess
+    from runner.spec.types import Compute, Distribution
 
 
 @dataclass(frozen=True)
@@ -30,49 +30,10 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    distribution: Distribution | None = None  # set: start a `ProcessGroup` of ranks, not one process
 
 
 LineSink = Callable[[str], None]
-
-
-class RunLog:
-    """logs/std_log.txt as an output pump writes it, bytes as they come.
-
-    A write that fails (a full disk) is reported once through `on_fault`, with the reason the
-    run fails for, and later writes are dropped: the pump goes on reading, so the process never
-    blocks on a full pipe while `on_fault` stops it.
-    """
-
-    def __init__(self, path: Path, on_fault: Callable[[str], None]) -> None:
-        self.path, self.on_fault = path, on_fault
-        self.reason: str | None = None
-        self.handle: BinaryIO | None = None
-        try:
-            self.handle = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by close())
-        except OSError as exc:
-            self._fail(exc)
-
-    def write(self, raw: bytes) -> None:
-        if self.handle is None:
-            return
-        try:
-            self.handle.write(raw)
-        except OSError as exc:
-            self._fail(exc)
-
-    def close(self) -> None:
-        if self.handle is not None:
-            with contextlib.suppress(OSError):
-                self.handle.close()
-            self.handle = None
-
-    def _fail(self, exc: OSError) -> None:
-        from runner.errors import DiskFull, is_disk_full
-
-        self.close()
-        what = f"{self.path.parent.name}/{self.path.name}"
-        self.reason = str(DiskFull(what)) if is_disk_full(exc) else f"cannot write {what}: {exc.strerror or exc}"
-        self.on_fault(self.reason)
 
 
 class Handle(Protocol):
@@ -88,6 +49,34 @@ class Handle(Protocol):
 class Target(Protocol):
     def prepare(self, launch: Launch) -> None: ...
 
-    def start(self, launch: Launch, on_line: LineSink) -> Handle: ...
+    def start(self, launch: Launch, on_line: LineSink) -> Handle:
+        """One process; a `ProcessGroup` when `launch.distribution` is set."""
 
     def collect(self, launch: Launch) -> None: ...
+
+
+class ProcessGroup(Protocol):
+    """A distributed run: one Handle over many ranked processes (runner.compute.group does the
+    bookkeeping for any compute that can start processes and read their output).
+
+    A target that runs distributed jobs lays out `runner.compute.ranks.rank_table` with its
+    own hosts and ports (local: 127.0.0.1 and free ports; docker: the node containers' names;
+    a cluster: its nodes) and starts each entry with the launch's argv and env plus the
+    entry's env. The handle's contract, whatever the compute:
+    - each rank's lines go through `runner.compute.output.RunOutput` (logs/rank-N.txt, the
+      merged std_log.txt and sink prefixed `[rank N]`);
+    - when a rank exits non-zero the others are stopped within 10 s and `reason` says
+      `rank N exited with CODE`; `wait` returns that code (0 when every rank exited 0);
+    - `cancel` (timeout, Ctrl-C, SIGTERM, supersede) stops every rank and returns when
+      nothing of the group is left (processes, containers, networks);
+    - `pgid` (a host process group holding every rank) or labels let a later apply remove
+      what a dead runner left behind.
+    """
+
+    pgid: int | None
+    reason: str | None
+    ranks: list[RankedProcess]
+
+    def wait(self, timeout: float | None) -> int | None: ...
+
+    def cancel(self) -> None: ...

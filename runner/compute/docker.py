@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runner.compute.base import Launch, LineSink, RunLog
+from runner.compute.base import Launch, LineSink
+from runner.compute.output import RunOutput, Stream, in_background, single
 from runner.compute.docker_opts import container_options
 from runner.errors import RunnerError
 
@@ -31,8 +32,8 @@ class DockerRunError(RunnerError):
 
 
 class DockerHandle:
-    def __init__(self, container: Any, pump: threading.Thread, log: RunLog) -> None:
-        self.log = log
+    def __init__(self, container: Any, pump: threading.Thread, output: RunOutput) -> None:
+        self.output = output
         self.container = container
         self.container_id: str = container.id
         self.pgid: int | None = None  # no host process group: containers are found by label
@@ -58,7 +59,7 @@ class DockerHandle:
         if self.waiter.is_alive():
             return None
         self.pump.join()
-        self.reason = self.log.reason or self.reason
+        self.reason = self.output.reason or self.reason
         _remove(self.container)
         return self.code
 
@@ -86,11 +87,10 @@ class DockerTarget:
         except docker_errors() as exc:
             _remove(container)
             raise _start_error(launch, exc) from None
-        log = RunLog(launch.log_path, lambda reason: threading.Thread(
-            target=_stop, args=(container,), daemon=True).start())
-        pump = threading.Thread(target=_pump, args=(container, log, on_line), daemon=True)
+        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(_stop, container))
+        pump = threading.Thread(target=_pump, args=(container, output, feeder), daemon=True)
         pump.start()
-        return DockerHandle(container, pump, log)
+        return DockerHandle(container, pump, output)
 
     def collect(self, launch: Launch) -> None:
         return None  # the container ran as the invoking user: outputs are already theirs
@@ -115,22 +115,16 @@ def _start_error(launch: Launch, exc: Exception) -> RunnerError:
     return DockerRunError(f"job {launch.job}: docker could not start the container: {text}")
 
 
-def _pump(container: Any, log: RunLog, on_line: LineSink) -> None:
+def _pump(container: Any, output: RunOutput, feeder: Stream) -> None:
     """Copy the container's output to its log (bytes as they are) and, line by line, to the sink."""
-    pending = b""
     try:
         for chunk in container.logs(stream=True, follow=True):
-            log.write(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                on_line(raw.decode("utf-8", errors="replace").rstrip("\r"))
+            feeder.feed(chunk)
     except docker_errors():  # the container was removed while we read (cancel): keep what we have
         pass
     finally:
-        log.close()
-    if pending:
-        on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
+        feeder.close()
+        output.close()
 
 
 def _stop(container: Any) -> None:
@@ -172,4 +166,16 @@ def remove_orphans(state_root: Path, run_ids: list[str]) -> list[str]:
         if (container.labels or {}).get(RUN_LABEL) in wanted:
             _remove(container)
             removed.append(container.id)
+    _remove_networks(state_root, wanted)
     return removed
+
+
+def _remove_networks(state_root: Path, wanted: set[str]) -> None:
+    """The per-run networks of distributed runs (runner.compute.docker_group), once their containers are gone."""
+    from runner.envs.docker_client import docker_client
+
+    with contextlib.suppress(*docker_errors()):
+        for network in docker_client().networks.list(filters={"label": [RUN_LABEL, f"{STATE_LABEL}={state_root}"]}):
+            if (network.attrs.get("Labels") or {}).get(RUN_LABEL) in wanted:
+                with contextlib.suppress(*docker_errors()):
+                    network.remove()

@@ -9,22 +9,23 @@ import threading
 import time
 from typing import IO, Callable
 
-from runner.compute.base import Launch, LineSink, RunLog
+from runner.compute.base import Launch, LineSink
+from runner.compute.output import RunOutput, Stream, in_background, single
 
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL, so a script can save what it has
 
 
 class LocalHandle:
-    def __init__(self, process: subprocess.Popen[bytes], pump: threading.Thread, log: RunLog) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], pump: threading.Thread, output: RunOutput) -> None:
         self.process = process
         self.pgid: int | None = process.pid  # start_new_session: the group id is the child's pid
         self.pump = pump
-        self.log = log
+        self.output = output
 
     @property
     def reason(self) -> str | None:
         """Why the run was stopped, when its exit code alone would not say (its log could not be written)."""
-        return self.log.reason
+        return self.output.reason
 
     def wait(self, timeout: float | None) -> int | None:
         try:
@@ -74,26 +75,21 @@ class LocalTarget:
         process = subprocess.Popen(launch.argv, cwd=launch.run_dir, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         assert process.stdout is not None
-        log = RunLog(launch.log_path, lambda reason: _in_background(kill_group, process.pid, process))
-        pump = threading.Thread(target=tee, args=(process.stdout, log, on_line), daemon=True)
+        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(kill_group, process.pid, process))
+        pump = threading.Thread(target=tee, args=(process.stdout, output, feeder), daemon=True)
         pump.start()
-        return LocalHandle(process, pump, log)
+        return LocalHandle(process, pump, output)
 
     def collect(self, launch: Launch) -> None:
         return None
 
 
-def tee(stream: IO[bytes], log: RunLog, on_line: LineSink) -> None:
+def tee(stream: IO[bytes], output: RunOutput, feeder: Stream) -> None:
     """Copy the run's output to its log (bytes as they are) and to the sink (as text), to the end."""
     try:
         for raw in iter(stream.readline, b""):
-            log.write(raw)
-            on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            feeder.feed(raw)
+        feeder.close()
     finally:
-        log.close()
+        output.close()
         stream.close()
-
-
-def _in_background(function: Callable[..., object], *args: object) -> None:
-    """The pump that notices a fault must keep reading while the process is stopped."""
-    threading.Thread(target=function, args=args, daemon=True).start()

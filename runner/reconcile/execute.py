@@ -174,7 +174,8 @@ class RunExecutor:
                       argv=_argv(job, values, env), env=self.ctx.run_env(work, run_id, run_dir, env),
                       log_path=run_dir / LOGS / STD_LOG, python=env.python, bin_dir=env.bin_dir,
                       image=getattr(env, "image", None), compute=work.compute,
-                      labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id})
+                      labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id},
+                      distribution=job.distribution)
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:

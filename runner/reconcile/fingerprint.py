@@ -69,6 +69,9 @@ def _job_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in ("code", "environment", "compute"):
         if old.get(key) != new.get(key):
             reasons.append(f"{key}: {_show(old.get(key))} -> {_show(new.get(key))}")
+    if old.get("distribution") != new.get("distribution"):
+        reasons.append(f"distribution: {_show_distribution(old.get('distribution'))} -> "
+                       f"{_show_distribution(new.get('distribution'))}")
     reasons += _mapping_changes("params", old.get("params", {}), new.get("params", {}))
     old_run, new_run = old.get("run", {}), new.get("run", {})
     if "command" in new_run or "command" in old_run:
@@ -124,6 +127,17 @@ def _digest_changes(old: dict[str, str], new: dict[str, str], label: str, what: 
         return f"{label.format(key)}: {what} changed"
 
     return [reason(key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
+
+def _show_distribution(value: dict[str, Any] | None) -> str:
+    """`pytorch 2x2` (nodes x processes per node), `tensorflow 2 workers 1 ps`, `none`."""
+    if not value:
+        return "none"
+    if value.get("type") == "tensorflow":
+        chief = " + chief" if value.get("chief") else ""
+        return f"tensorflow {value.get('workers')} workers {value.get('parameter_servers')} ps{chief}" \
+            + (f" on {value.get('nodes')} nodes" if value.get("nodes", 1) != 1 else "")
+    return f"{value.get('type')} {value.get('nodes')}x{value.get('processes_per_node')}"
 
 
 def _show(value: Any) -> str:

@@ -56,9 +56,22 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
         action = blocked(action, facts.problem(spec.jobs[name]))
         if action.kind in (Kind.RUN, Kind.SWEEP):
             will_run.add(name)
+            _check_launcher(name, spec.jobs[name], spec)
         actions.append(action)
     actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets), source=project.spec_name)
     return Plan(tuple(actions), facts.warnings())
+
+
+def _check_launcher(name: str, job: Job, spec: Spec) -> None:
+    """A job that will run needs its launcher here: an MPI job on this machine, Open MPI's mpirun."""
+    dist = job.distribution
+    if dist is not None and dist.type == "mpi" and spec.compute_of(job).type == "local":
+        from runner.compute.local_group import find_mpirun
+
+        try:
+            find_mpirun()
+        except RunnerError as exc:
+            raise RunnerError(f"job {name}: {exc}") from None
 
 
 class Facts:

@@ -34,8 +34,27 @@ def repair_lost(state: State) -> list[str]:
 
 
 def _belongs_to(pgid: int, run_dir: str) -> bool:
-    """Only kill a process group whose leader still works in that run's folder (pids get reused)."""
-    try:
-        return os.readlink(f"/proc/{pgid}/cwd") == run_dir
-    except OSError:
-        return False
+    """Only kill a process group a member of which still works in that run's folder (pids get
+    reused). Its leader first; a distributed run's rank 0 may have ended before the others."""
+    for pid in (pgid, *_members(pgid)):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == run_dir:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _members(pgid: int) -> list[int]:
+    """The processes of group `pgid` (from /proc/PID/stat: the group is the 3rd field after the name)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if len(fields) > 2 and int(fields[2]) == pgid:
+                found.append(int(entry))
+    return found

@@ -82,14 +82,15 @@ class RunStore:
             kind = record.get("type")
             if kind == "metric":
                 metrics.append((run_id, str(record["name"]), int(record.get("step", 0)),
-                                _float(record.get("value")), str(record.get("time", ""))))
+                                _float(record.get("value")), str(record.get("time", "")), int(record.get("rank", 0))))
             elif kind == "params":
                 params.update(record.get("params", {}))
             elif kind == "tags":
                 tags.update(record.get("tags", {}))
         with transaction(self.conn) as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
-            db.executemany("INSERT INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)", metrics)
+            db.executemany("INSERT INTO metrics (run_id, name, step, value, time, rank) VALUES (?, ?, ?, ?, ?, ?)",
+                           metrics)
             db.execute("UPDATE runs SET logged_params = ?, tags = ? WHERE id = ?", (_j(params), _j(tags), run_id))
 
     def active_runs(self) -> list[sqlite3.Row]:

@@ -54,42 +54,66 @@ def show(state: State, ref: str) -> dict[str, Any]:
             "sweep": {"id": run["sweep_id"], "trial": run["trial"]} if run.get("sweep_id") else None}
 
 
-def metrics(state: State, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Metric series; for a run still going, read straight from the file tracking appends to."""
+def metrics(state: State, run_id: str, rank: int | None = 0) -> dict[str, list[dict[str, Any]]]:
+    """Metric series of one rank (0: a single-process run's), or of all (`rank=None`: each point
+    then says its rank); for a run still going, read straight from the file tracking appends to."""
     status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status in ACTIVE:
         from runner.tracking import METRICS_FILE, read_metrics
 
         records = [r for r in read_metrics(state.root / "runs" / run_id / "logs" / METRICS_FILE)
-                   if r.get("type") == "metric"]
-        rows = [(r["name"], int(r.get("step", 0)), r.get("value"), r.get("time", "")) for r in records]
+                   if r.get("type") == "metric" and (rank is None or r.get("rank", 0) == rank)]
+        rows = [(r["name"], int(r.get("step", 0)), r.get("value"), r.get("time", ""), r.get("rank", 0))
+                for r in records]
     else:
-        rows = state.db.execute("SELECT name, step, value, time FROM metrics WHERE run_id = ? ORDER BY rowid",
-                                (run_id,)).fetchall()
+        where = "" if rank is None else " AND rank = ?"
+        rows = state.db.execute(f"SELECT name, step, value, time, rank FROM metrics WHERE run_id = ?{where}"
+                                " ORDER BY rowid", (run_id,) if rank is None else (run_id, rank)).fetchall()
     series: dict[str, list[dict[str, Any]]] = {}
-    for name, step, value, time in rows:
-        series.setdefault(name, []).append({"step": step, "value": metric_value(value), "time": time})
+    for name, step, value, time, at in rows:
+        point = {"step": step, "value": metric_value(value), "time": time}
+        if rank is None:
+            point["rank"] = at
+        series.setdefault(name, []).append(point)
     return series
 
 
-def log_path(state: State, run: dict[str, Any]) -> Path:
-    return state.root / "runs" / run["id"] / "logs" / "std_log.txt"
+def ranks_of(state: State, run: dict[str, Any]) -> int:
+    """How many processes the run had (the rank logs it wrote; 1 for a single process)."""
+    names = {rel for rel, _digest, _size in RunStore(state.db).files(run["id"], "logs")}
+    folder = state.root / "runs" / run["id"] / "logs"
+    if folder.is_dir():
+        names |= {f"logs/{path.name}" for path in folder.glob("rank-*.txt")}
+    return max(1, sum(1 for name in names if name.startswith("logs/rank-")))
 
 
-def read_log(state: State, run: dict[str, Any]) -> bytes:
-    """The run's log from its folder, or from the object store when the folder is gone."""
-    path = log_path(state, run)
+def log_path(state: State, run: dict[str, Any], rank: int | None = None) -> Path:
+    name = "std_log.txt" if rank is None else f"rank-{rank}.txt"
+    return state.root / "runs" / run["id"] / "logs" / name
+
+
+def read_log(state: State, run: dict[str, Any], rank: int | None = None) -> bytes:
+    """The run's log (or one rank's) from its folder, or from the object store when the folder is gone."""
+    path = log_path(state, run, rank)
     if path.exists():
         return path.read_bytes()
     for rel, digest, _size in RunStore(state.db).files(run["id"], "logs"):
-        if rel == "logs/std_log.txt":
+        if rel == f"logs/{path.name}":
             return state.objects.read_bytes(digest)
-    return b""
+    if rank is None:
+        return b""
+    count = ranks_of(state, run)
+    if count == 1 and rank == 0:  # a single process is rank 0
+        return read_log(state, run)
+    if run["status"] in ACTIVE:
+        return b""  # not started yet
+    raise RunnerError(f"run {run['id']} has no log of rank {rank}: "
+                      + (f"its ranks are 0-{count - 1}" if count > 1 else "it ran one process"))
 
 
-def shown_log(state: State, run: dict[str, Any]) -> bytes:
-    """The run's log as `runs logs` shows it: paths of the staged code read as the project's."""
-    return rewrite_bytes(read_log(state, run), log_rewriter(state, run))
+def shown_log(state: State, run: dict[str, Any], rank: int | None = None) -> bytes:
+    """The run's log (or one rank's) as `runs logs` shows it: paths of the staged code read as the project's."""
+    return rewrite_bytes(read_log(state, run, rank), log_rewriter(state, run))
 
 
 def log_rewriter(state: State, run: dict[str, Any]) -> Callable[[str], str]:

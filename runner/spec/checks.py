@@ -104,6 +104,10 @@ def _references(ctx: Context) -> Iterator[Found]:
             yield _at_value(doc, (*base, "environment"), ctx.unknown("environment", job.environment, envs))
         if job.compute not in computes:
             yield _at_value(doc, (*base, "compute"), ctx.unknown("compute", job.compute, computes))
+        elif job.distribution is not None and job.compute in ctx.spec.computes:
+            problem = _distribution_on(job, ctx.spec.computes[job.compute])
+            if problem:
+                yield _at_value(doc, (*base, "distribution"), problem)
         for i, need in enumerate(job.needs):
             if need not in jobs:
                 yield _at_value(doc, (*base, "needs", i), ctx.unknown("job", need, jobs))
@@ -119,6 +123,20 @@ def _references(ctx: Context) -> Iterator[Found]:
     if "local" in ctx.names("computes"):
         yield (doc.key_mark(("computes", "local")), ("computes", "local"),
                "'local' is built in and cannot be redefined: choose another name")
+
+
+def _distribution_on(job: Job, compute: Any) -> str | None:
+    """What a docker compute cannot do with this distribution (several nodes are several containers)."""
+    dist = job.distribution
+    if compute.type != "docker" or dist is None or dist.nodes == 1:
+        return None
+    if dist.type == "mpi":
+        return (f"MPI across containers is not supported (nodes: {dist.nodes} on docker compute "
+                f"{quoted(job.compute)}): use nodes: 1 (MPI inside one container works) or a local compute")
+    if compute.network != "bridge":
+        return (f"nodes: {dist.nodes} on docker compute {quoted(job.compute)} needs `network: bridge` "
+                f"(the containers talk over a network of the run), not {compute.network}")
+    return None
 
 
 def upstream(job: Job) -> list[tuple[str, Path_]]:

@@ -254,6 +254,40 @@ class Input(_Model):
 
 ArgValue = Optional[Scalar]
 
+MAX_NODES = 256
+MAX_PROCESSES = 1024  # per node, and tensorflow tasks of one kind
+Nodes = Annotated[PositiveInt, Field(le=MAX_NODES), _INT]
+Processes = Annotated[PositiveInt, Field(le=MAX_PROCESSES), _INT]
+Servers = Annotated[NonNegativeInt, Field(le=MAX_PROCESSES), _INT]
+
+
+class Distribution(_Model):
+    """Azure ML's distributed configurations: PyTorchConfiguration, MpiConfiguration, TensorflowConfiguration."""
+
+    type: Literal["pytorch", "mpi", "tensorflow"]
+    nodes: Nodes = Field(1, description="node_count: machines (local: simulated, docker: containers)")
+    processes_per_node: Processes = Field(1, description="process_count_per_node (pytorch, mpi)")
+    workers: Processes = Field(1, description="TensorflowConfiguration worker_count")
+    parameter_servers: Servers = Field(0, description="TensorflowConfiguration parameter_server_count")
+    chief: bool = Field(False, description="tensorflow: one more task, the chief")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> Distribution:
+        given = self.model_fields_set
+        if self.type == "tensorflow":
+            wrong = [k for k in ("processes_per_node",) if k in given]
+            hint = "tensorflow counts tasks: use `workers:` and `parameter_servers:` (one process each)"
+        else:
+            wrong = [k for k in ("workers", "parameter_servers", "chief") if k in given]
+            hint = f"{self.type} counts `nodes:` and `processes_per_node:`"
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} does not apply to type {self.type}: {hint}")
+        total = self.workers + self.parameter_servers + 1 if self.type == "tensorflow" else \
+            self.nodes * self.processes_per_node
+        if total > MAX_PROCESSES * 4:
+            raise ValueError(f"{total} processes in all is more than {MAX_PROCESSES * 4}")
+        return self
+
 
 Number = Annotated[float, AllowInfNan(False), _FLOAT]
 MAX_TRIALS = 100_000
@@ -267,7 +301,7 @@ DISTRIBUTION_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Distribution(_Model):
+class SearchDistribution(_Model):
     type: Literal["choice", "randint", "uniform", "loguniform", "normal", "lognormal", "quniform",
                   "qloguniform", "qnormal", "qlognormal"]
     values: Optional[tuple[Scalar, ...]] = Field(None, description="choice: the values to pick from")
@@ -279,7 +313,7 @@ class Distribution(_Model):
     q: Optional[Annotated[PositiveFloat, AllowInfNan(False), _FLOAT]] = Field(None, description="round to multiples of q")
 
     @model_validator(mode="after")
-    def _fields_of_type(self) -> Distribution:
+    def _fields_of_type(self) -> SearchDistribution:
         wanted = DISTRIBUTION_FIELDS[self.type]
         missing = [k for k in wanted if getattr(self, k) is None]
         if missing:
@@ -340,7 +374,7 @@ class SweepLimits(_Model):
 class Sweep(_Model):
     sampling_algorithm: Literal["grid", "random", "bayesian"] = "random"
     seed: Annotated[NonNegativeInt, Field(le=2**32 - 1), _INT] = 0
-    search_space: Annotated[dict[Key, Distribution], Field(min_length=1)]
+    search_space: Annotated[dict[Key, SearchDistribution], Field(min_length=1)]
     objective: Objective
     early_termination: Optional[EarlyTermination] = None
     limits: SweepLimits = SweepLimits()
@@ -362,6 +396,7 @@ class Job(_Model):
     experiment: Optional[Name] = None
     tags: dict[str, Text] = Field(default_factory=dict)
     description: Optional[str] = None
+    distribution: Optional[Distribution] = Field(None, description="run as many cooperating processes")
     sweep: Optional[Sweep] = Field(None, description="search over params; each trial is a run (Azure ML v2 sweep)")
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def normalised_job(spec: Spec, name: str, params: dict[str, Scalar] | None = None) -> dict[str, Any]:
     """`params`: the values this run uses, when not the job's own (a sweep's trial)."""
     job = spec.jobs[name]
-    return {
+    normal = {
         "code": job.code,
         "run": _run(job),
         "params": dict(sorted((job.params if params is None else params).items())),
@@ -26,6 +26,19 @@ def normalised_job(spec: Spec, name: str, params: dict[str, Scalar] | None = Non
         "environment": job.environment,
         "compute": spec.compute_of(job).type,
     }
+    if job.distribution is not None:  # absent for a single process: older fingerprints stay valid
+        normal["distribution"] = distribution_counts(job)
+    return normal
+
+
+def distribution_counts(job: Job) -> dict[str, Any]:
+    """The type and the counts that apply to it (they change results: the effective batch size)."""
+    dist = job.distribution
+    assert dist is not None
+    if dist.type == "tensorflow":
+        return {"type": dist.type, "nodes": dist.nodes, "workers": dist.workers,
+                "parameter_servers": dist.parameter_servers, "chief": dist.chief}
+    return {"type": dist.type, "nodes": dist.nodes, "processes_per_node": dist.processes_per_node}
 
 
 def _run(job: Job) -> dict[str, Any]:

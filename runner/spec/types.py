@@ -116,6 +116,25 @@ class Input(SpecValue):
 
 
 class Distribution(SpecValue):
+    """One job as many cooperating processes (runner.compute.ranks lays out their ranks)."""
+
+    __slots__ = ("type", "nodes", "processes_per_node", "workers", "parameter_servers", "chief")  # noqa: RUF023
+    DEFAULTS = {"nodes": 1, "processes_per_node": 1, "workers": 1, "parameter_servers": 0, "chief": False}
+    type: str  # pytorch | mpi | tensorflow
+    nodes: int
+    processes_per_node: int
+    workers: int
+    parameter_servers: int
+    chief: bool
+
+    @property
+    def world_size(self) -> int:
+        if self.type == "tensorflow":
+            return self.workers + self.parameter_servers + (1 if self.chief else 0)
+        return self.nodes * self.processes_per_node
+
+
+class SearchDistribution(SpecValue):
     """One swept param's search space, with Azure ML's meanings (runner.sweeps.space)."""
 
     __slots__ = ("type", "values", "upper", "min_value", "max_value", "mu", "sigma", "q")  # noqa: RUF023
@@ -165,7 +184,7 @@ class Sweep(SpecValue):
     DEFAULTS = {"sampling_algorithm": "random", "seed": 0, "early_termination": None, "limits": SweepLimits()}
     sampling_algorithm: str
     seed: int
-    search_space: dict[str, Distribution]
+    search_space: dict[str, SearchDistribution]
     objective: Objective
     early_termination: EarlyTermination | None
     limits: SweepLimits
@@ -173,10 +192,10 @@ class Sweep(SpecValue):
 
 class Job(SpecValue):
     __slots__ = ("code", "command", "script", "args", "params", "inputs", "environment", "compute",  # noqa: RUF023
-                 "needs", "timeout", "retries", "experiment", "tags", "description", "sweep")
+                 "needs", "timeout", "retries", "experiment", "tags", "description", "distribution", "sweep")
     DEFAULTS = {"code": ".", "command": None, "script": None, "args": None, "params": {}, "inputs": {},
                 "environment": None, "compute": "local", "needs": (), "timeout": None, "retries": 0,
-                "experiment": None, "tags": {}, "description": None, "sweep": None}
+                "experiment": None, "tags": {}, "description": None, "distribution": None, "sweep": None}
     code: str
     command: str | None
     script: str | None
@@ -191,6 +210,7 @@ class Job(SpecValue):
     experiment: str | None
     tags: dict[str, str]
     description: str | None
+    distribution: Distribution | None
     sweep: Sweep | None
 
 
@@ -257,5 +277,5 @@ class Spec(SpecValue):
 
 # Every class above by name: the spec cache stores a value as its class name and fields.
 CLASSES: dict[str, type[SpecValue]] = {cls.__name__: cls for cls in (
-    DockerSpec, Environment, Compute, Dataset, Input, Distribution, Objective, EarlyTermination, SweepLimits, Sweep,
-    Job, Resources, Model, SnapshotLimits, Spec)}
+    DockerSpec, Environment, Compute, Dataset, Input, Distribution, SearchDistribution, Objective, EarlyTermination,
+    SweepLimits, Sweep, Job, Resources, Model, SnapshotLimits, Spec)}

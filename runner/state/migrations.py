@@ -189,4 +189,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_by_fingerprint ON runs (job, fingerprint);
     CREATE INDEX runs_by_trial ON runs (sweep_id, trial);
     """,
+    # 8: the rank of each metric point (distributed jobs: every rank logs to the run; 0 otherwise)
+    """
+    ALTER TABLE metrics ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -16,13 +16,13 @@ import random
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.spec.types import Distribution, Scalar, Sweep
+    from runner.spec.types import Scalar, SearchDistribution, Sweep
 
 CONTINUOUS = ("uniform", "loguniform", "quniform", "qloguniform")
 GAUSSIAN = ("normal", "lognormal", "qnormal", "qlognormal")
 
 
-def draw(dist: Distribution, rng: random.Random) -> Any:
+def draw(dist: SearchDistribution, rng: random.Random) -> Any:
     """A raw value of `dist` from `rng`."""
     if dist.type == "choice":
         assert dist.values is not None
@@ -37,7 +37,7 @@ def draw(dist: Distribution, rng: random.Random) -> Any:
     return rng.gauss(dist.mu, dist.sigma)
 
 
-def value(dist: Distribution, raw: Any) -> Scalar:
+def value(dist: SearchDistribution, raw: Any) -> Scalar:
     """The param's value for a raw draw."""
     if dist.type in ("choice", "randint", "uniform", "normal"):
         return raw  # type: ignore[no-any-return]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from runner.sweeps.space import draw, grid, grid_size
 
 if TYPE_CHECKING:
-    from runner.spec.types import Distribution, Sweep
+    from runner.spec.types import SearchDistribution, Sweep
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _tpe(sweep: Sweep, trial: int, past: list[Past]) -> dict[str, Any]:
     return dict(study.ask(spaces).params)
 
 
-def _optuna(dist: Distribution) -> Any:
+def _optuna(dist: SearchDistribution) -> Any:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     if dist.type == "choice":
