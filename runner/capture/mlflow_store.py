@@ -39,7 +39,7 @@ def prepare(logs: Path, outputs: Path, experiment: str, run_name: str) -> dict[s
     _meta(run / "meta.yaml", artifact_uri=(outputs / ARTIFACTS).as_uri(), end_time=None, entry_point_name="",
           experiment_id=EXPERIMENT_ID, lifecycle_stage="active", run_id=run_id, run_name=run_name, source_name="",
           source_type=4, source_version="", start_time=now, status=RUNNING, tags=[], user_id="runner")
-    for folder in ("metrics", "params", "tags"):
+    for folder in ("metrics", "params", "tags", "artifacts"):  # MLflow finds a run by these folders
         (run / folder).mkdir(exist_ok=True)
     (run / "tags" / "mlflow.runName").write_text(run_name, encoding="utf-8")
     (store / MAIN_RUN).write_text(run_id, encoding="utf-8")
