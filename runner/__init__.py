@@ -8,6 +8,7 @@ may import (checked by tests/test_architecture.py, with no import cycle anywhere
     reconcile, upkeep        plan -> apply; gc
     runs, registry, compute  run history, the model registry, where runs execute
     envs, snapshot           environments; code snapshots and staging
+    capture                  runner's azureml package and the MLflow store a run logs to
     spec, git                train.yaml as one Spec type; git metadata and exports
     state                    state.db, objects, the lock, every path and cache file
     foundation               errors, values, atomic, collector, quickhash, jsontext,

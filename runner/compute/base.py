@@ -30,6 +30,7 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    capture: tuple[str, ...] = ()  # the job's `capture:` (docker mounts a shim with runner's azureml package)
     distribution: Distribution | None = None  # set: start a `ProcessGroup` of ranks, not one process
 
 

@@ -80,7 +80,7 @@ class DockerTarget:
         from runner.envs import tracking_shim
         from runner.envs.docker_client import docker_client
 
-        options = container_options(launch, str(tracking_shim()), (os.getuid(), os.getgid()))
+        options = container_options(launch, str(tracking_shim(launch.capture)), (os.getuid(), os.getgid()))
         container = _create(docker_client(), launch, options)
         try:
             container.start()

@@ -85,7 +85,7 @@ class DockerGroup:
         if dist.type == "mpi" and dist.nodes > 1:  # train.yaml's checks say so first
             raise DockerRunError(f"job {launch.job}: MPI across containers is not supported; use nodes: 1")
         user = f"{os.getuid()}:{os.getgid()}"
-        options = container_options(launch, str(tracking_shim()), (os.getuid(), os.getgid()))
+        options = container_options(launch, str(tracking_shim(launch.capture)), (os.getuid(), os.getgid()))
         prefix = f"runner-{launch.run_id}-{secrets.token_hex(3)}"  # run ids repeat across projects
         names = [f"{prefix}-node{n}" for n in range(dist.nodes)]
         try:

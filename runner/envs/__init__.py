@@ -2,8 +2,8 @@
 
 The public API that plan and apply call; each name lives in a small module of its own.
 
-May import: runner.spec (its types), runner.state (paths of the shared cache), and the
-foundation modules.
+May import: runner.capture (its shim files), runner.spec (its types), runner.state (paths of
+the shared cache), and the foundation modules.
 """
 
 from __future__ import annotations

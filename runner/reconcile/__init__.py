@@ -15,6 +15,6 @@ Owns the flow from a Spec to recorded runs and models:
 
 Data flows one way: planner -> Plan -> apply; apply never asks the planner again.
 
-May import: runner.sweeps, runner.runs, runner.registry, runner.compute, runner.envs, runner.snapshot,
+May import: runner.capture, runner.sweeps, runner.runs, runner.registry, runner.compute, runner.envs, runner.snapshot,
 runner.spec, runner.git, runner.state, and the foundation modules.
 """

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from runner.envs.materialise import Materialised
     from runner.project import Project
     from runner.reconcile.plan import RunWork
-    from runner.spec.types import Compute, Job, Spec
+    from runner.spec.types import Compute, Environment, Job, Spec
     from runner.state import State
 
     RunEnvironment = Union[Materialised, DockerEnv]
@@ -108,17 +108,22 @@ class RunContext:
             values.update(secret_values(spec_env.secrets))
         # Last: a job's RUNNER_OUTPUTS and the like are runner's, whatever else set them.
         values.update(run_variables(run_id, work.job, work.experiment, run_dir, dict(work.params)))
-        shim = getattr(env, "pythonpath", None) or _shim()
+        capture = work.definition.capture
+        shim = getattr(env, "pythonpath", None) or _shim(capture)
         values["PYTHONPATH"] = os.pathsep.join(p for p in (shim, values.get("PYTHONPATH", "")) if p)
+        if "mlflow" in capture and not mlflow_elsewhere(spec_env):
+            from runner.capture.mlflow_store import prepare
+
+            values.update(prepare(run_dir / LOGS, run_dir / OUTPUTS, work.job, run_id))
         return values
 
     def collect(self, run_id: str, run_dir: Path, store: RunStore) -> None:
         """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db."""
-        from runner.tracking import METRICS_FILE, read_metrics
+        from runner.capture import run_records
 
         for kind in (OUTPUTS, LOGS):
             store.add_files(run_id, kind, self._store_tree(run_dir, kind))
-        store.add_metrics(run_id, read_metrics(run_dir / LOGS / METRICS_FILE))
+        store.add_metrics(run_id, run_records(run_dir / LOGS))
 
     def _store_tree(self, run_dir: Path, kind: str) -> list[tuple[str, str, int]]:
         stored = []
@@ -146,7 +151,12 @@ def secret_values(names: tuple[str, ...]) -> dict[str, str]:
     return {n: os.environ[n] for n in names}
 
 
-def _shim() -> str:
+def _shim(capture: tuple[str, ...] = ()) -> str:
     from runner.envs import tracking_shim
 
-    return str(tracking_shim())
+    return str(tracking_shim(capture))
+
+
+def mlflow_elsewhere(environment: Environment | None) -> str | None:
+    """The tracking server a job logs to on purpose (`MLFLOW_TRACKING_URI` in its variables): left alone."""
+    return (environment.variables.get("MLFLOW_TRACKING_URI") or None) if environment is not None else None

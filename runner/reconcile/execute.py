@@ -175,7 +175,7 @@ class RunExecutor:
                       log_path=run_dir / LOGS / STD_LOG, python=env.python, bin_dir=env.bin_dir,
                       image=getattr(env, "image", None), compute=work.compute,
                       labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id},
-                      distribution=job.distribution)
+                      distribution=job.distribution, capture=job.capture)
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:

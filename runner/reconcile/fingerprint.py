@@ -72,6 +72,8 @@ def _job_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if old.get("distribution") != new.get("distribution"):
         reasons.append(f"distribution: {_show_distribution(old.get('distribution'))} -> "
                        f"{_show_distribution(new.get('distribution'))}")
+    if old.get("capture") != new.get("capture"):
+        reasons.append(f"capture: {', '.join(old.get('capture') or ['none'])} -> {', '.join(new.get('capture') or ['none'])}")
     reasons += _mapping_changes("params", old.get("params", {}), new.get("params", {}))
     old_run, new_run = old.get("run", {}), new.get("run", {})
     if "command" in new_run or "command" in old_run:

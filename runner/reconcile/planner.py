@@ -54,6 +54,7 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
         else:
             action = decide(work, forced=name in force, after=after)
         action = blocked(action, facts.problem(spec.jobs[name]))
+        action = noted(action, capture_note(spec, name))
         if action.kind in (Kind.RUN, Kind.SWEEP):
             will_run.add(name)
             _check_launcher(name, spec.jobs[name], spec)
@@ -177,6 +178,22 @@ def blocked(action: Action, problem: str | None) -> Action:
     if problem is None or action.kind not in (Kind.RUN, Kind.SWEEP):
         return action
     return replace(action, reasons=(*action.reasons, Reason(Why.ERROR, problem)), error=problem)
+
+
+def capture_note(spec: Spec, name: str) -> str | None:
+    """`capture: [mlflow]` on a job that logs to a tracking server of its own: said, and left alone."""
+    from runner.reconcile.context import mlflow_elsewhere
+
+    job = spec.jobs[name]
+    if "mlflow" not in job.capture or job.environment is None:
+        return None
+    uri = mlflow_elsewhere(spec.environments.get(job.environment))
+    return (f"capture mlflow: left alone, environments.{job.environment}.variables sets MLFLOW_TRACKING_URI "
+            f"to {uri}") if uri else None
+
+
+def noted(action: Action, note: str | None) -> Action:
+    return action if note is None else replace(action, reasons=(*action.reasons, Reason(Why.HINT, note)))
 
 
 def upstream_digests(store: RunStore, job: Job) -> dict[str, str]:

@@ -59,9 +59,9 @@ def metrics(state: State, run_id: str, rank: int | None = 0) -> dict[str, list[d
     then says its rank); for a run still going, read straight from the file tracking appends to."""
     status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status in ACTIVE:
-        from runner.tracking import METRICS_FILE, read_metrics
+        from runner.capture import run_records
 
-        records = [r for r in read_metrics(state.root / "runs" / run_id / "logs" / METRICS_FILE)
+        records = [r for r in run_records(state.root / "runs" / run_id / "logs")
                    if r.get("type") == "metric" and (rank is None or r.get("rank", 0) == rank)]
         rows = [(r["name"], int(r.get("step", 0)), r.get("value"), r.get("time", ""), r.get("rank", 0))
                 for r in records]

@@ -26,6 +26,7 @@ from pydantic import (
     PositiveInt,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -398,6 +399,15 @@ class Job(_Model):
     description: Optional[str] = None
     distribution: Optional[Distribution] = Field(None, description="run as many cooperating processes")
     sweep: Optional[Sweep] = Field(None, description="search over params; each trial is a run (Azure ML v2 sweep)")
+    capture: tuple[Literal["azureml", "mlflow"], ...] = Field(
+        (), description="record what a script logs through azureml.core.Run or MLflow into the run")
+
+    @field_validator("capture")
+    @classmethod
+    def _capture_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) < len(value):
+            raise ValueError("capture: names a library twice")
+        return value
 
     @model_validator(mode="after")
     def _command_or_script(self) -> Job:

@@ -28,6 +28,8 @@ def normalised_job(spec: Spec, name: str, params: dict[str, Scalar] | None = Non
     }
     if job.distribution is not None:  # absent for a single process: older fingerprints stay valid
         normal["distribution"] = distribution_counts(job)
+    if job.capture:  # what the run records depends on it; absent when empty, as above
+        normal["capture"] = sorted(job.capture)
     return normal
 
 

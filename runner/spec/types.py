@@ -192,10 +192,12 @@ class Sweep(SpecValue):
 
 class Job(SpecValue):
     __slots__ = ("code", "command", "script", "args", "params", "inputs", "environment", "compute",  # noqa: RUF023
-                 "needs", "timeout", "retries", "experiment", "tags", "description", "distribution", "sweep")
+                 "needs", "timeout", "retries", "experiment", "tags", "description", "distribution", "sweep",
+                 "capture")
     DEFAULTS = {"code": ".", "command": None, "script": None, "args": None, "params": {}, "inputs": {},
                 "environment": None, "compute": "local", "needs": (), "timeout": None, "retries": 0,
-                "experiment": None, "tags": {}, "description": None, "distribution": None, "sweep": None}
+                "experiment": None, "tags": {}, "description": None, "distribution": None, "sweep": None,
+                "capture": ()}
     code: str
     command: str | None
     script: str | None
@@ -212,6 +214,7 @@ class Job(SpecValue):
     description: str | None
     distribution: Distribution | None
     sweep: Sweep | None
+    capture: tuple[str, ...]  # azureml | mlflow: logging of scripts written for them lands in the run
 
 
 class Resources(SpecValue):

@@ -1,0 +1,1 @@
+"""runner's stand-in for the `azureml` namespace (see `azureml.core`)."""
