@@ -14,6 +14,7 @@ from runner.cli.common import (
     FileOpt,
     JsonOpt,
     ProjectOpt,
+    QuietOpt,
     print_json,
     project_of,
 )
@@ -60,13 +61,16 @@ def plan(
                                                     help="Exit 2 when something would change, 0 when not.")] = False,
     prune: PruneOpt = False,
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """Show what apply would run, and why (it runs nothing)."""
+    from runner.cli.progress import shown
     from runner.cli.render import print_plan, print_warnings
     from runner.reconcile.planner import make_plan
 
     proj, spec, state, _git = _open(project, file, create=False, ref=ref, ctx=ctx)
-    result = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
+    with shown(json=json, quiet=quiet):  # a first snapshot of a large folder takes seconds
+        result = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
     if json:
         print_warnings(result.warnings)
         print_json(result.as_json())
@@ -84,11 +88,12 @@ def apply(
                                                        show_default=False)] = None,
     prune: PruneOpt = False,
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
-    ca_bundle: CaBundleOpt = None,
+    ca_bundle: CaBundleOpt = None, quiet: QuietOpt = False,
 ) -> int:
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     import signal
 
+    from runner.cli.progress import shown
     from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
     from runner.interrupts import stop_signals_interrupt
@@ -96,9 +101,9 @@ def apply(
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
-    events = _events(json, parallel)
     # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
-    with stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
+    with shown(json=json, quiet=quiet) as progress, stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
+        events = _events(json, parallel, progress, state)
         result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
                           events=events, git=git, prune=prune)
     if json:
@@ -108,7 +113,9 @@ def apply(
     return 0 if result.ok else 1
 
 
-def _events(json: bool, parallel: int) -> Any:
+def _events(json: bool, parallel: int, progress: Any = None, state: Any = None) -> Any:
+    """`progress` (runner.cli.progress.Tracker, None with --quiet) hears of runs starting, printing
+    and ending, for its heartbeat of silent runs; lines go through it, above its live lines."""
     from runner.cli.render import model_line, outcome_line, print_plan
     from runner.reconcile.results import ApplyEvents
 
@@ -117,20 +124,47 @@ def _events(json: bool, parallel: int) -> Any:
 
     def say(text: str) -> None:
         with lock:
-            out.write(text + "\n")
-            out.flush()
+            if progress is not None:
+                progress.write(out, text + "\n")
+            else:
+                out.write(text + "\n")
+                out.flush()
 
     def line(job: str, text: str) -> None:
+        if progress is not None:
+            progress.run_output(job)
         say(f"[{job}] {text}" if parallel > 1 else text)
+
+    def started(job: str, run_id: str) -> None:
+        say(f"▶ {run_id} running")
+        if progress is not None:
+            progress.run_started(job, run_id, _metrics_file(state, run_id))
+
+    def ended(outcome: Any) -> None:
+        if progress is not None:
+            progress.run_ended(outcome.job)
+        say(outcome_line(outcome))
 
     return ApplyEvents(
         plan=lambda p: print_plan(p, stream=out),
         line=line,
-        started=lambda job, run_id: say(f"▶ {run_id} running"),
-        ended=lambda outcome: say(outcome_line(outcome)),
+        started=started,
+        ended=ended,
         note=lambda message: say(f"! {message}"),
         model=lambda outcome: say(model_line(outcome)),
     )
+
+
+def _metrics_file(state: Any, run_id: str) -> str | None:
+    """Where run `run_id` logs its metrics (runner.tracking), for the heartbeat's latest value."""
+    if state is None:
+        return None
+    import os
+
+    from runner.state.layout import LOGS
+    from runner.tracking import METRICS_FILE
+
+    return os.path.join(state.layout.run_dir(run_id), LOGS, METRICS_FILE)
 
 
 class _Terminal:
@@ -145,6 +179,12 @@ class _Terminal:
 
     def flush(self) -> None:
         self._guard(self.stream.flush)
+
+    def isatty(self) -> bool:
+        try:
+            return not self.closed and self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
 
     def _guard(self, call: Any, *args: Any) -> None:
         if self.closed:
