@@ -139,6 +139,8 @@ class Tracker(Reporter):
     def write(self, stream: Any, text: str) -> None:
         """Write `text` to `stream` (stdout) above the live lines when both go to the terminal."""
         with self.lock:
+            if self.view is not None and self.view.active:
+                self._draw_live(time.monotonic())  # a run that just printed is no longer silent
             if self.view is not None and self.view.active and _isatty(stream):
                 self.view.print(text)
             else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, ProjectOpt, project_of
+from runner.cli.common import FileOpt, ProjectOpt, QuietOpt, project_of
 
 if TYPE_CHECKING:
     from runner.reconcile.plan import Plan
@@ -28,16 +28,18 @@ def watch(
     debounce: Annotated[str, typer.Option("--debounce", help="Quiet time after a save before re-planning "
                                           "(300ms, 1s, 0.5).")] = "300ms",
     parallel: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Independent jobs run at once.")] = 1,
-    project: ProjectOpt = None, file: FileOpt = None,
+    project: ProjectOpt = None, file: FileOpt = None, quiet: QuietOpt = False,
 ) -> int:
     """Re-plan and apply whenever a file a job depends on is saved; Ctrl-C stops."""
+    from runner.cli.progress import shown
     from runner.triggers.watch import Watcher, parse_duration
 
     delay = parse_duration(debounce)
     proj = project_of(project, file)
     board = Board(proj.root, proj.state_dir)
-    try:
-        code = Watcher(proj, targets=jobs or [], debounce=delay, jobs=parallel, events=board.events()).run()
+    try:  # on a terminal the board shows what runs; elsewhere a slow snapshot or build gets a plain line
+        with shown(quiet=quiet or board.live is not None):
+            code = Watcher(proj, targets=jobs or [], debounce=delay, jobs=parallel, events=board.events()).run()
     finally:
         board.close()
     print("stopped: runs in flight were canceled", file=sys.stderr)
