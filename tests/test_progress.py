@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from runner import progress
-from runner.cli.progress import Tracker, duration, human_bytes, latest_metric
+from runner.cli.tracker import Tracker, duration, human_bytes, latest_metric
 from tests.conftest import ProjectDir, run_console
 from tests.envs.conftest import SlowPackage
 
@@ -237,8 +237,7 @@ class Stream:
 
 def test_plain_tracker_writes_one_line_per_slow_phase_and_none_for_quick_ones() -> None:
     stream = Stream()
-    tracker = Tracker(stream, live=False)  # type: ignore[arg-type]
-    tracker.show_after = 0.2
+    tracker = Tracker(stream, live=False, show_after=0.2, silent_after=10, plain_every=60)  # type: ignore[arg-type]
     previous = progress.install(tracker)
     try:
         with progress.phase("quick"):
@@ -271,3 +270,32 @@ def test_latest_metric_reads_the_last_one(tmp_path: Path) -> None:
                     '{"type": "params", "params": {}}\n'
                     '{"type": "metric", "name": "accuracy", "value": 0.912345, "step": 1}\n{"type": "met')
     assert latest_metric(str(path)) == ("accuracy", "0.9123")
+
+
+def test_deferred_makes_the_reporter_only_once_a_counted_phase_is_slow() -> None:
+    made: list[Tracker] = []
+    stream = Stream()
+
+    def make() -> Tracker:
+        made.append(Tracker(stream, live=False, show_after=0, silent_after=10, plain_every=60))  # type: ignore[arg-type]
+        return made[-1]
+
+    deferred = progress.Deferred(make, after=0.3)
+    previous = progress.install(deferred)
+    try:
+        with progress.phase("quick", unit="files") as step:
+            step.advance(5)
+        assert made == []  # a quick counted phase: nothing made, nothing drawn
+        with progress.phase("snapshot src", total=100, unit="files") as step:
+            step.advance(40)
+            time.sleep(0.4)
+            step.advance(2)  # notices the delay: the tracker takes over with the count so far
+            assert len(made) == 1 and [s.done for s in made[0].steps] == [42]
+            time.sleep(0.6)
+        with progress.phase("staging train-1"):
+            assert [s.label for s in made[0].steps] == ["staging train-1"]
+    finally:
+        progress.install(previous)
+        for tracker in made:
+            tracker.close()
+    assert stream.text.startswith("snapshot src: 42 / 100 files ("), stream.text
