@@ -21,6 +21,7 @@ from runner.progress import Deferred, install
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from runner.progress import Reporter
@@ -67,25 +68,45 @@ class shown:  # noqa: N801 (used as `with shown(...)`, like a function)
     def tracker(self) -> Any:
         return self.deferred.real if self.deferred is not None else None
 
-    def run_started(self, job: str, run_id: str, metrics: str | None = None) -> None:
-        if self.deferred is not None:
-            self.deferred.wake().run_started(job, run_id, metrics)  # type: ignore[attr-defined]
+    def around(self, events: Any, run_dir: Callable[[str], str]) -> Any:
+        """Apply's events (runner.reconcile.results.ApplyEvents), also telling the tracker when
+        runs start, print and end (for the heartbeat of a silent run, with the latest metric
+        in `run_dir(run_id)/logs`); what they print goes out while no live line is drawn."""
+        import dataclasses
 
-    def run_output(self, job: str) -> None:
-        if self.tracker is not None:
-            self.tracker.run_output(job)
+        from runner.state.layout import LOGS
+        from runner.tracking import METRICS_FILE
 
-    def run_ended(self, job: str) -> None:
-        if self.tracker is not None:
-            self.tracker.run_ended(job)
+        def paused(call: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any) -> Any:
+                tracker = self.tracker
+                if tracker is None:
+                    return call(*args)
+                with tracker.paused():
+                    return call(*args)
 
-    def write(self, stream: Any, text: str) -> None:
-        """Write `text` to `stream`, above the live lines when both go to the terminal."""
-        if self.tracker is not None:
-            self.tracker.write(stream, text)
-        else:
-            stream.write(text)
-            stream.flush()
+            return run
+
+        calls = {field.name: paused(getattr(events, field.name)) for field in dataclasses.fields(events)}
+        line, started, ended = calls["line"], calls["started"], calls["ended"]
+
+        def on_line(job: str, text: str) -> None:
+            if self.tracker is not None:
+                self.tracker.run_output(job)
+            line(job, text)
+
+        def on_started(job: str, run_id: str) -> None:
+            started(job, run_id)
+            if self.deferred is not None:
+                metrics = os.path.join(run_dir(run_id), LOGS, METRICS_FILE)
+                self.deferred.wake().run_started(job, run_id, metrics)  # type: ignore[attr-defined]
+
+        def on_ended(outcome: Any) -> None:
+            if self.tracker is not None and outcome.run_id:
+                self.tracker.run_ended(outcome.run_id)
+            ended(outcome)
+
+        return dataclasses.replace(events, **{**calls, "line": on_line, "started": on_started, "ended": on_ended})
 
 
 def scale() -> float:

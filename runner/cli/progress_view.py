@@ -12,16 +12,12 @@ from rich.text import Text
 
 class LiveView:
     """One spinner line per open phase or silent run, redrawn in place on stderr and erased
-    when nothing is left to show; lines printed meanwhile go above them."""
+    when nothing is left to show (or the command prints: see Tracker.paused)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.console = Console(file=stream, highlight=False)
         self.live: Live | None = None
         self.spinners: dict[str, Spinner] = {}  # by the line's head, so that each keeps turning
-
-    @property
-    def active(self) -> bool:
-        return self.live is not None
 
     def show(self, lines: list[str]) -> None:
         if not lines:
@@ -41,9 +37,6 @@ class LiveView:
                              redirect_stdout=False, redirect_stderr=False)
             self.live.start()
         self.live.update(Group(*rows), refresh=True)
-
-    def print(self, text: str) -> None:
-        self.console.print(Text(text.removesuffix("\n")), soft_wrap=True)
 
     def close(self) -> None:
         if self.live is not None:

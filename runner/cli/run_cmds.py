@@ -101,9 +101,10 @@ def apply(
 
     set_ca_bundle(ca_bundle)  # exported as RUNNER_CA_BUNDLE: docker env builds copy it into the image
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
+    events = _events(json, parallel)
     # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
     with shown(json=json, quiet=quiet) as progress, stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
-        events = _events(json, parallel, progress, state)
+        events = progress.around(events, state.layout.run_dir) if progress else events  # heartbeats
         result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
                           events=events, git=git, prune=prune)
     if json:
@@ -113,9 +114,7 @@ def apply(
     return 0 if result.ok else 1
 
 
-def _events(json: bool, parallel: int, progress: Any = None, state: Any = None) -> Any:
-    """`progress` (runner.cli.progress.Tracker, None with --quiet) hears of runs starting, printing
-    and ending, for its heartbeat of silent runs; lines go through it, above its live lines."""
+def _events(json: bool, parallel: int) -> Any:
     from runner.cli.render import model_line, outcome_line, print_plan
     from runner.reconcile.results import ApplyEvents
 
@@ -124,47 +123,20 @@ def _events(json: bool, parallel: int, progress: Any = None, state: Any = None) 
 
     def say(text: str) -> None:
         with lock:
-            if progress is not None:
-                progress.write(out, text + "\n")
-            else:
-                out.write(text + "\n")
-                out.flush()
+            out.write(text + "\n")
+            out.flush()
 
     def line(job: str, text: str) -> None:
-        if progress is not None:
-            progress.run_output(job)
         say(f"[{job}] {text}" if parallel > 1 else text)
-
-    def started(job: str, run_id: str) -> None:
-        say(f"▶ {run_id} running")
-        if progress is not None:
-            progress.run_started(job, run_id, _metrics_file(state, run_id))
-
-    def ended(outcome: Any) -> None:
-        if progress is not None:
-            progress.run_ended(outcome.job)
-        say(outcome_line(outcome))
 
     return ApplyEvents(
         plan=lambda p: print_plan(p, stream=out),
         line=line,
-        started=started,
-        ended=ended,
+        started=lambda job, run_id: say(f"▶ {run_id} running"),
+        ended=lambda outcome: say(outcome_line(outcome)),
         note=lambda message: say(f"! {message}"),
         model=lambda outcome: say(model_line(outcome)),
     )
-
-
-def _metrics_file(state: Any, run_id: str) -> str | None:
-    """Where run `run_id` logs its metrics (runner.tracking), for the heartbeat's latest value."""
-    if state is None:
-        return None
-    import os
-
-    from runner.state.layout import LOGS
-    from runner.tracking import METRICS_FILE
-
-    return os.path.join(state.layout.run_dir(run_id), LOGS, METRICS_FILE)
 
 
 class _Terminal:
@@ -179,12 +151,6 @@ class _Terminal:
 
     def flush(self) -> None:
         self._guard(self.stream.flush)
-
-    def isatty(self) -> bool:
-        try:
-            return not self.closed and self.stream.isatty()
-        except (AttributeError, ValueError):
-            return False
 
     def _guard(self, call: Any, *args: Any) -> None:
         if self.closed:

@@ -15,6 +15,7 @@ $RUNNER_PROGRESS_SCALE multiplies every delay (tests).
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import time
 
@@ -22,6 +23,7 @@ from runner.progress import Phase, Reporter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, TextIO
 
 class Step(Phase):
@@ -56,10 +58,10 @@ class Step(Phase):
 
 
 class Run:
-    __slots__ = ("heard", "metrics", "run_id", "said", "started")
+    __slots__ = ("heard", "job", "metrics", "run_id", "said", "started")
 
-    def __init__(self, run_id: str, metrics: str | None) -> None:
-        self.run_id, self.metrics = run_id, metrics
+    def __init__(self, job: str, run_id: str, metrics: str | None) -> None:
+        self.job, self.run_id, self.metrics = job, run_id, metrics
         self.started = self.heard = time.monotonic()
         self.said = 0.0  # when its last plain heartbeat was written
 
@@ -80,7 +82,7 @@ class Tracker(Reporter):
         self.stream, self.live = stream, live
         self.show_after, self.silent_after, self.plain_every = show_after, silent_after, plain_every
         self.steps: list[Step] = []
-        self.runs: dict[str, Run] = {}  # by job
+        self.runs: dict[str, Run] = {}  # by run id
         self.idle = True  # no clock thread yet
         self.lock = _thread.allocate_lock()  # drawing and writing
         self.view: Any = None  # the live view, once something was drawn
@@ -112,28 +114,27 @@ class Tracker(Reporter):
 
     # -- what the CLI reports of runs --
     def run_started(self, job: str, run_id: str, metrics: str | None = None) -> None:
-        self.runs[job] = Run(run_id, metrics)
+        self.runs[run_id] = Run(job, run_id, metrics)
         if self.idle:
             self.wake()
 
     def run_output(self, job: str) -> None:
-        run = self.runs.get(job)
-        if run is not None:
-            run.heard = time.monotonic()
+        """A run of `job` printed (a sweep's trials share their job: each of them counts as heard)."""
+        now = time.monotonic()
+        for run in list(self.runs.values()):
+            if run.job == job:
+                run.heard = now
 
-    def run_ended(self, job: str) -> None:
-        self.runs.pop(job, None)
+    def run_ended(self, run_id: str) -> None:
+        self.runs.pop(run_id, None)
 
-    def write(self, stream: Any, text: str) -> None:
-        """Write `text` to `stream` (stdout) above the live lines when both go to the terminal."""
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Whatever the block writes goes out with no live line drawn (the next tick redraws them)."""
         with self.lock:
-            if self.view is not None and self.view.active:
-                self._draw_live(time.monotonic())  # a run that just printed is no longer silent
-            if self.view is not None and self.view.active and _isatty(stream):
-                self.view.print(text)
-            else:
-                stream.write(text)
-                stream.flush()
+            if self.view is not None:
+                self.view.close()
+            yield
 
     # -- drawing --
     def wake(self) -> None:
@@ -242,10 +243,3 @@ def human_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" or size >= 10 else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
