@@ -299,3 +299,69 @@ def test_deferred_makes_the_reporter_only_once_a_counted_phase_is_slow() -> None
         for tracker in made:
             tracker.close()
     assert stream.text.startswith("snapshot src: 42 / 100 files ("), stream.text
+
+
+class Recorder(progress.Reporter):
+    """Records what core code reports: (label, each update) per phase, in order."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, list[str]]] = []
+        self.open: list[list[str]] = []
+
+    def phase(self, label: str, total: int | None = None, unit: str = "", size: int | None = None) -> progress.Phase:
+        texts: list[str] = []
+        self.phases.append((label, texts))
+        recorder = self
+
+        class Handle(progress.Phase):
+            def __enter__(self) -> Handle:
+                recorder.open.append(texts)
+                return self
+
+            def update(self, text: str) -> None:
+                texts.append(text)
+
+            def end(self) -> None:
+                recorder.open.remove(texts)
+
+        return Handle()
+
+    def note(self, text: str) -> None:
+        if self.open:
+            self.open[-1].append(text)
+
+
+def test_a_docker_image_build_reports_its_steps(tmp_path: Path) -> None:
+    from runner.envs.docker import docker_fingerprint, ensure_image, image_tag
+    from runner.spec import from_data
+    from tests.docker_support import Images, base_image, unique
+
+    base = base_image()
+    spec = from_data({"version": 1, "environments": {"e": {"docker": {"image": base,
+                                                                      "build_args": {"RUNNER_TEST": unique()}}}}})
+    tag = image_tag(docker_fingerprint(spec, "e", tmp_path))
+    recorder, images = Recorder(), Images()
+    previous = progress.install(recorder)
+    try:
+        images.add(ensure_image(spec, "e", tmp_path).image)
+    finally:
+        progress.install(previous)
+        images.remove_all()
+    steps = dict(recorder.phases)[f"building image {tag}"]
+    assert steps and all(re.fullmatch(r"step \d+/\d+", step) for step in steps), steps
+    assert steps[-1].split("/")[0] == "step " + steps[-1].split("/")[1]  # up to the last step
+
+
+def test_apply_reports_each_phase_of_a_run(project: ProjectDir, cli: Any) -> None:
+    """With --quiet the CLI installs no reporter of its own: the recorder hears the core."""
+    project.gen({"train.yaml": SILENT_SPEC, "src": {"train.py": "print('hi')\n"}})
+    recorder = Recorder()
+    previous = progress.install(recorder)
+    try:
+        assert cli("apply", "-C", project.root, "--quiet").code == 0
+    finally:
+        progress.install(previous)
+    labels = [label for label, _ in recorder.phases]
+    assert labels[:2] == ["snapshot src", "storing 1 new objects"], labels
+    assert "staging train-1" in labels and labels[-1] == "collecting outputs of train-1", labels
+    assert recorder.open == []  # every phase ended
