@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import os
+import threading
 import time
 
 from runner.progress import Phase, Reporter
@@ -84,7 +85,7 @@ class Tracker(Reporter):
         self.steps: list[Step] = []
         self.runs: dict[str, Run] = {}  # by run id
         self.idle = True  # no clock thread yet
-        self.lock = _thread.allocate_lock()  # drawing and writing
+        self.lock = threading.RLock()  # drawing, and what the command prints meanwhile (see paused)
         self.view: Any = None  # the live view, once something was drawn
         self.stop: Any = None
         self.thread: Any = None
@@ -139,8 +140,6 @@ class Tracker(Reporter):
     # -- drawing --
     def wake(self) -> None:
         """Start the clock thread (once)."""
-        import threading
-
         with self.lock:
             if not self.idle:
                 return
