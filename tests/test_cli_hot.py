@@ -40,7 +40,9 @@ def assert_same_as_typer(argv: list[str]) -> None:
 
 
 VALUES = ["d", "sub/dir", "take", "diff", "", "a=b", "x y", "-", "--json", "-C"]
-OPTIONS = {"--json": "json", "-C": "project", "--project": "project", "--project=": "project",
+FLAGS = {"--json", "--quiet", "-q"}
+OPTIONS = {"--json": "json", "--quiet": "quiet", "-q": "quiet", "-C": "project",
+           "--project": "project", "--project=": "project",
            "-f": "file", "--file": "file", "--file=": "file"}
 JOBS = ["train", "my-job", "x y", "diff", "take"]
 JUNK = ["--help", "-h", "-x", "--", "--json=1", "--projec", "-Cd", "-C=d", "--no-json", "--json", "-C", "--file"]
@@ -55,7 +57,7 @@ def argvs(draw: Any) -> list[str]:
     pieces = []
     for option in draw(st.lists(st.sampled_from(list(OPTIONS)), max_size=3, unique_by=OPTIONS.get)):
         value = draw(st.sampled_from(VALUES))
-        pieces.append([option] if option == "--json" else [option + value] if option.endswith("=") else [option, value])
+        pieces.append([option] if option in FLAGS else [option + value] if option.endswith("=") else [option, value])
     pieces += [[draw(st.sampled_from(JOBS))] for _ in range(draw(st.sampled_from([1, 1, 1, 1, 0, 2])))]
     pieces += [[draw(st.sampled_from(JUNK))] for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))]
     return head + [token for piece in draw(st.permutations(pieces)) for token in piece]
@@ -72,7 +74,7 @@ def test_whatever_the_hot_parser_accepts_typer_reads_the_same(argv: list[str]) -
 
 
 @given(job=st.sampled_from(JOBS), take=st.booleans(), at=st.integers(0, 3),
-       options=st.permutations([["--json"], ["-C", "d"], ["--file=t.yaml"]]), count=st.integers(0, 3))
+       options=st.permutations([["--json"], ["-C", "d"], ["--file=t.yaml"], ["--quiet"]]), count=st.integers(0, 4))
 def test_every_plain_spelling_is_answered_without_typer(job: str, take: bool, at: int, options: list[list[str]],
                                                          count: int) -> None:
     take = take or job in ("diff", "take")  # those jobs need an explicit `take`
@@ -110,13 +112,15 @@ def _imported(stderr: str) -> set[str]:
 
 def test_snapshot_json_imports_no_typer(proj: ProjectDir) -> None:
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # -X importtime, through the console script
-    never = {"typer", "click", "rich", "runner.cli.app"}
+    # nor the drawing of progress (runner.cli.progress_view, rich), nor its clock thread
+    never = {"typer", "click", "rich", "runner.cli.app", "runner.cli.progress_view"}
+    drawing = {"runner.cli.tracker", "threading"}  # nothing was slow: no progress machinery
     # The first run validates train.yaml (pydantic) and creates .runner/, the second caches the
     # spec there; the third is the no-op a hook runs on every commit: spec cached, snapshot recorded,
     # nothing hashed; the fourth follows an edit. `runner` is installed as a plain script (see
     # scripts/runner), so `re` comes in only with json or an ignore pattern's regex.
     cached = {"pydantic", "ruamel", "ruamel.yaml", "re", "json", "typing", "pathlib", "dataclasses"}
-    for edit, also_not in ((False, set()), (False, set()), (False, cached | {"hashlib"}), (True, cached)):
+    for edit, also_not in ((False, set()), (False, set()), (False, cached | {"hashlib"} | drawing), (True, cached)):
         if edit:
             (proj / "src" / "util.py").write_text("u = 2\n")
         done = run_console("snapshot", "train", "--json", cwd=proj.root, env=env)

@@ -22,6 +22,8 @@ FileOpt = Annotated[Path | None, typer.Option(
 LongFileOpt = Annotated[Path | None, typer.Option(
     "--file", help="The spec file (default: train.yaml in the project folder).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+# runner.cli.progress: what long work shows on stderr (a live line on a terminal, else a plain line).
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress of long work on stderr.")]
 # Sets RUNNER_CA_BUNDLE for this process: docker image builds copy the bundle in (runner.envs.ca_bundle).
 CaBundleOpt = Annotated[Path | None, typer.Option(
     "--ca-bundle", help="CA bundle (PEM) image builds trust, for a TLS-inspecting proxy. "

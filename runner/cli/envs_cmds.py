@@ -14,6 +14,7 @@ from runner.cli.common import (
     FileOpt,
     JsonOpt,
     ProjectOpt,
+    QuietOpt,
     print_json,
     project_of,
     stderr,
@@ -59,8 +60,11 @@ def list_cmd(project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = F
 @envs_app.command("build")
 def build_cmd(names: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
               project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False,
-              ca_bundle: CaBundleOpt = None) -> int:
+              ca_bundle: CaBundleOpt = None, quiet: QuietOpt = False) -> int:
     """Build the environments that are not cached yet; print what was a hit and what was built."""
+    import contextlib
+
+    from runner.cli.progress import shown
     from runner.envs.ca_bundle import set_ca_bundle
     from runner.envs.manage import build_envs
 
@@ -71,9 +75,13 @@ def build_cmd(names: Annotated[list[str] | None, typer.Argument(help="Environmen
     def progress(name: str, step: str) -> None:
         if step.startswith("warning:"):  # kept on screen (and in CI logs), unlike the spinner
             err.print(f"{name}: {step}", markup=False)
-        status.update(f"{name}: {step}")
+        if status is not None:
+            status.update(f"{name}: {step}")
 
-    with err.status("checking environments") as status:
+    # On a terminal its own spinner says what it does; elsewhere a slow build gets a plain line.
+    live = err.is_terminal and not quiet and not json
+    with err.status("checking environments") if live else contextlib.nullcontext() as status, \
+            shown(json=json, quiet=quiet or live):
         rows, errors = build_envs(spec, proj.root, list(names or []), log=progress)
     for error in errors:
         err.print(error, markup=False, highlight=False)

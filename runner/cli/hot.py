@@ -4,7 +4,7 @@
 commit, and for a no-op it is done in a few tens of milliseconds: importing Typer and rich
 alone would cost more. So `runner.cli.main` asks `run` first. It recognises exactly
 
-    runner snapshot [take] JOB [--json] [-C DIR | --project DIR | --project=DIR]
+    runner snapshot [take] JOB [--json] [-q | --quiet] [-C DIR | --project DIR | --project=DIR]
                                [-f FILE | --file FILE | --file=FILE]
 
 (options in any order, each at most once) and returns None for anything else, which
@@ -36,7 +36,7 @@ def run(args: list[str]) -> int | None:
 
 
 def parse_snapshot(args: list[str]) -> dict[str, Any] | None:
-    """`{job, project, file, json}` of a plain `snapshot [take] JOB ...`, or None.
+    """`{job, project, file, json, quiet}` of a plain `snapshot [take] JOB ...`, or None.
 
     None whenever Typer could answer differently: help, an unknown option, an option given
     twice, a missing value or one that looks like an option, `--`, a second positional, or
@@ -48,7 +48,7 @@ def parse_snapshot(args: list[str]) -> dict[str, Any] | None:
     explicit = rest[:1] == ["take"]
     if explicit:
         rest = rest[1:]
-    params: dict[str, Any] = {"job": None, "project": None, "file": None, "json": False}
+    params: dict[str, Any] = {"job": None, "project": None, "file": None, "json": False, "quiet": False}
     seen = set()
     i = 0
     while i < len(rest):
@@ -56,6 +56,8 @@ def parse_snapshot(args: list[str]) -> dict[str, Any] | None:
         name, equals, attached = token.partition("=")
         if token == "--json":
             key, value = "json", True
+        elif token in ("-q", "--quiet"):
+            key, value = "quiet", True
         elif equals and name in ("--project", "--file"):
             key, value = _VALUE_OPTIONS[name], attached
         elif token in _VALUE_OPTIONS and i + 1 < len(rest) and not rest[i + 1].startswith("-"):
@@ -76,15 +78,16 @@ def parse_snapshot(args: list[str]) -> dict[str, Any] | None:
 
 
 def snapshot_take(job: str, project: str | PathLike[str] | None = None, file: str | PathLike[str] | None = None,
-                  json: bool = False) -> int:
+                  json: bool = False, quiet: bool = False) -> int:
     """`runner snapshot [take] JOB`: snapshot JOB's code folder; print its digest, files, size
-    and excluded top-level entries."""
+    and excluded top-level entries. Progress of a long walk or hashing goes to stderr (not `quiet`)."""
+    from runner.cli.progress import shown
     from runner.cli.render import human_bytes, print_json, print_warnings
     from runner.snapshot import take_snapshot
     from runner.state import open_state
 
     proj, spec = job_of(project, file, job)
-    with open_state(proj) as state:
+    with open_state(proj) as state, shown(json=json, quiet=quiet):
         snap = take_snapshot(proj.root_path, spec.jobs[job].code, state, job=job, limits=spec.snapshot,
                              omit=proj.snapshot_omit, files=False)
     print_warnings(snap.warnings)

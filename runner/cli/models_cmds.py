@@ -13,6 +13,7 @@ from runner.cli.common import (
     FileOpt,
     JsonOpt,
     ProjectOpt,
+    QuietOpt,
     print_json,
     project_of,
     read_state,
@@ -121,11 +122,13 @@ def history(name: NameArg, project: ProjectOpt = None, file: FileOpt = None, jso
 @models_app.command()
 def download(ref: RefArg,
              to: Annotated[Path | None, typer.Option("--to", help="Folder (default: ./NAME-VERSION).")] = None,
-             project: ProjectOpt = None, file: FileOpt = None) -> int:
+             project: ProjectOpt = None, file: FileOpt = None, quiet: QuietOpt = False) -> int:
     """Write a version's files to a folder, verifying every digest."""
+    from runner.cli.progress import shown
     from runner.registry.download import download as fetch
 
-    version, folder, written = fetch(read_state(project, file), ref, to)
+    with shown(quiet=quiet):
+        version, folder, written = fetch(read_state(project, file), ref, to)
     print(f"wrote {len(written)} files of {version['name']} version {version['version']} to {folder}")
     return 0
 

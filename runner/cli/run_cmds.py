@@ -14,6 +14,7 @@ from runner.cli.common import (
     FileOpt,
     JsonOpt,
     ProjectOpt,
+    QuietOpt,
     print_json,
     project_of,
 )
@@ -60,13 +61,16 @@ def plan(
                                                     help="Exit 2 when something would change, 0 when not.")] = False,
     prune: PruneOpt = False,
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """Show what apply would run, and why (it runs nothing)."""
+    from runner.cli.progress import shown
     from runner.cli.render import print_plan, print_warnings
     from runner.reconcile.planner import make_plan
 
     proj, spec, state, _git = _open(project, file, create=False, ref=ref, ctx=ctx)
-    result = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
+    with shown(json=json, quiet=quiet):  # a first snapshot of a large folder takes seconds
+        result = make_plan(proj, spec, state, targets=jobs or (), prune=prune)
     if json:
         print_warnings(result.warnings)
         print_json(result.as_json())
@@ -86,11 +90,12 @@ def apply(
                                                        show_default=False)] = None,
     prune: PruneOpt = False,
     project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False, ref: RefOpt = None,
-    ca_bundle: CaBundleOpt = None,
+    ca_bundle: CaBundleOpt = None, quiet: QuietOpt = False,
 ) -> int:
     """Run what the plan says, in dependency order; record runs, outputs, metrics."""
     import signal
 
+    from runner.cli.progress import shown
     from runner.cli.render import apply_summary
     from runner.envs.ca_bundle import set_ca_bundle
     from runner.interrupts import stop_signals_interrupt
@@ -100,7 +105,8 @@ def apply(
     proj, spec, state, git = _open(project, file, create=True, ref=ref, ctx=ctx)
     events = _events(json, parallel, frozenset(name for name, job in spec.jobs.items() if job.sweep is not None))
     # CI cancelling a build, `docker stop`, a closed terminal: cancel the runs like Ctrl-C does.
-    with stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
+    with shown(json=json, quiet=quiet) as progress, stop_signals_interrupt(signal.SIGTERM, signal.SIGHUP):
+        events = progress.around(events, state.layout.run_dir) if progress else events  # heartbeats
         result = do_apply(proj, spec, state, targets=jobs or (), force=force or (), jobs=parallel,
                           events=events, git=git, prune=prune)
     if json:

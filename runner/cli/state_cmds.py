@@ -17,6 +17,7 @@ from runner.cli.common import (
     FileOpt,
     JsonOpt,
     ProjectOpt,
+    QuietOpt,
     print_json,
     project_of,
     stdout,
@@ -42,9 +43,10 @@ JobArg = Annotated[str, typer.Argument(help="A job in train.yaml.", show_default
 
 
 @snapshot_app.command("take")
-def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+def take_cmd(job: JobArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False,
+             quiet: QuietOpt = False) -> int:
     """Snapshot JOB's code folder: digest, files, size, excluded top-level entries."""
-    return snapshot_take(job, project, file, json)  # also run without Typer: runner.cli.hot
+    return snapshot_take(job, project, file, json, quiet)  # also run without Typer: runner.cli.hot
 
 
 @snapshot_app.command("diff")

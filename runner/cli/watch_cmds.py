@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from runner.cli.app import app
-from runner.cli.common import FileOpt, ProjectOpt, project_of
+from runner.cli.common import FileOpt, ProjectOpt, QuietOpt, project_of
 
 if TYPE_CHECKING:
     from runner.reconcile.plan import Plan
@@ -30,17 +30,19 @@ def watch(
     parallel: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, show_default=False,
         help="Independent jobs run at once (default 1); when given, it also caps a sweep's trials.")] = None,
-    project: ProjectOpt = None, file: FileOpt = None,
+    project: ProjectOpt = None, file: FileOpt = None, quiet: QuietOpt = False,
 ) -> int:
     """Re-plan and apply whenever a file a job depends on is saved; Ctrl-C stops."""
+    from runner.cli.progress import shown
     from runner.triggers.watch import Watcher, parse_duration
 
     delay = parse_duration(debounce)
     proj = project_of(project, file)
     board = Board(proj.root, proj.state_dir)
     watcher = Watcher(proj, targets=jobs or [], debounce=delay, jobs=parallel, events=board.events())
-    try:
-        code = watcher.run()
+    try:  # on a terminal the board shows what runs; elsewhere a slow snapshot or build gets a plain line
+        with shown(quiet=quiet or board.live is not None):
+            code = watcher.run()
     finally:
         board.close()
     if watcher.canceled:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from runner import progress
 from runner.atomic import atomic_write
 from runner.envs.errors import EnvError
 from runner.envs.fingerprint import EnvFingerprint
@@ -96,7 +97,7 @@ def _build(fp: EnvFingerprint, build: BuildFn, folder: Path, *, relocatable: boo
     logfile = log_path(fp.digest)
     logfile.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(logfile, "w", encoding="utf-8") as handle:
+        with open(logfile, "w", encoding="utf-8") as handle, progress.phase(f"building environment {fp.label}"):
             facts = build(staging, handle, logfile)
         atomic_write(staging / MARKER, json.dumps(_marker(fp, facts), indent=2, sort_keys=True))
         if staging != folder:

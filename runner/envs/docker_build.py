@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from runner import progress
 from runner.envs.ca_bundle import IN_IMAGE
 from runner.envs.errors import EnvBuildFailed
 
@@ -69,7 +70,8 @@ def build(client: Any, context: Path, tag: str, handle: IO[str], logfile: Path, 
         stream = client.api.build(path=str(context), dockerfile=str(dockerfile) if dockerfile else None, tag=tag,
                                   rm=True, forcerm=True, pull=False, decode=True, buildargs=buildargs or {},
                                   labels=labels or {})
-        _follow(stream, handle, logfile, log)
+        with progress.phase(f"building image {tag}"):
+            _follow(stream, handle, logfile, log)
     except docker.errors.APIError as exc:
         raise EnvBuildFailed(f"docker build of {tag} failed: {exc.explanation or exc}; "
                              f"build log: {logfile}") from None
@@ -84,6 +86,7 @@ def _follow(stream: Iterable[dict[str, Any]], handle: IO[str], logfile: Path, lo
             last = (last + [line for line in text.splitlines() if line.strip()])[-5:]
             if text.startswith("Step "):
                 log(text.strip())
+                progress.note(text.split(" :")[0].lower())  # `step 4/7`
         if "error" in chunk:
             handle.write(f"ERROR: {chunk['error']}\n")
             handle.flush()

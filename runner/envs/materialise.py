@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner import progress
 from runner.envs.fingerprint import EnvFingerprint, env_fingerprint, environment_of
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def materialise(spec: Spec, name: str | None, project_root: Path, fp: EnvFingerp
     hold=True (runs): this process keeps the env from `runner envs prune` until it exits."""
     started = time.perf_counter()
     fp = fp or env_fingerprint(spec, name, project_root)
-    say = log or (lambda _message: None)
+    say = progress.noting(log or (lambda _message: None))  # a build's steps also show as its progress
     if fp.kind == "user_managed":
         return _managed(fp, started)
     if fp.kind not in ("venv", "conda"):

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
+from runner import progress
 from runner.errors import RunnerError
 from runner.runs.store import RunStore, select
 from runner.state.layout import INPUTS, LOGS, OUTPUTS
@@ -121,8 +122,9 @@ class RunContext:
         """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db."""
         from runner.capture import run_records
 
-        for kind in (OUTPUTS, LOGS):
-            store.add_files(run_id, kind, self._store_tree(run_dir, kind))
+        with progress.phase(f"collecting outputs of {run_id}"):
+            for kind in (OUTPUTS, LOGS):
+                store.add_files(run_id, kind, self._store_tree(run_dir, kind))
         store.add_metrics(run_id, run_records(run_dir / LOGS))
 
     def _store_tree(self, run_dir: Path, kind: str) -> list[tuple[str, str, int]]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from runner import progress
 from runner.compute.base import Handle, Launch, Target
 from runner.errors import DiskFull, RunnerError, is_disk_full
 from runner.reconcile.results import RunOutcome
@@ -165,7 +166,8 @@ class RunExecutor:
         job = work.definition
         self.ctx.check_secrets(job.environment)
         env = self.ctx.materialise(job.environment, work.compute, lambda line: self.sink(work.job, line))
-        stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
+        with progress.phase(f"staging {run_id}"):
+            stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
         for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
         inputs = self.ctx.stage_inputs(job, run_dir, self.store)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner import progress
 from runner.errors import StateError
 from runner.registry.views import files, resolve
 from runner.state.objects import ObjectError
@@ -30,15 +31,16 @@ def download(state: State, ref: str, dest: Path | None = None) -> tuple[dict[str
     """Returns the version row, the folder written to, and the files written."""
     version = resolve(state, ref)
     folder = dest if dest is not None else default_folder(version)
-    written = []
-    for rel, digest, _size in files(state, version):
-        target = folder / rel
-        try:
-            state.objects.copy_to(digest, target, mode=0o644)
-        except ObjectError:
-            problem = "is missing" if not state.objects.has(digest) else "does not match its digest (tampered?)"
-            raise DamagedModel(f"model {version['name']}:{version['version']}: {rel}: object sha256:{digest} "
-                               f"({state.objects.path(digest)}) {problem}; it was not written. Restore "
-                               f".runner/objects from a backup, or rerun the job to register a new version") from None
-        written.append(target)
+    written, listed = [], files(state, version)
+    with progress.phase(f"downloading model {version['name']}:{version['version']}", size=sum(r[2] for r in listed)):
+        for rel, digest, _size in listed:
+            target = folder / rel
+            try:
+                state.objects.copy_to(digest, target, mode=0o644)
+            except ObjectError:
+                problem = "is missing" if not state.objects.has(digest) else "does not match its digest (tampered?)"
+                raise DamagedModel(f"model {version['name']}:{version['version']}: {rel}: object sha256:{digest} "
+                                   f"({state.objects.path(digest)}) {problem}; it was not written. Restore "
+                                   f".runner/objects from a backup, or rerun the job to register a new version") from None
+            written.append(target)
     return version, folder, written

@@ -12,6 +12,7 @@ import os
 import time
 
 from runner.errors import RunnerError
+from runner.progress import NOTHING, Phase
 from runner.snapshot.statcache import (
     MAX_WAIT_NS,
     Row,
@@ -33,9 +34,9 @@ Hashed = dict[str, tuple[Row, int]]  # project-relative path -> (cache row, byte
 LARGE = 1 << 20  # files from this size are hashed on a thread pool
 
 
-def hash_files(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -> Hashed:
-    """Store every file's content; vanished files are left out of the result."""
-    hashed = _hash_all(objects, root, files, recorded_ns)
+def hash_files(objects: ObjectStore, root: str, files: Found, recorded_ns: int, step: Phase = NOTHING) -> Hashed:
+    """Store every file's content; vanished files are left out of the result. `step` counts them."""
+    hashed = _hash_all(objects, root, files, recorded_ns, step)
     racy = [st for st in files if st[0] in hashed and is_racy(st[2], recorded_ns)]
     if racy:
         wait = max(st[2] + window(st[2]) for st in racy) - time.time_ns()
@@ -56,11 +57,11 @@ def _restat(root: str, files: Found) -> Found:
     return fresh
 
 
-def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -> Hashed:
+def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int, step: Phase = NOTHING) -> Hashed:
     """Small files one after the other (their cost is Python's, which threads would only
     fight over: twice as slow on two cores); large ones on a pool (their reads, sha256 and
     writes release the GIL)."""
-    one = _hasher(objects, root, recorded_ns)
+    one = _hasher(objects, root, recorded_ns, step)
     large = [st for st in files if st[1] >= LARGE]
     results = [one(st) for st in files if st[1] < LARGE]
     if len(large) < 2:  # no pool for one file
@@ -73,8 +74,8 @@ def _hash_all(objects: ObjectStore, root: str, files: Found, recorded_ns: int) -
     return {path: value for path, value in results if value is not None}
 
 
-def _hasher(objects: ObjectStore, root: str,
-            recorded_ns: int) -> Callable[[Stat], tuple[str, tuple[Row, int] | None]]:
+def _hasher(objects: ObjectStore, root: str, recorded_ns: int,
+            step: Phase = NOTHING) -> Callable[[Stat], tuple[str, tuple[Row, int] | None]]:
     def one(st: Stat) -> tuple[str, tuple[Row, int] | None]:
         path = st[0]
         try:
@@ -84,6 +85,7 @@ def _hasher(objects: ObjectStore, root: str,
         except PermissionError as exc:
             raise RunnerError(f"{path}: cannot read it ({exc.strerror}); fix its permissions "
                               f"or list it in .runnerignore") from exc
+        step.advance()
         return path, (row_for(st, digest, recorded_ns), size)
 
     return one

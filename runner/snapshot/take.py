@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 
+from runner import progress
 from runner.collector import gc_paused
 from runner.errors import StateError
 from runner.snapshot import ignore, records, statcache
@@ -230,8 +231,10 @@ def store_scan(project_root: Path, scan: Scan, state: State, job: str | None, li
     with_digests(scan, state.db, project_root)
     root = os.path.realpath(project_root)
     files = scan.found.files
-    with state.objects.batch():
-        hashed = hash_files(state.objects, root, [files[i] for i in scan.dirty], scan.recorded_ns)
+    dirty = [files[i] for i in scan.dirty]
+    with state.objects.batch(), progress.phase(f"storing {len(dirty):,} new objects", len(dirty), "files",
+                                               sum(st[1] for st in dirty)) as step:
+        hashed = hash_files(state.objects, root, dirty, scan.recorded_ns, step)
         snap, manifest = _snapshot(scan, hashed, job, limits, encode=code is not None, objects=state.objects)
         if code is not None:
             state.objects.put_bytes(manifest, snap.digest)  # _snapshot hashed these very bytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
+from runner import progress
 from runner.collector import gc_paused
 from runner.errors import RunnerError
 from runner.snapshot.ignore import (
@@ -53,7 +54,7 @@ def walk(project_root: str | Path, code: str, *, ignore_files: bool = True, skip
     prefix = "" if code == "." else code + "/"
     walker = _Walker(root, ignore_files, os.path.realpath(skip) if skip else None, omit)
     rules = _ancestor_rules(root, code) if ignore_files else Rules()
-    with gc_paused():
+    with gc_paused(), progress.phase(f"snapshot {code}", unit="files") as walker.step:
         walker.scan(folder, prefix, rules, os.path.realpath(folder), top=True)
         return walker.finish()
 
@@ -107,6 +108,7 @@ class _Walker:
         self.result = WalkResult()
         self.chain: set[str] = set()  # real paths of the folders being walked (symlink loops)
         self.buckets: dict[int, tuple[Rules, list[Stat]]] = {}
+        self.step = progress.NOTHING  # counts the files found (see walk)
 
     def scan(self, folder: str, rel: str, rules: Rules, real: str, *, top: bool = False) -> None:
         files: list[Stat] = []
@@ -145,6 +147,7 @@ class _Walker:
         if rel in self.omitted_in or (top and ignored is not None):  # top-level files: decided now, to list them
             files = [st for st in files if not self._left_out(st[0], rel, top, ignored)]
         self.buckets.setdefault(id(rules), (rules, []))[1].extend(files)
+        self.step.advance(len(files))
         self.chain.add(real)
         for name in folders:
             path, inner = rel + name, real + os.sep + name
