@@ -20,4 +20,8 @@ def target_for(kind: str) -> Target:
         from runner.compute.docker import DockerTarget
 
         return DockerTarget()
+    if kind == "ray":
+        from runner.compute.ray import RayTarget
+
+        return RayTarget()
     raise ValueError(f"unknown compute type {kind!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from runner.spec.types import Compute
@@ -29,6 +29,7 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    runtime: dict[str, Any] = field(default_factory=dict)  # ray: the environment's pip list and Python version
 
 
 LineSink = Callable[[str], None]

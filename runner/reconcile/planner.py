@@ -48,8 +48,31 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
         if action.kind is Kind.RUN:
             will_run.add(name)
         actions.append(action)
+    check_clusters(spec, selected, {a.target for a in actions if a.kind is Kind.RUN})
     actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets), source=project.spec_name)
     return Plan(tuple(actions), facts.warnings())
+
+
+def check_clusters(spec: Spec, selected: Iterable[str], running: set[str]) -> None:
+    """A job on a ray compute needs the extra and an environment a cluster can use; one that
+    will run needs its cluster to answer (asked once per address, with a short timeout)."""
+    ray_jobs = [(name, spec.jobs[name]) for name in sorted(selected) if spec.compute_of(spec.jobs[name]).type == "ray"]
+    if not ray_jobs:
+        return
+    from runner.compute.ray import address_of, check_cluster, check_extra
+    from runner.compute.ray_env import check_environment
+
+    check_extra()
+    asked: set[str] = set()
+    for name, job in ray_jobs:
+        try:
+            check_environment(job.environment, spec.environment_of(job))
+            address = address_of(spec.compute_of(job))
+            if name in running and address not in asked:
+                asked.add(address)
+                check_cluster(address)
+        except RunnerError as exc:
+            raise RunnerError(f"job {name} (compute {job.compute}): {exc}") from None
 
 
 class Facts:

@@ -89,9 +89,12 @@ class RunStore:
             db.executemany("INSERT INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)", metrics)
             db.execute("UPDATE runs SET logged_params = ?, tags = ? WHERE id = ?", (_j(params), _j(tags), run_id))
 
-    def active_runs(self) -> list[sqlite3.Row]:
-        cursor = self.conn.execute(
-            f"SELECT id, owner_pid, pgid, status FROM runs WHERE status IN ({', '.join('?' * len(ACTIVE))})", ACTIVE)
+    def active_runs(self, *, remote: bool = False) -> list[sqlite3.Row]:
+        """Runs still active in the database: local ones (id, owner_pid, pgid, status), or with
+        `remote`, those on a cluster (id, remote_id, remote)."""
+        columns, where = ("id, remote_id, remote", "IS NOT NULL") if remote else ("id, owner_pid, pgid, status", "IS NULL")
+        cursor = self.conn.execute(f"SELECT {columns} FROM runs WHERE remote_id {where} AND status IN "
+                                   f"({', '.join('?' * len(ACTIVE))})", ACTIVE)
         return cursor.fetchall()
 
     def latest(self, job: str, *, status: str | None = None) -> dict[str, Any] | None:
@@ -125,8 +128,9 @@ def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
     record = dict(zip(_columns(conn), row))
     for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
         record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
-    if record["status"] in ACTIVE and not _alive(record.get("owner_pid")):
-        # Its runner died (kill -9): the next apply marks it lost; readers say so already.
+    if record["status"] in ACTIVE and not record.get("remote_id") and not _alive(record.get("owner_pid")):
+        # Its runner died (kill -9): the next apply marks it lost; readers say so already. A run on a
+        # cluster lives on without its runner: the next apply reattaches to it or collects it.
         record["status"] = "lost"
     return record
 

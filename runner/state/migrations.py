@@ -162,4 +162,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, chunk)
     );
     """,
+    # 7: runs on a cluster: its id there (ray: the submission id) and where to find it again
+    # (JSON: address, storage folder), so a later apply reattaches instead of calling it lost
+    """
+    ALTER TABLE runs ADD COLUMN remote_id TEXT;
+    ALTER TABLE runs ADD COLUMN remote TEXT;
+    """,
 ]

@@ -1,0 +1,168 @@
+"""The entrypoint of a run on a Ray cluster: runs the user's command and leaves its results in storage.
+
+Shipped into the job's working_dir as `.runner-ray/entry.py` beside `job.json` and the
+tracking shim, and run there by the cluster's `python`; so it imports only the standard
+library (and fsspec for storage other than file://). It:
+
+- runs the command with the run's variables, paths of runner's run folder rewritten to
+  the working folder here (`${{outputs}}`, RUNNER_OUTPUTS, staged inputs), the shim on
+  PYTHONPATH, in the wrapper's process group (Ray's stop_job signals the whole tree);
+- copies its output to stdout (the Ray job's log, which runner follows) and logs/std_log.txt;
+- copies logs/metrics.jsonl to storage every few seconds (`runner runs metrics` live);
+- at the end (or on SIGTERM) writes outputs/ and logs/ to STORAGE/RUN_ID/SUBMISSION_ID/,
+  then `manifest.json` last: each file's sha256 and size, and the exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MANIFEST = "manifest.json"
+SYNC_SECONDS = 2.0
+GRACE_SECONDS = 2.0  # Ray SIGKILLs 3 s after its SIGTERM: leave time to upload the logs
+
+
+class Storage:
+    """A folder given by URL: plain file operations for file://, fsspec for the rest."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.local = self.url[len("file://"):] if self.url.startswith("file://") else None
+
+    def put(self, source: str, rel: str) -> None:
+        if self.local is not None:
+            target = os.path.join(self.local, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            temp = f"{target}.tmp-{os.getpid()}"
+            with open(source, "rb") as src, open(temp, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            os.replace(temp, target)
+            return
+        import fsspec
+
+        with open(source, "rb") as src, fsspec.open(f"{self.url}/{rel}", "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+
+    def put_text(self, text: str, rel: str) -> None:
+        temp = os.path.join(HERE, f".put-{os.getpid()}")
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        self.put(temp, rel)
+        os.unlink(temp)
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rewritten(value: str, host: str, here: str) -> str:
+    return value.replace(host, here) if host else value
+
+
+def command_env(job: dict, root: str) -> dict:
+    env = dict(os.environ)
+    for key, value in list(env.items()):
+        env[key] = rewritten(value, job["run_dir"], root)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (HERE, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def check_python(wanted: str | None) -> str | None:
+    have = ".".join(map(str, sys.version_info[:3]))
+    if wanted and not (have == wanted or have.startswith(wanted + ".")):
+        return f"runner: the environment asks for Python {wanted}; the cluster's Python is {have}"
+    return None
+
+
+def pump(stream, log_path: str) -> None:
+    with open(log_path, "ab", buffering=0) as log:
+        for raw in iter(stream.readline, b""):
+            log.write(raw)
+            sys.stdout.buffer.write(raw)
+            sys.stdout.flush()
+
+
+def sync_metrics(storage: Storage, root: str, prefix: str, stop: threading.Event) -> None:
+    source = os.path.join(root, "logs", "metrics.jsonl")
+    seen = -1
+    while not stop.wait(SYNC_SECONDS):
+        try:
+            size = os.path.getsize(source)
+            if size != seen:
+                storage.put(source, f"{prefix}/logs/metrics.jsonl")
+                seen = size
+        except OSError:
+            continue  # not written yet, or storage busy: the next round tries again
+
+
+def upload(storage: Storage, root: str, prefix: str, code: int | None, status: str) -> None:
+    files = {}
+    for kind in ("outputs", "logs"):
+        for folder, _dirs, names in os.walk(os.path.join(root, kind)):
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                files[rel] = [sha256(path), os.path.getsize(path)]
+                storage.put(path, f"{prefix}/{rel}")
+    manifest = {"format": 1, "algorithm": "sha256", "exit_code": code, "status": status, "files": files}
+    storage.put_text(json.dumps(manifest, sort_keys=True), f"{prefix}/{MANIFEST}")
+
+
+def main() -> int:
+    with open(os.path.join(HERE, "job.json"), encoding="utf-8") as handle:
+        job = json.load(handle)
+    root = os.getcwd()
+    for kind in ("outputs", "logs"):
+        os.makedirs(os.path.join(root, kind), exist_ok=True)
+    storage, prefix = Storage(job["storage"]), job["prefix"]
+    log_path = os.path.join(root, "logs", "std_log.txt")
+    problem = check_python(job.get("python"))
+    if problem:
+        print(problem, flush=True)
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(problem + "\n")
+        upload(storage, root, prefix, 1, "failed")
+        return 1
+    argv = [rewritten(arg, job["run_dir"], root) for arg in job["argv"]]
+    child = subprocess.Popen(argv, cwd=root, env=command_env(job, root), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    reader = threading.Thread(target=pump, args=(child.stdout, log_path), daemon=True)
+    reader.start()
+    syncer = threading.Thread(target=sync_metrics, args=(storage, root, prefix, stopping), daemon=True)
+    syncer.start()
+    while child.poll() is None and not stopping.is_set():
+        time.sleep(0.1)
+    stopped = stopping.is_set()
+    if stopped:
+        try:
+            child.wait(GRACE_SECONDS / 2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    code = child.wait()
+    reader.join(timeout=GRACE_SECONDS / 2)
+    stopping.set()
+    upload(storage, root, prefix, code, "stopped" if stopped else "exited")
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
