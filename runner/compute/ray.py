@@ -79,7 +79,11 @@ def address_of(compute: Compute) -> str:
 
 
 def check_extra() -> None:
-    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.job_submission") is None:
+    try:
+        found = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("ray.job_submission")
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         raise RayError(f"a ray compute needs Ray's job client, which is not installed: {RAY_EXTRA}")
 
 
@@ -95,7 +99,11 @@ def check_cluster(address: str, timeout: float = CHECK_TIMEOUT) -> None:
 
 
 def client(address: str) -> Any:
+    import logging
+
     from ray.job_submission import JobSubmissionClient
+
+    logging.getLogger("ray").setLevel(logging.WARNING)  # its INFO lines ("Uploading package ...") are not ours
 
     try:
         return JobSubmissionClient(address)
