@@ -29,7 +29,9 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
-    runtime: dict[str, Any] = field(default_factory=dict)  # ray: the environment's pip list and Python version
+    # ray: the environment's `pip` list and `python` version; a distributed run adds `ranks` (each
+    # rank's variables, from the distribution's rank table), `nodes` and `cpus_per_process`
+    runtime: dict[str, Any] = field(default_factory=dict)
 
 
 LineSink = Callable[[str], None]

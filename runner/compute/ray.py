@@ -165,7 +165,8 @@ def ship_entry(launch: Launch, remote: Remote) -> None:
     for name in ("__init__.py", "tracking.py"):
         shutil.copyfile(tracking_shim() / "runner" / name, folder / "runner" / name)
     job = {"argv": launch.argv, "run_dir": str(launch.run_dir), "storage": remote.storage, "prefix": remote.prefix,
-           "python": launch.runtime.get("python")}
+           "python": launch.runtime.get("python"), "ranks": launch.runtime.get("ranks") or [],
+           "nodes": launch.runtime.get("nodes", 1), "cpus_per_process": launch.runtime.get("cpus_per_process", 1)}
     (folder / "job.json").write_text(json.dumps(job, sort_keys=True))
     (folder / "remote.json").write_text(json.dumps(asdict(remote), sort_keys=True))
 

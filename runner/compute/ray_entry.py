@@ -125,6 +125,92 @@ def upload(storage: Storage, root: str, prefix: str, code: int | None, status: s
     storage.put_text(json.dumps(manifest, sort_keys=True), f"{prefix}/{MANIFEST}")
 
 
+def run_ranks(job: dict, root: str, argv: list, log_path: str) -> int:
+    """A distributed run: one Ray task per rank in a placement group; the first failing code, else 0.
+
+    `job["ranks"]` holds each rank's variables (the rank table of the distribution: RANK,
+    WORLD_SIZE, LOCAL_RANK, ...). A bundle per node holds that node's processes, so that
+    STRICT_SPREAD puts the nodes on different machines; a cluster with fewer live nodes
+    than asked gets one packed group and a warning. MASTER_ADDR (and MASTER_PORT) become
+    rank 0's node address and a port free there. Each rank task sends back what it wrote
+    under outputs/ and logs/, so the files of ranks on other nodes reach storage too.
+    """
+    import ray
+    from ray.util.placement_group import placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    ray.init(log_to_driver=True)
+    ranks, nodes = job["ranks"], max(1, int(job.get("nodes", 1)))
+    per_node = -(-len(ranks) // nodes)
+    cpus = float(job.get("cpus_per_process") or 1)
+    alive = sum(1 for node in ray.nodes() if node.get("Alive"))
+    strategy = "STRICT_SPREAD" if nodes > 1 else "PACK"
+    if nodes > 1 and alive < nodes:
+        note(log_path, f"runner: warning: {nodes} nodes asked, the cluster has {alive}: "
+                       f"the ranks share the nodes there are (no STRICT_SPREAD)")
+        strategy = "PACK"
+    group = placement_group([{"CPU": cpus * per_node}] * nodes, strategy=strategy)
+    ray.get(group.ready())
+
+    def place(index: int) -> PlacementGroupSchedulingStrategy:
+        return PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=index)
+
+    master, port = ray.get(ray.remote(num_cpus=0)(_node_and_port).options(scheduling_strategy=place(0)).remote())
+    task = ray.remote(num_cpus=cpus)(_rank)
+    pending = []
+    for index, variables in enumerate(ranks):
+        env = dict(variables)
+        if "MASTER_ADDR" in env:
+            env["MASTER_ADDR"], env["MASTER_PORT"] = master, str(port)
+        pending.append(task.options(scheduling_strategy=place(index // per_node)).remote(job, argv, env, index))
+    codes = []
+    for code, files in ray.get(pending):
+        codes.append(code)
+        for rel, data in files.items():
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(data)
+    return next((c for c in codes if c != 0), 0)
+
+
+def _node_and_port() -> tuple:
+    import socket
+
+    import ray
+
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return ray.util.get_node_ip_address(), probe.getsockname()[1]
+
+
+def _rank(job: dict, argv: list, variables: dict, index: int) -> tuple:
+    """One rank, in the job's working_dir on its node: its exit code and the files it wrote."""
+    root = os.getcwd()
+    env = command_env(job, root)
+    env.update({k: rewritten(str(v), job["run_dir"], root) for k, v in variables.items()})
+    os.makedirs(os.path.join(root, "logs"), exist_ok=True)
+    child = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+    pump(child.stdout, os.path.join(root, "logs", f"rank_{index}.txt"))  # stdout reaches the job's log
+    code = child.wait()
+    files = {}
+    for kind in ("outputs", "logs"):
+        for folder, _dirs, names in os.walk(os.path.join(root, kind)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if os.path.isfile(path) and not os.path.islink(path):
+                    with open(path, "rb") as handle:
+                        files[os.path.relpath(path, root).replace(os.sep, "/")] = handle.read()
+    return code, files
+
+
+def note(log_path: str, message: str) -> None:
+    print(message, flush=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(message + "\n")
+
+
 def main() -> int:
     with open(os.path.join(HERE, "job.json"), encoding="utf-8") as handle:
         job = json.load(handle)
@@ -135,12 +221,14 @@ def main() -> int:
     log_path = os.path.join(root, "logs", "std_log.txt")
     problem = check_python(job.get("python"))
     if problem:
-        print(problem, flush=True)
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write(problem + "\n")
+        note(log_path, problem)
         upload(storage, root, prefix, 1, "failed")
         return 1
     argv = [rewritten(arg, job["run_dir"], root) for arg in job["argv"]]
+    if job.get("ranks"):
+        code = run_ranks(job, root, argv, log_path)
+        upload(storage, root, prefix, code, "exited")
+        return code
     child = subprocess.Popen(argv, cwd=root, env=command_env(job, root), stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     stopping = threading.Event()

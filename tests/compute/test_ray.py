@@ -174,3 +174,44 @@ def test_environments_a_cluster_cannot_use_are_plan_errors(project, cli, tmp_pat
     project.gen({"train.yaml": text, "env.yml": "dependencies: [python]\n"})
     result = cli("plan", "-C", project.root)
     assert result.code == 1 and expect in result.err and "job train (compute cluster)" in result.err
+
+
+RANK_CHECK = """
+import os
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+assert 0 <= rank < world == 2, (rank, world)
+print("rank", rank, "of", world, "master", os.environ["MASTER_ADDR"], flush=True)
+with open(os.path.join(os.environ["RUNNER_OUTPUTS"], f"rank_{rank}.txt"), "w") as out:
+    out.write(f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}")
+"""
+
+
+def test_ranks_run_as_ray_tasks_in_a_placement_group(tmp_path, address) -> None:
+    """The Ray side of a distributed run, fed a rank table directly (Launch.runtime["ranks"])."""
+    from runner.compute.base import Launch
+    from runner.compute.ray import RayTarget
+    from runner.spec.types import Compute
+
+    run_dir = tmp_path / "runs" / "dist-1"
+    for folder in ("outputs", "logs"):
+        (run_dir / folder).mkdir(parents=True)
+    (run_dir / "check.py").write_text(RANK_CHECK)
+    ranks = [{"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"}
+             for r in range(2)]
+    env = {"RUNNER_RUN_ID": "dist-1", "RUNNER_OUTPUTS": str(run_dir / "outputs"), "RUNNER_LOGS": str(run_dir / "logs")}
+    compute = Compute(type="ray", address=address, storage=f"file://{tmp_path / 'storage'}")
+    launch = Launch(run_id="dist-1", job="dist", project_root=tmp_path, run_dir=run_dir,
+                    argv=["python", "-u", "check.py"], env=env, log_path=run_dir / "logs" / "std_log.txt",
+                    compute=compute, runtime={"ranks": ranks, "nodes": 2, "cpus_per_process": 0.5})
+    lines: list[str] = []
+    target = RayTarget()
+    handle = target.start(launch, lines.append)
+    assert handle.wait(300) == 0, (run_dir / "logs" / "std_log.txt").read_text()
+    target.collect(launch)
+    written = {p.name: p.read_text() for p in (run_dir / "outputs").iterdir()}
+    assert sorted(written) == ["rank_0.txt", "rank_1.txt"]
+    assert len(set(written.values())) == 1  # one MASTER_ADDR:MASTER_PORT, rank 0's node
+    assert not written["rank_0.txt"].endswith(":1")
+    log = (run_dir / "logs" / "std_log.txt").read_text()
+    assert "2 nodes asked, the cluster has 1" in log  # the one-node fallback says so
+    assert (run_dir / "logs" / "rank_1.txt").read_text().startswith("rank 1 of 2")
