@@ -48,6 +48,7 @@ computes:
 environments:
   e:
     variables: {GO_FILE: "GO"}
+    secrets: [RUNNER_TEST_RAY_SECRET]
 datasets:
   d: {path: data.txt}
 jobs:
@@ -71,6 +72,7 @@ p.add_argument("--data")
 p.add_argument("--out")
 a = p.parse_args()
 print("started", open(a.data).read().strip(), flush=True)
+print("secret", "given" if os.environ.get("RUNNER_TEST_RAY_SECRET", "")[::-1] == "eulav-t3rc3s" else "missing")
 tracking.log("acc", 0.9)
 go = os.environ.get("GO_FILE")
 while go and not os.path.exists(go):

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def address() -> str:
+def address(monkeypatch) -> str:
+    monkeypatch.setenv("RUNNER_TEST_RAY_SECRET", "s3cr3t-value")  # for subprocesses too
     return ray_address()
 
 
@@ -42,6 +43,10 @@ def test_a_run_end_to_end(project, cli, tmp_path, address) -> None:
     assert [o["path"] for o in shown["outputs"]] == ["outputs/model.txt"]
     log = cli("runs", "logs", "train-1", "-C", project.root).out
     assert "started some data" in log and "done" in log  # the dataset travelled with the job
+    assert "secret given" in log  # passed at submission ...
+    stored = [p for p in (project.root / ".runner").rglob("*") if p.is_file()]
+    stored += [p for p in (tmp_path / "storage").rglob("*") if p.is_file()]
+    assert not [p for p in stored if b"s3cr3t-value" in p.read_bytes()]  # ... and written nowhere
     cli("runs", "download", "train-1", "--to", tmp_path / "dl", "-C", project.root)
     assert (tmp_path / "dl" / "outputs" / "model.txt").read_text() == "weights"
     assert remote_id(project.root, "train-1").startswith("raysubmit_train-1_")
@@ -198,7 +203,10 @@ def test_ranks_run_as_ray_tasks_in_a_placement_group(tmp_path, address) -> None:
     (run_dir / "check.py").write_text(RANK_CHECK)
     ranks = [{"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"}
              for r in range(2)]
-    env = {"RUNNER_RUN_ID": "dist-1", "RUNNER_OUTPUTS": str(run_dir / "outputs"), "RUNNER_LOGS": str(run_dir / "logs")}
+    env = {"RUNNER_RUN_ID": "dist-1", "RUNNER_OUTPUTS": str(run_dir / "outputs"), "RUNNER_LOGS": str(run_dir / "logs"),
+           # The ranks' driver needs `ray` in the job's Python: a cluster's has it; a development head
+           # started from a venv without that venv on PATH does not, so name this one (same Ray).
+           "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
     compute = Compute(type="ray", address=address, storage=f"file://{tmp_path / 'storage'}")
     launch = Launch(run_id="dist-1", job="dist", project_root=tmp_path, run_dir=run_dir,
                     argv=["python", "-u", "check.py"], env=env, log_path=run_dir / "logs" / "std_log.txt",
