@@ -42,6 +42,7 @@ RAY_EXTRA = "pip install 'train-runner[ray]'"
 CHECK_TIMEOUT = 3.0  # seconds plan waits for a cluster's answer
 ENTRY_DIR = ".runner-ray"
 MANIFEST = "manifest.json"
+STOPPED = "stopped"  # in ENTRY_DIR: runner asked Ray to stop the job
 POLL_SECONDS = 0.5
 STOP_WAIT_SECONDS = 30.0  # Ray SIGKILLs 3 s after its SIGTERM; the supervisor may take longer to say so
 ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -137,8 +138,11 @@ class RayTarget:
         return RayHandle(jobs, remote, Path(launch.log_path), on_line)
 
     def collect(self, launch: Launch) -> None:
-        handle_remote = json.loads((launch.run_dir / ENTRY_DIR / "remote.json").read_text())
-        fetch(Remote(**handle_remote), Path(launch.run_dir))
+        folder = Path(launch.run_dir) / ENTRY_DIR
+        remote = Remote(**json.loads((folder / "remote.json").read_text()))
+        if (folder / STOPPED).exists() and read_manifest(remote) is None:
+            return  # stopped before the wrapper could upload: keep the log runner followed
+        fetch(remote, Path(launch.run_dir))
 
 
 def resources(compute: Compute) -> dict[str, Any]:
@@ -237,6 +241,8 @@ class RayHandle:
         return self.code if self.code is not None else 1
 
     def cancel(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.log_path.parent.parent / ENTRY_DIR / STOPPED).touch()
         with contextlib.suppress(Exception):  # already ended, or the cluster is gone
             self.jobs.stop_job(self.remote.submission_id)
         self.poller.join(timeout=STOP_WAIT_SECONDS)

@@ -29,7 +29,7 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
         repaired = repair_lost(state)
         for run_id in repaired:
             events.note(f"run {run_id} was left active by a runner that died: marked lost")
-        reattached = _reattach(project, spec, state, events, cancelled)
+        reattached = _reattach(project, spec, state, events)
         plan = make_plan(project, spec, state, targets=targets, force=force, record=True, prune=prune)
         events.plan(plan)
         if not plan.changes:
@@ -52,8 +52,7 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
         return ApplyResult(plan, outcomes, tuple(repaired), models)
 
 
-def _reattach(project: Project, spec: Spec, state: State, events: ApplyEvents,
-              cancelled: Cancelled | None) -> tuple[RunOutcome, ...]:
+def _reattach(project: Project, spec: Spec, state: State, events: ApplyEvents) -> tuple[RunOutcome, ...]:
     """Runs a dead runner left on a cluster: followed to their end or collected (before planning,
     so a job whose run completed meanwhile is up to date)."""
     from runner.runs.store import RunStore
@@ -61,11 +60,9 @@ def _reattach(project: Project, spec: Spec, state: State, events: ApplyEvents,
     if not RunStore(state.db).active_runs(remote=True):
         return ()
     from runner.reconcile.context import RunContext
-    from runner.reconcile.execute import Cancelled
     from runner.reconcile.reattach import reattach_remote
 
-    ctx = RunContext(project, spec, state, {})
-    return tuple(reattach_remote(state, events, ctx.collect, cancelled or Cancelled()))
+    return tuple(reattach_remote(state, events, RunContext(project, spec, state, {}).collect))
 
 
 def _git(project: Project) -> dict[str, Any]:

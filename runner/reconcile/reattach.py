@@ -18,18 +18,18 @@ from runner.reconcile.results import ApplyEvents, RunOutcome
 from runner.runs.store import RunStore
 
 if TYPE_CHECKING:
-    from runner.reconcile.execute import Cancelled
+    from runner.compute.ray import RayHandle
     from runner.state import State
 
 Collect = Callable[[str, Path, RunStore], None]  # RunContext.collect
 
 
-def reattach_remote(state: State, events: ApplyEvents, collect: Collect, cancelled: Cancelled) -> list[RunOutcome]:
+def reattach_remote(state: State, events: ApplyEvents, collect: Collect) -> list[RunOutcome]:
     """Follow or collect every active run that lives on a cluster; their outcomes."""
     store = RunStore(state.db)
     outcomes = []
     for run_id, remote_id, remote in store.active_runs(remote=True):
-        outcome = _one(state, store, run_id, remote_id, remote, events, collect, cancelled)
+        outcome = _one(state, store, run_id, remote_id, remote, events, collect)
         if outcome is not None:
             events.ended(outcome)
             outcomes.append(outcome)
@@ -37,7 +37,7 @@ def reattach_remote(state: State, events: ApplyEvents, collect: Collect, cancell
 
 
 def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str, events: ApplyEvents,
-         collect: Collect, cancelled: Cancelled) -> RunOutcome | None:
+         collect: Collect) -> RunOutcome | None:
     from runner.compute.ray import Remote, attach, fetch
 
     job = run_id.rsplit("-", 1)[0]
@@ -54,20 +54,29 @@ def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str
         return RunOutcome(job, run_id, "lost", detail=gone)
     store.set_status(run_id, "running", detail=why, owner_pid=os.getpid())
     events.note(f"run {run_id}: {why}")
-    with cancelled.lock:
-        cancelled.handles[run_id] = handle
-    code = handle.wait(None)
-    with cancelled.lock:
-        cancelled.handles.pop(run_id, None)
+    code = _follow(handle, store, run_id, why)
     store.set_status(run_id, "finalizing", exit_code=code)
     status, detail = _status(handle.status, code, handle.reason, why)
     try:
         fetch(handle.remote, run_dir)
     except RunnerError as exc:
-        status, detail = "failed", f"{exc} ({why})"
+        if status != "canceled":
+            status, detail = "failed", f"{exc} ({why})"
     collect(run_id, run_dir, store)
     store.set_status(run_id, status, detail=detail)
     return RunOutcome(job, run_id, status, code, detail)
+
+
+def _follow(handle: RayHandle, store: RunStore, run_id: str, why: str) -> int | None:
+    """Wait for the job's end; Ctrl-C stops it (stop_job) and cancels the run, as in a first apply."""
+    try:
+        while (code := handle.wait(0.5)) is None:
+            pass
+    except KeyboardInterrupt:
+        handle.cancel()
+        store.set_status(run_id, "canceled", detail=f"canceled ({why})")
+        raise
+    return code
 
 
 def _status(ray_status: str | None, code: int | None, reason: str | None, why: str) -> tuple[str, str]:
