@@ -157,21 +157,64 @@ def run_ranks(job: dict, root: str, argv: list, log_path: str) -> int:
 
     master, port = ray.get(ray.remote(num_cpus=0)(_node_and_port).options(scheduling_strategy=place(0)).remote())
     task = ray.remote(num_cpus=cpus)(_rank)
+    here = ray.get_runtime_context().get_node_id()
     pending = []
     for index, variables in enumerate(ranks):
         env = dict(variables)
         if "MASTER_ADDR" in env:
             env["MASTER_ADDR"], env["MASTER_PORT"] = master, str(port)
-        pending.append(task.options(scheduling_strategy=place(index // per_node)).remote(job, argv, env, index))
-    codes = []
-    for code, files in ray.get(pending):
-        codes.append(code)
-        for rel, data in files.items():
+        pending.append(task.options(scheduling_strategy=place(index // per_node)).remote(job, argv, env, index, here))
+    code = _gather(ray, pending, root, log_path)
+    _merge_logs(root, len(ranks), log_path)
+    return code
+
+
+def _add_lines(path: str, data: bytes) -> None:
+    try:
+        with open(path, "rb") as handle:
+            seen = set(handle.read().splitlines(keepends=True))
+    except OSError:
+        seen = set()
+    with open(path, "ab") as handle:
+        handle.writelines(line for line in data.splitlines(keepends=True) if line not in seen)
+
+
+def _merge_logs(root: str, count: int, log_path: str) -> None:
+    """Each rank's log into std_log.txt, its lines prefixed `[rank N]`."""
+    with open(log_path, "ab") as merged:
+        for index in range(count):
+            try:
+                with open(os.path.join(root, "logs", f"rank-{index}.txt"), "rb") as rank_log:
+                    merged.writelines(f"[rank {index}] ".encode() + line for line in rank_log)
+            except OSError:
+                continue
+
+
+def _gather(ray, pending: list, root: str, log_path: str) -> int:
+    """Each rank's files into the working folder as it ends; the first rank to fail stops the rest."""
+    index_of = {ref: index for index, ref in enumerate(pending)}
+    failed = 0
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        try:
+            code, files = ray.get(done[0])
+        except Exception as exc:  # noqa: BLE001 (the rank's task died: its node went away, or it was cancelled)
+            code, files = 1, {}
+            note(log_path, f"runner: rank {index_of[done[0]]} did not finish: {exc}")
+        for rel, data in files.items():  # from a rank on another node
             path = os.path.join(root, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            if rel == "logs/metrics.jsonl":
+                _add_lines(path, data)  # ranks sharing a node send its file each: keep each line once
+                continue
             with open(path, "wb") as handle:
                 handle.write(data)
-    return next((c for c in codes if c != 0), 0)
+        if code != 0 and not failed:
+            failed = code
+            note(log_path, f"runner: rank {index_of[done[0]]} exited with {code}; stopping the other ranks")
+            for ref in pending:
+                ray.cancel(ref, force=True)
+    return failed
 
 
 def _node_and_port() -> tuple:
@@ -184,24 +227,29 @@ def _node_and_port() -> tuple:
         return ray.util.get_node_ip_address(), probe.getsockname()[1]
 
 
-def _rank(job: dict, argv: list, variables: dict, index: int) -> tuple:
-    """One rank, in the job's working_dir on its node: its exit code and the files it wrote."""
+def _rank(job: dict, argv: list, variables: dict, index: int, driver_node: str) -> tuple:
+    """One rank, in the job's working_dir on its node: its exit code and, when that node is not
+    the driver's (whose working folder is this one), the files it wrote: outputs/, its log, metrics."""
     root = os.getcwd()
     env = command_env(job, root)
     env.update({k: rewritten(str(v), job["run_dir"], root) for k, v in variables.items()})
     os.makedirs(os.path.join(root, "logs"), exist_ok=True)
     child = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
-    pump(child.stdout, os.path.join(root, "logs", f"rank_{index}.txt"))  # stdout reaches the job's log
+    pump(child.stdout, os.path.join(root, "logs", f"rank-{index}.txt"))  # stdout reaches the job's log
     code = child.wait()
+    import ray
+
+    if ray.get_runtime_context().get_node_id() == driver_node:
+        return code, {}
     files = {}
-    for kind in ("outputs", "logs"):
-        for folder, _dirs, names in os.walk(os.path.join(root, kind)):
-            for name in names:
-                path = os.path.join(folder, name)
-                if os.path.isfile(path) and not os.path.islink(path):
-                    with open(path, "rb") as handle:
-                        files[os.path.relpath(path, root).replace(os.sep, "/")] = handle.read()
+    wanted = [os.path.join(root, "logs", name) for name in (f"rank-{index}.txt", "metrics.jsonl")]
+    for folder, _dirs, names in os.walk(os.path.join(root, "outputs")):
+        wanted += [os.path.join(folder, name) for name in names]
+    for path in wanted:
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as handle:
+                files[os.path.relpath(path, root).replace(os.sep, "/")] = handle.read()
     return code, files
 
 

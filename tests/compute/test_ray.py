@@ -222,4 +222,5 @@ def test_ranks_run_as_ray_tasks_in_a_placement_group(tmp_path, address) -> None:
     assert not written["rank_0.txt"].endswith(":1")
     log = (run_dir / "logs" / "std_log.txt").read_text()
     assert "2 nodes asked, the cluster has 1" in log  # the one-node fallback says so
-    assert (run_dir / "logs" / "rank_1.txt").read_text().startswith("rank 1 of 2")
+    assert (run_dir / "logs" / "rank-1.txt").read_text().startswith("rank 1 of 2")
+    assert "[rank 0] rank 0 of 2" in log  # each rank's lines, prefixed, in the run's log
