@@ -253,7 +253,9 @@ def attach(remote: Remote, run_dir: Path, on_line: LineSink) -> tuple[RayHandle 
     jobs = client(remote.address)
     try:
         jobs.get_job_status(remote.submission_id)
-    except RuntimeError as exc:
+    except OSError as exc:  # requests' connection errors: the cluster stopped answering
+        raise RayError(f"the Ray cluster at {remote.address} does not answer ({exc})") from None
+    except RuntimeError as exc:  # the Jobs API does not know the id (a restarted head)
         return None, f"its Ray job {remote.submission_id} is gone from {remote.address} ({exc})"
     (run_dir / ENTRY_DIR).mkdir(parents=True, exist_ok=True)
     (run_dir / ENTRY_DIR / "remote.json").write_text(json.dumps(asdict(remote), sort_keys=True))
