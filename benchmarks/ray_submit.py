@@ -7,7 +7,10 @@ and the `ray` extra. Each round, interleaved:
 - runner: `runner apply --force job` of a one-job project whose script writes
   `time.time()` to a stamp file (the head is this machine) and exits;
 - reference: `ray job submit --working-dir DIR -- python job.py` of the same script,
-  which waits for the job's end like apply does.
+  which waits for the job's end like apply does (the `ray` CLI alone takes several seconds
+  to start: it imports all of Ray);
+- SDK reference: a Python process that submits the same job with `JobSubmissionClient`
+  and polls its status until it ends (the floor for any client of the Jobs API).
 
 Printed, medians: submit-to-start latency (command start to the script's first line) and
 end to end (command start to command end) of each, and runner's overhead (the
@@ -36,6 +39,18 @@ environments:
   e: {{variables: {{BENCH_STAMP: "{stamp}"}}}}
 jobs:
   job: {{script: job.py, environment: e, compute: cluster}}
+"""
+
+
+SDK = """
+import sys, time
+from ray.job_submission import JobSubmissionClient
+address, folder, stamp = sys.argv[1:4]
+client = JobSubmissionClient(address)
+sid = client.submit_job(entrypoint="python job.py", entrypoint_num_cpus=0.5,
+                        runtime_env={"working_dir": folder, "env_vars": {"BENCH_STAMP": stamp}})
+while str(client.get_job_status(sid).value) not in ("SUCCEEDED", "FAILED", "STOPPED"):
+    time.sleep(0.1)
 """
 
 
@@ -81,17 +96,21 @@ def main() -> None:
                      "--entrypoint-num-cpus", "0.5", "--", "python", "job.py"]
         ours = [*runner_cmd(), "apply", "--force", "job", "-C", str(proj)]
         timed(ours, stamp)  # warm-up: the first snapshot, the head's first worker
-        runs = {"runner apply": [], "ray job submit": []}
+        sdk = [sys.executable, "-c", SDK, args.address, str(ref_dir), str(stamp)]
+        runs: dict[str, list[tuple[float, float]]] = {"runner apply": [], "ray job submit": [], "sdk submit": []}
         for _ in range(args.rounds):
             runs["runner apply"].append(timed(ours, stamp))
             runs["ray job submit"].append(timed(reference, stamp))
+            runs["sdk submit"].append(timed(sdk, stamp))
         medians = {name: (statistics.median(s for s, _ in r), statistics.median(e for _, e in r))
                    for name, r in runs.items()}
     for name, (start, end) in medians.items():
         print(f"{name:<15} submit-to-start {start:6.2f} s   end to end {end:6.2f} s   (median of {args.rounds})")
-    (ours_start, ours_end), (ref_start, ref_end) = medians["runner apply"], medians["ray job submit"]
-    print(f"runner overhead: submit-to-start {ours_start - ref_start:+.2f} s, end to end {ours_end - ref_end:+.2f} s "
-          f"({ours_end / ref_end:.2f}x)")
+    ours_start, ours_end = medians["runner apply"]
+    for name in ("ray job submit", "sdk submit"):
+        ref_start, ref_end = medians[name]
+        print(f"runner overhead vs {name}: submit-to-start {ours_start - ref_start:+.2f} s, "
+              f"end to end {ours_end - ref_end:+.2f} s ({ours_end / ref_end:.2f}x)")
 
 
 if __name__ == "__main__":
