@@ -44,6 +44,7 @@ ENTRY_DIR = ".runner-ray"
 MANIFEST = "manifest.json"
 STOPPED = "stopped"  # in ENTRY_DIR: runner asked Ray to stop the job
 POLL_SECONDS = 0.5
+TAIL_GRACE_SECONDS = 1.0  # after the end, for the last lines of the followed log (the websocket closes late)
 STOP_WAIT_SECONDS = 30.0  # Ray SIGKILLs 3 s after its SIGTERM; the supervisor may take longer to say so
 ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -237,7 +238,7 @@ class RayHandle:
         self.poller.join(timeout)
         if self.poller.is_alive():
             return None
-        self.tail.join(timeout=5.0)
+        self.tail.join(timeout=TAIL_GRACE_SECONDS)  # the log also comes back whole from storage
         return self.code if self.code is not None else 1
 
     def cancel(self) -> None:
