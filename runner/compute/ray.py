@@ -109,7 +109,7 @@ def client(address: str) -> Any:
 
     try:
         return JobSubmissionClient(address)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:  # OSError: requests' connection errors too
         raise RayError(f"the Ray cluster at {address} does not answer: {exc}") from None
 
 
@@ -134,7 +134,7 @@ class RayTarget:
         try:
             jobs.submit_job(entrypoint=f"python -u {ENTRY_DIR}/entry.py", submission_id=sid,
                             runtime_env=runtime_env(launch), **resources(compute))
-        except (RuntimeError, ValueError, ConnectionError) as exc:
+        except (RuntimeError, ValueError, OSError) as exc:
             raise RayError(f"job {launch.job}: the Ray cluster at {address} refused the job: {exc}") from None
         return RayHandle(jobs, remote, Path(launch.log_path), on_line)
 
