@@ -89,8 +89,18 @@ def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", hel
     if not follow or run["status"] not in ACTIVE:
         sys.stdout.buffer.write(shown_log(state, run, rank))
         return 0
+    if run.get("remote_id"):  # a run on a cluster: its job's log from there (it lives without its runner)
+        from runner.compute.ray import follow_logs
+
+        follow_logs(run["remote"], _write)
+        return 0
     _follow(log_path(state, run, rank), lambda: resolve(state, run["id"])["status"] in ACTIVE, log_rewriter(state, run))
     return 0
+
+
+def _write(chunk: bytes) -> None:
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
 
 
 def _follow(path: Path, active: Any, rewrite: Any) -> None:

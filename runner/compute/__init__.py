@@ -21,4 +21,8 @@ def target_for(kind: str) -> Target:
         from runner.compute.docker_group import DockerGroupTarget
 
         return DockerGroupTarget()
+    if kind == "ray":
+        from runner.compute.ray import RayTarget
+
+        return RayTarget()
     raise ValueError(f"unknown compute type {kind!r}")

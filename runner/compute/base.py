@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from runner.compute.ranks import RankedProcess
@@ -32,6 +32,9 @@ class Launch:
     labels: dict[str, str] = field(default_factory=dict)
     capture: tuple[str, ...] = ()  # the job's `capture:` (docker mounts a shim with runner's azureml package)
     distribution: Distribution | None = None  # set: start a `ProcessGroup` of ranks, not one process
+    # ray: the environment's `pip` list and `python` version; a distributed run adds `ranks` (each
+    # rank's variables, from the distribution's rank table), `nodes` and `cpus_per_process`
+    runtime: dict[str, Any] = field(default_factory=dict)
 
 
 LineSink = Callable[[str], None]

@@ -29,19 +29,21 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
         repaired = repair_lost(state)
         for run_id in repaired:
             events.note(f"run {run_id} was left active by a runner that died: marked lost")
+        reattached = _reattach(project, spec, state, events)
         plan = make_plan(project, spec, state, targets=targets, force=force, record=True, prune=prune)
         events.plan(plan)
         if not plan.changes:
-            return ApplyResult(plan, repaired=tuple(repaired))
+            return ApplyResult(plan, reattached, repaired=tuple(repaired))
         git = git if git is not None else _git(project)
-        outcomes: tuple[RunOutcome, ...] = ()
+        outcomes: tuple[RunOutcome, ...] = reattached
         if plan.runs():  # imported here: a no-op apply never pays for the executor
             from runner.reconcile.context import RunContext
             from runner.reconcile.execute import Cancelled
             from runner.reconcile.schedule import Scheduler
 
             ctx = RunContext(project, spec, state, git)
-            outcomes = tuple(Scheduler(plan, ctx, events, max(1, jobs or 1), cancelled or Cancelled(), cap=jobs).run())
+            outcomes = reattached + tuple(Scheduler(plan, ctx, events, max(1, jobs or 1), cancelled or Cancelled(),
+                                                    cap=jobs).run())
         from runner.reconcile.register import (
             apply_models,  # after the runs: models need their outputs
         )
@@ -49,6 +51,19 @@ def apply(project: Project, spec: Spec, state: State, *, targets: Iterable[str] 
         models = apply_models(spec, state, plan, outcomes, prune=prune, commit=git.get("commit"),
                               report=events.model, source=project.spec_name)
         return ApplyResult(plan, outcomes, tuple(repaired), models)
+
+
+def _reattach(project: Project, spec: Spec, state: State, events: ApplyEvents) -> tuple[RunOutcome, ...]:
+    """Runs a dead runner left on a cluster: followed to their end or collected (before planning,
+    so a job whose run completed meanwhile is up to date)."""
+    from runner.runs.store import RunStore
+
+    if not RunStore(state.db).active_runs(remote=True):
+        return ()
+    from runner.reconcile.context import RunContext
+    from runner.reconcile.reattach import reattach_remote
+
+    return tuple(reattach_remote(state, events, RunContext(project, spec, state, {}).collect))
 
 
 def _git(project: Project) -> dict[str, Any]:

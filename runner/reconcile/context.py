@@ -62,7 +62,12 @@ class RunContext:
             return self._envs[key]
 
     def _build_env(self, name: str | None, compute: Compute, log: Callable[[str], None]) -> RunEnvironment:
-        """A host env for `local`; for `docker`, the env's image (pulled from or pushed to `registry:`)."""
+        """A host env for `local`; for `docker`, the env's image (pulled from or pushed to `registry:`);
+        for `ray`, nothing here: settings for the cluster's runtime_env."""
+        if compute.type == "ray":
+            from runner.compute.ray_env import ray_environment
+
+            return ray_environment(self.spec, name, self.project.root)
         if compute.type == "docker":
             from runner.envs.docker import ensure_image
 
@@ -71,14 +76,17 @@ class RunContext:
 
         return materialise(self.spec, name, self.project.root, log=log, hold=True)
 
-    def stage_inputs(self, job: Job, run_dir: Path, store: RunStore) -> dict[str, str]:
-        """Absolute paths the run sees: project data in place, upstream outputs copied from objects."""
+    def stage_inputs(self, job: Job, run_dir: Path, store: RunStore, *, copy_data: bool = False) -> dict[str, str]:
+        """Absolute paths the run sees: project data in place (`copy_data`: copied into the run
+        folder, for a run that leaves this machine), upstream outputs copied from objects."""
         paths: dict[str, str] = {}
         for key, item in job.inputs.items():
             if item.job is None:
                 rel = self.spec.datasets[item.dataset].path if item.dataset else item.path
                 assert rel is not None, "an input names a dataset, a path or a job"
                 paths[key] = str(self.project.root / rel)
+                if copy_data:
+                    paths[key] = str(_copy_in(self.project.root / rel, run_dir / INPUTS / key))
             else:
                 assert item.path is not None, "a job input names a path in its outputs"
                 paths[key] = str(self._stage_upstream(key, item.job, item.path, run_dir, store))
@@ -110,6 +118,8 @@ class RunContext:
         # Last: a job's RUNNER_OUTPUTS and the like are runner's, whatever else set them.
         values.update(run_variables(run_id, work.job, work.experiment, run_dir, dict(work.params)))
         capture = work.definition.capture
+        if work.compute.type == "ray":
+            return values  # the tracking shim (and capture's azureml package) travels in the job's working_dir
         shim = getattr(env, "pythonpath", None) or _shim(capture)
         values["PYTHONPATH"] = os.pathsep.join(p for p in (shim, values.get("PYTHONPATH", "")) if p)
         if "mlflow" in capture and not mlflow_elsewhere(spec_env):
@@ -151,6 +161,18 @@ def secret_values(names: tuple[str, ...]) -> dict[str, str]:
         raise RunnerError(f"secret {', '.join(missing)} is not set in runner's environment; "
                           f"export it before `runner apply`")
     return {n: os.environ[n] for n in names}
+
+
+def _copy_in(source: Path, folder: Path) -> Path:
+    import shutil
+
+    target = folder / source.name
+    folder.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=False, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(source, target)
+    return target
 
 
 def _shim(capture: tuple[str, ...] = ()) -> str:

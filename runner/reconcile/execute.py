@@ -117,7 +117,7 @@ class RunExecutor:
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         try:
-            self.store.set_status(run_id, "running", pgid=handle.pgid)
+            self.store.set_status(run_id, "running", pgid=handle.pgid, **getattr(handle, "record", {}))
         except BaseException:  # e.g. a full disk: nothing may run on untracked
             handle.cancel()
             raise
@@ -155,6 +155,8 @@ class RunExecutor:
             status, detail = "canceled", self.cancelled.reason
         elif detail is None and code == 0:
             status = "completed"
+        elif detail and detail.startswith("timeout"):
+            status = getattr(target, "timeout_status", "failed")  # ray: stopped at its timeout = canceled
         else:
             status, detail = "failed", detail or f"exit code {code}"
         self.store.set_status(run_id, status, detail=detail)
@@ -170,14 +172,14 @@ class RunExecutor:
             stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
         for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
-        inputs = self.ctx.stage_inputs(job, run_dir, self.store)
+        inputs = self.ctx.stage_inputs(job, run_dir, self.store, copy_data=work.compute.type == "ray")
         values = _binding_values(work, run_id, run_dir, inputs, str(self.ctx.git.get("commit") or ""))
         return Launch(run_id=run_id, job=work.job, project_root=self.ctx.project.root, run_dir=run_dir,
                       argv=_argv(job, values, env), env=self.ctx.run_env(work, run_id, run_dir, env),
                       log_path=run_dir / LOGS / STD_LOG, python=env.python, bin_dir=env.bin_dir,
                       image=getattr(env, "image", None), compute=work.compute,
                       labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id},
-                      distribution=job.distribution, capture=job.capture)
+                      distribution=job.distribution, capture=job.capture, runtime=getattr(env, "runtime", {}))
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:

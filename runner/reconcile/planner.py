@@ -59,6 +59,7 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
             will_run.add(name)
             _check_launcher(name, spec.jobs[name], spec)
         actions.append(action)
+    check_clusters(spec, selected, {a.target for a in actions if a.kind in (Kind.RUN, Kind.SWEEP)})
     actions += plan_models(spec, state.db, actions, prune=prune, scoped=bool(targets), source=project.spec_name)
     return Plan(tuple(actions), facts.warnings())
 
@@ -73,6 +74,31 @@ def _check_launcher(name: str, job: Job, spec: Spec) -> None:
             find_mpirun()
         except RunnerError as exc:
             raise RunnerError(f"job {name}: {exc}") from None
+
+
+def check_clusters(spec: Spec, selected: Iterable[str], running: set[str]) -> None:
+    """A job on a ray compute needs the extra and an environment a cluster can use; one that
+    will run needs its cluster to answer (asked once per address, with a short timeout)."""
+    ray_jobs = [(name, spec.jobs[name]) for name in sorted(selected) if spec.compute_of(spec.jobs[name]).type == "ray"]
+    if not ray_jobs:
+        return
+    from runner.compute.ray import address_of, check_cluster, check_extra
+    from runner.compute.ray_env import check_environment
+
+    check_extra()
+    asked: set[str] = set()
+    for name, job in ray_jobs:
+        try:
+            if job.distribution is not None and job.distribution.type != "pytorch":
+                raise RunnerError(f"distribution type {job.distribution.type} is not supported on a ray compute "
+                                  f"(pytorch is: its ranks run as Ray tasks); use a local or docker compute")
+            check_environment(job.environment, spec.environment_of(job))
+            address = address_of(spec.compute_of(job))
+            if name in running and address not in asked:
+                asked.add(address)
+                check_cluster(address)
+        except RunnerError as exc:
+            raise RunnerError(f"job {name} (compute {job.compute}): {exc}") from None
 
 
 class Facts:

@@ -93,9 +93,12 @@ class RunStore:
                            metrics)
             db.execute("UPDATE runs SET logged_params = ?, tags = ? WHERE id = ?", (_j(params), _j(tags), run_id))
 
-    def active_runs(self) -> list[sqlite3.Row]:
-        cursor = self.conn.execute(
-            f"SELECT id, owner_pid, pgid, status FROM runs WHERE status IN ({', '.join('?' * len(ACTIVE))})", ACTIVE)
+    def active_runs(self, *, remote: bool = False) -> list[sqlite3.Row]:
+        """Runs still active in the database: local ones (id, owner_pid, pgid, status), or with
+        `remote`, those on a cluster (id, remote_id, remote)."""
+        columns, where = ("id, remote_id, remote", "IS NOT NULL") if remote else ("id, owner_pid, pgid, status", "IS NULL")
+        cursor = self.conn.execute(f"SELECT {columns} FROM runs WHERE remote_id {where} AND status IN "
+                                   f"({', '.join('?' * len(ACTIVE))})", ACTIVE)
         return cursor.fetchall()
 
     def latest(self, job: str, *, status: str | None = None) -> dict[str, Any] | None:
@@ -129,13 +132,14 @@ def row_dict(conn: sqlite3.Connection, row: Any) -> dict[str, Any] | None:
     record = dict(zip(_columns(conn), row))
     for key in ("components", "reasons", "params", "git", "tags", "logged_params"):
         record[key] = json.loads(record[key]) if record.get(key) else ({} if key != "reasons" else [])
-    record["status"] = shown_status(record["status"], record.get("owner_pid"))
+    record["status"] = shown_status(record["status"], record.get("owner_pid"), remote=bool(record.get("remote_id")))
     return record
 
 
-def shown_status(status: str, owner_pid: int | None) -> str:
-    """`lost` for an active run whose runner died (kill -9): the next apply marks it so; readers say so already."""
-    return "lost" if status in ACTIVE and not _alive(owner_pid) else status
+def shown_status(status: str, owner_pid: int | None, *, remote: bool = False) -> str:
+    """`lost` for an active run whose runner died (kill -9): the next apply marks it so; readers say so
+    already. A run on a cluster lives on without its runner: the next apply reattaches or collects it."""
+    return "lost" if status in ACTIVE and not remote and not _alive(owner_pid) else status
 
 
 _COLUMNS: list[str] = []

@@ -211,23 +211,56 @@ class Environment(_Model):
         return self
 
 
+def _ray_address(value: str) -> str:
+    if not re.fullmatch(r"(https?://)?[A-Za-z0-9.\-\[\]:]+(:\d+)?(/\S*)?", value):
+        raise ValueError(f"address {_shown(value)} is not a Ray dashboard URL, e.g. http://127.0.0.1:8265")
+    return value
+
+
+def _storage_url(value: str) -> str:
+    match = re.fullmatch(r"([a-z][a-z0-9+.-]*)://(\S+)", value)
+    if match is None:
+        raise ValueError(f"storage {_shown(value)} is not a URL: write file:///shared/path, s3://bucket/prefix, "
+                         f"gs://... or az://...")
+    if match.group(1) == "file" and not match.group(2).startswith("/"):
+        raise ValueError(f"storage {_shown(value)}: a file:// URL needs an absolute path (file:///shared/runner)")
+    return value.rstrip("/")
+
+
+RayAddress = Annotated[str, AfterValidator(_ray_address)]
+StorageUrl = Annotated[str, AfterValidator(_storage_url)]
+
+
 class Compute(_Model):
-    type: Literal["local", "docker"]
+    type: Literal["local", "docker", "ray"]
     cpus: Optional[Cpus] = None
     memory: Optional[Size] = None
     shm_size: Optional[Size] = None
     gpus: Union[Literal["all"], Gpus, tuple[Gpus, ...]] = 0
     network: Literal["bridge", "none", "host"] = "bridge"
     registry: Optional[str] = Field(None, description="share built environment images")
+    address: Optional[RayAddress] = Field(None, description="ray: the dashboard URL (Jobs API); default $RAY_ADDRESS")
+    storage: Optional[StorageUrl] = Field(None, description="ray: where runs leave outputs/ and logs/ "
+                                                             "(file://, s3://, gs://, az://)")
 
     @model_validator(mode="after")
-    def _docker_only(self) -> Compute:
-        if self.type == "local":
-            extra = [k for k in ("cpus", "memory", "shm_size", "registry") if getattr(self, k)]
-            extra += ["gpus"] if self.gpus not in (0, ()) else []
-            extra += ["network"] if self.network != "bridge" else []
-            if extra:
-                raise ValueError(f"{', '.join(extra)} only apply to `type: docker`")
+    def _fields_of_type(self) -> Compute:
+        docker = [k for k in ("shm_size", "registry") if getattr(self, k)]
+        docker += ["network"] if self.network != "bridge" else []
+        ray = [k for k in ("address", "storage") if getattr(self, k)]
+        limits = [k for k in ("cpus", "memory") if getattr(self, k)] + (["gpus"] if self.gpus not in (0, ()) else [])
+        if self.type == "local" and docker + limits + ray:
+            raise ValueError(f"{', '.join(limits + docker + ray)} do not apply to `type: local`")
+        if self.type == "docker" and ray:
+            raise ValueError(f"{', '.join(ray)} only apply to `type: ray`")
+        if self.type == "ray":
+            if docker:
+                raise ValueError(f"{', '.join(docker)} only apply to `type: docker`")
+            if not isinstance(self.gpus, int):
+                raise ValueError("a ray compute asks for a number of GPUs per run (`gpus: 1`), not `all` or device ids")
+            if self.storage is None:
+                raise ValueError("a ray compute needs `storage:`, where runs leave outputs/ and logs/ "
+                                 "(e.g. file:///mnt/shared/runner, s3://bucket/runner)")
         return self
 
 

@@ -89,8 +89,10 @@ class Environment(SpecValue):
 
 
 class Compute(SpecValue):
-    __slots__ = ("type", "cpus", "memory", "shm_size", "gpus", "network", "registry")  # noqa: RUF023
-    DEFAULTS = {"cpus": None, "memory": None, "shm_size": None, "gpus": 0, "network": "bridge", "registry": None}
+    __slots__ = ("type", "cpus", "memory", "shm_size", "gpus", "network", "registry", "address",  # noqa: RUF023
+                 "storage")
+    DEFAULTS = {"cpus": None, "memory": None, "shm_size": None, "gpus": 0, "network": "bridge", "registry": None,
+                "address": None, "storage": None}
     type: str
     cpus: float | None
     memory: str | None
@@ -98,6 +100,8 @@ class Compute(SpecValue):
     gpus: str | int | tuple[int, ...]
     network: str
     registry: str | None
+    address: str | None  # ray: the dashboard (Jobs API); RAY_ADDRESS when omitted
+    storage: str | None  # ray: where runs leave outputs/ and logs/ (an fsspec URL)
 
 
 class Dataset(SpecValue):

@@ -193,4 +193,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE metrics ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: runs on a cluster: its id there (ray: the submission id) and where to find it again
+    # (JSON: address, storage folder), so a later apply reattaches instead of calling it lost
+    """
+    ALTER TABLE runs ADD COLUMN remote_id TEXT;
+    ALTER TABLE runs ADD COLUMN remote TEXT;
+    """,
 ]

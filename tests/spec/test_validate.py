@@ -104,7 +104,7 @@ def test_unknown_top_level_key_lists_choices(make) -> None:
 @pytest.mark.parametrize("old,new,expect", [
     ("cpus: 2", "cpus: [2]", "expected a number, got a list"),
     ("cpus: 2", "cpus: -1", "greater than 0"),
-    ("type: docker", "type: k8s", "'local' or 'docker'"),
+    ("type: docker", "type: k8s", "'local', 'docker' or 'ray'"),
     ('python: "3.11"', "python: 3.10", 'quoted string'),
     ("timeout: 30m", "timeout: 30 minutes", "bad duration '30 minutes'"),
     ("memory: 4g", "memory: lots", "invalid value 'lots'"),
