@@ -55,6 +55,11 @@ for name in ("Workspace", "Dataset", "Model"):
         exec(f"from azureml.core import {name}")
     except ImportError as exc:
         refused.append(str(exc))
+for module in ("azureml.core.model", "azureml.train.estimator"):
+    try:
+        __import__(module)
+    except ImportError as exc:
+        refused.append(str(exc))
 print("REFUSED " + json.dumps(refused))
 import azureml.core
 

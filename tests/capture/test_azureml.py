@@ -31,7 +31,7 @@ def _check_recorded(project: ProjectDir, shim_expected: bool = True) -> None:
     done = run_console("apply", "-C", project.root)
     assert done.returncode == 0, done.stdout + done.stderr
     refused = json.loads(done.stdout.split("REFUSED ", 1)[1].splitlines()[0])
-    assert len(refused) == 6 and all("not available when runner runs the script" in r for r in refused), refused
+    assert len(refused) == 8 and all("not available when runner runs the script" in r for r in refused), refused
     assert any("runner registers models from train.yaml's models:" in r for r in refused)
     assert any("Run.register_model" in r for r in refused)
     origin = done.stdout.split("AZUREML FROM ", 1)[1].splitlines()[0]
