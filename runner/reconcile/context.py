@@ -112,23 +112,36 @@ class RunContext:
         values["PYTHONPATH"] = os.pathsep.join(p for p in (shim, values.get("PYTHONPATH", "")) if p)
         return values
 
-    def collect(self, run_id: str, run_dir: Path, store: RunStore) -> None:
-        """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db."""
+    def collect(self, run_id: str, run_dir: Path, store: RunStore,
+                warn: Callable[[str], None] = lambda line: None) -> None:
+        """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db.
+
+        No symbolic link is followed, at any level: a linked outputs/ or logs/ fails the run
+        (after whatever else could be stored was), a link inside is skipped with a warning.
+        """
+        from runner.state.nofollow import LinkedFolder
         from runner.tracking import METRICS_FILE, read_metrics
 
-        for kind in (OUTPUTS, LOGS):
-            store.add_files(run_id, kind, self._store_tree(run_dir, kind))
+        refused: list[str] = []
+        for kind in (LOGS, OUTPUTS):
+            try:
+                store.add_files(run_id, kind, self._store_tree(run_dir, kind, warn))
+            except LinkedFolder as exc:
+                refused.append(str(exc))
+        if refused:
+            raise RunnerError("; ".join(refused))
         store.add_metrics(run_id, read_metrics(run_dir / LOGS / METRICS_FILE))
 
-    def _store_tree(self, run_dir: Path, kind: str) -> list[tuple[str, str, int]]:
+    def _store_tree(self, run_dir: Path, kind: str, warn: Callable[[str], None]) -> list[tuple[str, str, int]]:
+        from runner.state.nofollow import open_folder, regular_files
+
+        folder = open_folder(str(run_dir), kind)
+        if folder is None:
+            return []
         stored = []
-        for folder, _dirs, names in os.walk(run_dir / kind):
-            for file_name in sorted(names):
-                path = Path(folder) / file_name
-                if path.is_symlink() or not path.is_file():
-                    continue  # a link could point anywhere; only real files are kept
-                digest, size = self.state.objects.put_file(path)
-                stored.append((path.relative_to(run_dir).as_posix(), digest, size))
+        for rel, fd in regular_files(folder, kind, warn):
+            digest, size = self.state.objects.put_file(fd)  # closes fd
+            stored.append((rel, digest, size))
         return stored
 
 

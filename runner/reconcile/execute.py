@@ -145,7 +145,7 @@ class RunExecutor:
         try:
             self.store.set_status(run_id, "finalizing", exit_code=code)
             target.collect(launch)
-            self.ctx.collect(run_id, launch.run_dir, self.store)
+            self.ctx.collect(run_id, launch.run_dir, self.store, warn=lambda line: self.sink(name, f"runner: {line}"))
         except Exception as exc:
             if is_disk_full(exc) and detail and detail.startswith(DiskFull.PREFIX):
                 raise DiskFull(detail.removeprefix(DiskFull.PREFIX)) from exc  # the first cause, not the echo

@@ -81,8 +81,9 @@ class ObjectStore:
             self._install(tmp, digest)
         return digest
 
-    def put_file(self, path: Path | str) -> tuple[str, int]:
-        """Store a file's content; returns (digest, size). Big files are streamed, never loaded whole."""
+    def put_file(self, path: Path | str | int) -> tuple[str, int]:
+        """Store a file's content (a path, or an open descriptor, closed here); returns (digest, size).
+        Big files are streamed, never loaded whole."""
         with open(path, "rb") as src:
             head = src.read(SMALL + 1)
             if len(head) <= SMALL:
