@@ -118,14 +118,12 @@ def snapshot_files(state: State, digest: str | None) -> frozenset[str] | None:
 
 def download(state: State, ref: str, dest: Path) -> list[Path]:
     """Write a run's outputs and logs under `dest`, each verified against its digest."""
+    from runner.state.export import write_files
+
     run = resolve(state, ref)
-    store, written = RunStore(state.db), []
-    for kind in ("outputs", "logs"):
-        for rel, digest, _size in store.files(run["id"], kind):
-            target = dest / rel
-            state.objects.copy_to(digest, target, mode=0o644)
-            written.append(target)
-    return written
+    store = RunStore(state.db)
+    rows = [(rel, digest) for kind in ("outputs", "logs") for rel, digest, _size in store.files(run["id"], kind)]
+    return write_files(state.objects, dest, rows, f"run {run['id']}")
 
 
 def diff(state: State, a: str, b: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ the objects only after the batch has ended.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from _thread import get_ident  # threading.get_ident itself, without importing threading
@@ -118,6 +119,23 @@ class ObjectStore:
             os.replace(tmp, dest)
         except BaseException:
             _unlink(tmp)
+            raise
+
+    def copy_into(self, digest: str, folder_fd: int, name: str, mode: int = 0o644) -> None:
+        """`copy_to` into the folder open as `folder_fd` (see `runner.state.export`): the temp file
+        is created there without following a link, verified, and renamed over `name`."""
+        tmp = f".{name}.{os.getpid()}-{get_ident()}-{next(self._names)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder_fd)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                got = self._copy_verified(self._where(digest), digest, out)
+                if got != digest:
+                    raise ObjectError(digest, self._where(digest), "is damaged: its content does not match its digest")
+                os.fchmod(out.fileno(), mode)
+            os.replace(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder_fd)
             raise
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:
@@ -230,6 +248,8 @@ class ObjectStore:
                 return file.read()
         except FileNotFoundError:
             raise ObjectError(digest, path, "is missing") from None
+        except IsADirectoryError:
+            raise ObjectError(digest, path, "is a folder, not a file") from None
 
     def _copy_verified(self, src_path: str, digest: str, out: object) -> str:
         import hashlib
@@ -242,6 +262,8 @@ class ObjectStore:
                     out.write(chunk)  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise ObjectError(digest, src_path, "is missing") from None
+        except IsADirectoryError:
+            raise ObjectError(digest, src_path, "is a folder, not a file") from None
         return hasher.hexdigest()
 
 
