@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "runner"
-FOUNDATION = {"errors", "values", "atomic", "collector", "quickhash", "jsontext", "interrupts", "project", "resources", "tracking"}
+FOUNDATION = {"errors", "values", "atomic", "collector", "quickhash", "jsontext", "interrupts", "project", "resources", "tracking",
+              "masking"}
 UNRESTRICTED = {"cli", "__main__"}  # the top: it may import anything below it
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Protocol
 
 if TYPE_CHECKING:
+    from runner.masking import Masker
     from runner.spec.types import Compute
 
 
@@ -30,6 +31,7 @@ class Launch:
     image: str | None = None  # docker: the environment image
     compute: Compute | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    masker: Masker | None = None  # the run's secret values: masked in its log (RunLog) and on the terminal
 
 
 LineSink = Callable[[str], None]
@@ -41,12 +43,16 @@ class RunLog:
     A write that fails (a full disk) is reported once through `on_fault`, with the reason the
     run fails for, and later writes are dropped: the pump goes on reading, so the process never
     blocks on a full pipe while `on_fault` stops it.
+
+    With a `masker` (runner.masking), the run's secret values are written as `***`: this is
+    the one place a run's output reaches its stored log, whatever the compute.
     """
 
-    def __init__(self, path: Path, on_fault: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, on_fault: Callable[[str], None], masker: Masker | None = None) -> None:
         self.path, self.on_fault = path, on_fault
         self.reason: str | None = None
         self.handle: BinaryIO | None = None
+        self.masking = masker.stream() if masker else None
         try:
             self.handle = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by close())
         except OSError as exc:
@@ -55,12 +61,19 @@ class RunLog:
     def write(self, raw: bytes) -> None:
         if self.handle is None:
             return
+        if self.masking is not None:
+            raw = self.masking.feed(raw)
+            if not raw:
+                return
         try:
             self.handle.write(raw)
         except OSError as exc:
             self._fail(exc)
 
     def close(self) -> None:
+        if self.handle is not None and self.masking is not None:
+            with contextlib.suppress(OSError):
+                self.handle.write(self.masking.flush())
         if self.handle is not None:
             with contextlib.suppress(OSError):
                 self.handle.close()

@@ -87,7 +87,7 @@ class DockerTarget:
             _remove(container)
             raise _start_error(launch, exc) from None
         log = RunLog(launch.log_path, lambda reason: threading.Thread(
-            target=_stop, args=(container,), daemon=True).start())
+            target=_stop, args=(container,), daemon=True).start(), masker=launch.masker)
         pump = threading.Thread(target=_pump, args=(container, log, on_line), daemon=True)
         pump.start()
         return DockerHandle(container, pump, log)

@@ -74,7 +74,8 @@ class LocalTarget:
         process = subprocess.Popen(launch.argv, cwd=launch.run_dir, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         assert process.stdout is not None
-        log = RunLog(launch.log_path, lambda reason: _in_background(kill_group, process.pid, process))
+        log = RunLog(launch.log_path, lambda reason: _in_background(kill_group, process.pid, process),
+                     masker=launch.masker)
         pump = threading.Thread(target=tee, args=(process.stdout, log, on_line), daemon=True)
         pump.start()
         return LocalHandle(process, pump, log)

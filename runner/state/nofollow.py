@@ -49,9 +49,10 @@ def open_folder(parent: str, name: str) -> int | None:
         os.close(parent_fd)
 
 
-def regular_files(folder_fd: int, prefix: str, warn: Callable[[str], None]) -> Iterator[tuple[str, int]]:
-    """(relative path, open descriptor) of every regular file under `folder_fd`, links skipped
-    with a warning. The caller closes each descriptor; `folder_fd` is closed at the end."""
+def regular_files(folder_fd: int, prefix: str, warn: Callable[[str], None]) -> Iterator[tuple[str, int, int, str]]:
+    """(relative path, open descriptor, its folder's descriptor, its name) of every regular file
+    under `folder_fd`, links skipped with a warning. The caller closes each file's descriptor
+    (the folder's stays open until the next file); `folder_fd` is closed at the end."""
     try:
         with os.scandir(folder_fd) as scan:
             entries = sorted((entry.name, entry.is_symlink(), entry.is_dir(follow_symlinks=False))
@@ -78,6 +79,6 @@ def regular_files(folder_fd: int, prefix: str, warn: Callable[[str], None]) -> I
                 os.close(fd)
                 continue
             os.set_blocking(fd, True)
-            yield rel, fd
+            yield rel, fd, folder_fd, name
     finally:
         os.close(folder_fd)
