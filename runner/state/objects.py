@@ -71,13 +71,21 @@ class ObjectStore:
     def has(self, digest: str) -> bool:
         return os.path.exists(f"{self._base}/{digest[:2]}/{digest[2:]}")
 
+    def _intact(self, digest: str, size: int) -> bool:
+        """The object is there with the right size (a truncated one is stored again)."""
+        try:
+            st = os.stat(f"{self._base}/{digest[:2]}/{digest[2:]}")
+        except OSError:
+            return False
+        return st.st_mode & 0o170000 == 0o100000 and st.st_size == size  # a regular file
+
     def put_bytes(self, data: bytes, digest: str | None = None) -> str:
         """Store `data`; `digest`: its sha256, when the caller has just computed it (not read it)."""
         if digest is None:
             import hashlib  # here and below, not at the top: a no-op snapshot never hashes (~2.5 ms to import)
 
             digest = hashlib.sha256(data).hexdigest()
-        if self.writable and not self.has(digest):
+        if self.writable and not self._intact(digest, len(data)):
             tmp = self._temp_with(data)
             self._install(tmp, digest)
         return digest
@@ -216,7 +224,7 @@ class ObjectStore:
                     size += len(chunk)
                 self._flush(out)
             digest = hasher.hexdigest()
-            if self.has(digest):
+            if self._intact(digest, size):
                 _unlink(tmp)
             else:
                 self._install(tmp, digest)
