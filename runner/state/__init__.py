@@ -2,7 +2,8 @@
 
 Owns: the database and its migrations (`db`, `migrations`), content-addressed objects
 (`objects`), the project lock (`lock`), every path under `.runner/` and the shared cache
-(`layout`), and runner's own cache files (`cachefile`).
+(`layout`), runner's own cache files (`cachefile`), reading run folders without following
+links (`nofollow`) and writing stored files out under a folder, never outside it (`export`).
 
 `open_state(project)` creates `.runner/` on first use by a writer; read-only commands
 pass `create=False` and get an empty in-memory view when there is no `.runner/` yet,
