@@ -184,7 +184,7 @@ def _check_references(db: sqlite3.Connection, layout: StateLayout, tables: set[s
                 if hashlib.sha256(data).hexdigest() != digest:
                     raise ValueError("its content does not match its digest")
                 entries = decode(data, digest)
-            except (OSError, ValueError, Exception) as exc:  # noqa: BLE001 (any damage is a finding)
+            except Exception as exc:  # noqa: BLE001 (any damage of a manifest is a finding)
                 report.add("manifests", ERROR, f"the manifest of snapshot {digest[:12]} cannot be read "
                                                f"({_reason(exc)}): gc keeps every object while it is so; "
                                                f"restore .runner/objects from a backup")
@@ -255,7 +255,7 @@ def _repair(layout: StateLayout, damaged: dict[str, str], report: Report) -> Non
         report.repairs.append("removed cache/ (runner rebuilds it)")
     db = connect(layout.db)
     try:
-        with transaction(db):
+        with transaction(db):  # connect() migrated the database: these tables exist
             db.execute("DELETE FROM stat_cache")
             db.execute("DELETE FROM snapshot_index_chunks")
             db.execute("DELETE FROM snapshot_index")

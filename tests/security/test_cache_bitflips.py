@@ -4,7 +4,6 @@ gives the same `plan` and `validate` answers as no cache at all, never a differe
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -49,7 +48,7 @@ def _answers(cli, project) -> tuple:
 
 
 @pytest.fixture
-def prepared(project, cli, tmp_path):
+def prepared(project, cli):
     project.gen({"train.yaml": SPEC % sys.executable, ".runnerignore": "*.tmp\n!keep.tmp\nbuild/\n",
                  "src": {"prep.py": "print(1)\n", "train.py": "print(2)\n", ".runnerignore": "x/**/\n"}})
     shared = Path(os.environ["RUNNER_CACHE_DIR"])
@@ -66,8 +65,6 @@ def prepared(project, cli, tmp_path):
     assert any(n.startswith("spec-") for n in names) and "ignore-patterns.marshal" in names, names
     assert any(n.startswith("interpreters.") for n in names), names
     saved = {p: p.read_bytes() for p in files}
-    backup = tmp_path / "saved"
-    backup.mkdir()
     yield fresh, saved
     for path, data in saved.items():
         path.write_bytes(data)
@@ -111,7 +108,6 @@ def test_a_truncated_cache_file_is_a_miss(prepared, cli, project, cut) -> None:
         path.write_bytes(data[:cut])
         assert _answers(cli, project) == fresh, path.name
         path.write_bytes(data)
-    json.dumps(fresh)  # plain values
     shutil.rmtree(project / ".runner" / "cache")
     assert _answers(cli, project) == fresh
 
