@@ -12,8 +12,8 @@ may import (checked by tests/test_architecture.py, with no import cycle anywhere
     spec, git                train.yaml as one Spec type; git metadata and exports
     state                    state.db, objects, the lock, every path and cache file
     foundation               errors, values, atomic, collector, quickhash, jsontext,
-                             interrupts, project, resources, tracking, progress:
-                             importable from anywhere
+                             interrupts, project, resources, tracking, progress,
+                             masking: importable from anywhere
 
 The README's "How it is built" section follows one run through these layers.
 """

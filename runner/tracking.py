@@ -96,10 +96,14 @@ def read_metrics(path: Union[str, os.PathLike[str]]) -> Iterator[dict[str, Any]]
     A missing file yields nothing (the run logged nothing). Metric values come back as
     floats, NaN and infinities included.
     """
-    try:
-        handle = open(path, "rb")
+    try:  # never through a link: the run's script could point it at any file of the host
+        handle = open(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
     except FileNotFoundError:
         return
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: a symbolic link
+            return
+        raise
     with handle:
         for raw in handle:
             record = _decode(raw)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "runner"
-FOUNDATION = {"errors", "values", "atomic", "collector", "quickhash", "jsontext", "interrupts", "project", "resources", "tracking", "progress"}
+FOUNDATION = {"errors", "values", "atomic", "collector", "quickhash", "jsontext", "interrupts", "project", "resources", "tracking",
+              "progress", "masking"}
 UNRESTRICTED = {"cli", "__main__"}  # the top: it may import anything below it
 
 

@@ -197,6 +197,8 @@ def _state_and_envs(record: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
     (record.project / "src" / "new.py").write_text("x = 1\n")
     record("snapshot-diff", "snapshot", "diff", "prep")
     record("gc", "gc", "--dry-run")
+    record("doctor", "doctor")
+    record("doctor", "doctor", "--repair")
     record("hook-status", "hook", "status")
     record.text("hook", "install")
     record.text("hook", "run", "--foreground")  # applies HEAD: the model is back (unarchived)

@@ -36,7 +36,7 @@ COMMAND_MODULES = {
     "validate": "spec_cmds", "schema": "spec_cmds", "init": "spec_cmds",
     "plan": "run_cmds", "apply": "run_cmds", "watch": "watch_cmds",
     "runs": "runs_cmds", "sweeps": "sweeps_cmds", "models": "models_cmds", "envs": "envs_cmds",
-    "snapshot": "state_cmds", "gc": "state_cmds", "hook": "hook_cmds", "ci": "ci_cmds",
+    "snapshot": "state_cmds", "gc": "state_cmds", "doctor": "state_cmds", "hook": "hook_cmds", "ci": "ci_cmds",
 }
 
 

@@ -32,7 +32,11 @@ def list_(job: Annotated[str | None, typer.Option("--job", help="Only this job."
     """Runs, newest first."""
     from runner.runs.views import list_runs
 
-    runs = list_runs(read_state(project, file), job=job, status=status)
+    damaged: list[str] = []
+    runs = list_runs(read_state(project, file), job=job, status=status, damaged=damaged)
+    for run_id in damaged:
+        print(f"runner: run {run_id} is left out: its row in state.db cannot be read (text that is not "
+              f"UTF-8, or damaged JSON); `runner doctor` checks the rest", file=sys.stderr)
     if json:
         print_json(runs)
         return 0

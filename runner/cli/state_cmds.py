@@ -1,4 +1,4 @@
-"""`runner snapshot JOB`, `runner snapshot diff JOB [OLD_DIGEST]`, `runner gc`.
+"""`runner snapshot JOB`, `runner snapshot diff JOB [OLD_DIGEST]`, `runner gc`, `runner doctor`.
 
 `snapshot` is a group whose default command is `take`: `runner snapshot train` means
 `runner snapshot take train`. A job named `diff` (or `take`) is reached with
@@ -103,3 +103,30 @@ def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say wha
     stdout().print(f"{verb} {result.objects} objects{temps}, {human_bytes(result.bytes)} "
                    f"{'to free' if dry_run else 'freed'}")
     return 0
+
+
+@app.command("doctor")
+def doctor_cmd(repair: Annotated[bool, typer.Option(
+                   "--repair", help="Also repair what loses nothing: caches, damaged objects, mark runs "
+                                    "whose outputs are gone.")] = False,
+               project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
+    """Check the project's state: database, objects, manifests, references, run folders (exit 1: problems)."""
+    from runner.upkeep.doctor import doctor
+
+    proj = project_of(project, file)
+    report = doctor(proj.state_path, repair=repair)
+    if json:
+        print_json(report.as_json())
+        return 0 if report.healthy else 1
+    out = stdout()
+    for line in report.repairs:
+        out.print(f"repaired: {line}", markup=False)
+    for finding in report.findings:
+        out.print(f"{finding.severity}: {finding.message}", style="red" if finding.severity == "error" else "yellow",
+                  markup=False)
+    counts = report.checked
+    summary = (f"{counts['objects']} objects, {counts['snapshots']} snapshots, {counts['runs']} runs, "
+               f"{counts['model_files']} model files checked")
+    errors = sum(1 for f in report.findings if f.severity == "error")
+    out.print(f"healthy: {summary}" if report.healthy else f"{errors} problems: {summary}", markup=False)
+    return 0 if report.healthy else 1

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from runner.compute.ranks import RankedProcess
+    from runner.masking import Masker
     from runner.spec.types import Compute, Distribution
 
 
@@ -35,6 +36,7 @@ class Launch:
     # ray: the environment's `pip` list and `python` version; a distributed run adds `ranks` (each
     # rank's variables, from the distribution's rank table), `nodes` and `cpus_per_process`
     runtime: dict[str, Any] = field(default_factory=dict)
+    masker: Masker | None = None  # the run's secret values: masked in its logs (RunOutput) and on the terminal
 
 
 LineSink = Callable[[str], None]

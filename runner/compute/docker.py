@@ -87,7 +87,8 @@ class DockerTarget:
         except docker_errors() as exc:
             _remove(container)
             raise _start_error(launch, exc) from None
-        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(_stop, container))
+        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(_stop, container),
+                                launch.masker)
         pump = threading.Thread(target=_pump, args=(container, output, feeder), daemon=True)
         pump.start()
         return DockerHandle(container, pump, output)

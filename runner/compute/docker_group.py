@@ -112,7 +112,7 @@ class DockerGroup:
         except BaseException:
             self.remove()
             raise
-        output = RunOutput(launch.log_path, on_line)  # the execs' output waits in their streams until read
+        output = RunOutput(launch.log_path, on_line, masker=launch.masker)  # the execs' output waits in their streams until read
         return Group(list(self.members), output, self.stop, ranks=table, cleanup=self.remove)
 
     def _node(self, name: str, options: dict[str, Any]) -> None:

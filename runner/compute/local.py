@@ -75,7 +75,8 @@ class LocalTarget:
         process = subprocess.Popen(launch.argv, cwd=launch.run_dir, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         assert process.stdout is not None
-        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(kill_group, process.pid, process))
+        output, feeder = single(launch.log_path, on_line, lambda reason: in_background(kill_group, process.pid, process),
+                                launch.masker)
         pump = threading.Thread(target=tee, args=(process.stdout, output, feeder), daemon=True)
         pump.start()
         return LocalHandle(process, pump, output)

@@ -103,7 +103,7 @@ def start_local_group(launch: Launch, on_line: LineSink) -> Group:
     env = dict(launch.env)
     if launch.bin_dir:
         env["PATH"] = launch.bin_dir + os.pathsep + env.get("PATH", os.defpath)
-    output = RunOutput(launch.log_path, on_line)
+    output = RunOutput(launch.log_path, on_line, masker=launch.masker)
     if dist.type == "mpi":
         root = os.geteuid() == 0
         argv = mpirun_argv(find_mpirun(), dist.world_size, mpi_wrapper(dist, launch.argv), root=root)

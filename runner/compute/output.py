@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import TYPE_CHECKING, BinaryIO, Callable, Union
+
+if TYPE_CHECKING:
+    from runner.masking import Masker, StreamMasker
 
 LineSink = Callable[[str], None]
 LAUNCHER = "launcher"
@@ -32,10 +35,12 @@ class RunOutput:
     pipes, so nothing blocks on a full pipe while `on_fault` stops the run."""
 
     def __init__(self, log_path: Path, on_line: LineSink,
-                 on_fault: Callable[[str], None] = lambda reason: None) -> None:
+                 on_fault: Callable[[str], None] = lambda reason: None, masker: Masker | None = None) -> None:
         self.log_path, self.on_line, self.on_fault = log_path, on_line, on_fault
+        self.masker = masker if masker else None  # the run's secret values, written and shown as ***
         self.lock = threading.Lock()
         self.files: dict[Path, BinaryIO] = {}
+        self.masking: dict[Path, StreamMasker] = {}  # one per log: a value split across two writes is still masked
         self.reason: str | None = None  # why writing stopped, if it did
         self._write(log_path, b"")  # a run that prints nothing still has its (empty) log
 
@@ -51,6 +56,8 @@ class RunOutput:
         with self.lock:
             if self.reason is not None:
                 return
+            if self.masker is not None:
+                data = self.masking.setdefault(path, self.masker.stream()).feed(data)
             try:
                 handle = self.files.get(path)
                 if handle is None:
@@ -68,7 +75,7 @@ class RunOutput:
         self.on_fault(self.reason)
 
     def _emit(self, text: str) -> None:
-        self.on_line(text)
+        self.on_line(self.masker.text(text) if self.masker is not None else text)
 
     def raw(self, data: bytes) -> None:
         """A single process's bytes, as they are, into std_log.txt."""
@@ -92,10 +99,13 @@ class RunOutput:
             self._close_files()
 
     def _close_files(self) -> None:
-        for handle in self.files.values():
+        for path, handle in self.files.items():
             with contextlib.suppress(OSError):
+                if path in self.masking:
+                    handle.write(self.masking[path].flush())  # what was held back in case a secret went on
                 handle.close()
         self.files.clear()
+        self.masking.clear()
 
 
 class Stream:
@@ -119,9 +129,10 @@ class Stream:
             self.pending = b""
 
 
-def single(log_path: Path, on_line: LineSink, on_fault: Callable[[str], None]) -> tuple[RunOutput, Stream]:
+def single(log_path: Path, on_line: LineSink, on_fault: Callable[[str], None],
+           masker: Masker | None = None) -> tuple[RunOutput, Stream]:
     """The output of a job's one process; `on_fault` stops it when its log cannot be written."""
-    output = RunOutput(log_path, on_line, on_fault)
+    output = RunOutput(log_path, on_line, on_fault, masker)
     return output, output.stream(None)
 
 

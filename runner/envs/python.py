@@ -106,17 +106,26 @@ def _memo_path() -> Path:
 
 
 def _load_memo() -> dict[str, str]:
-    try:
-        data = json.loads(_memo_path().read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    """The remembered versions, if the file verifies (runner.state.cachefile): a damaged one
+    is a miss (probe again), never a different version."""
+    from runner.state.cachefile import read_cache
+
+    data = read_cache(str(_memo_path()), _memo_key())
+    if not isinstance(data, dict):
         return {}
-    return data.get("interpreters", {}) if data.get("version") == 1 else {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _save_memo(memo: dict[str, str]) -> None:
-    from runner.atomic import atomic_write
+    from runner.state.cachefile import write_cache
 
-    atomic_write(_memo_path(), json.dumps({"version": 1, "interpreters": memo}, indent=1))
+    write_cache(str(_memo_path()), _memo_key(), memo)
+
+
+def _memo_key() -> str:
+    from runner.state.cachefile import cache_key
+
+    return cache_key("interpreters", _VERSION_CODE)
 
 
 def running_python() -> str:

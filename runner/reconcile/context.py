@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from runner.compute.base import Target
     from runner.envs.docker import DockerEnv
     from runner.envs.materialise import Materialised
+    from runner.masking import Masker
     from runner.project import Project
     from runner.reconcile.plan import RunWork
     from runner.spec.types import Compute, Environment, Job, Spec
@@ -109,6 +110,20 @@ class RunContext:
         if environment is not None:
             secret_values(self.spec.environments[environment].secrets)
 
+    def masker(self, work: RunWork) -> Masker:
+        """The run's secret values (runner.masking): its environment's secrets, and every variable
+        it sees whose name looks secret, unless train.yaml's `unmasked:` names it."""
+        from runner.masking import Masker, secret_values as masked_values
+
+        spec_env = self.spec.environments.get(work.definition.environment or "")
+        variables = dict(os.environ) if work.compute.type == "local" else {}
+        secrets: tuple[str, ...] = ()
+        if spec_env is not None:
+            variables.update(spec_env.variables)
+            secrets = spec_env.secrets
+            variables.update({name: os.environ[name] for name in secrets if name in os.environ})
+        return Masker(masked_values(variables, secrets, self.spec.unmasked))
+
     def run_env(self, work: RunWork, run_id: str, run_dir: Path, env: RunEnvironment) -> dict[str, str]:
         spec_env = self.spec.environments.get(work.definition.environment or "")
         values = dict(os.environ) if work.compute.type == "local" else {}
@@ -128,25 +143,69 @@ class RunContext:
             values.update(prepare(run_dir / LOGS, run_dir / OUTPUTS, work.job, run_id))
         return values
 
-    def collect(self, run_id: str, run_dir: Path, store: RunStore) -> None:
-        """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db."""
+    def collect(self, run_id: str, run_dir: Path, store: RunStore,
+                warn: Callable[[str], None] = lambda line: None, masker: Masker | None = None) -> None:
+        """outputs/ and logs/ into the object store (a failed run keeps its logs), metrics into the db.
+
+        No symbolic link is followed, at any level: a linked outputs/ or logs/ fails the run
+        (after whatever else could be stored was), a link inside is skipped with a warning.
+        With a `masker`, the secret values in logs/ files and in what was logged (params,
+        tags, metric names, text values) are stored as `***`; outputs/ are stored as they are.
+        """
         from runner.capture import run_records
+        from runner.state.nofollow import LinkedFolder
 
+        refused: list[str] = []
         with progress.phase(f"collecting outputs of {run_id}"):
-            for kind in (OUTPUTS, LOGS):
-                store.add_files(run_id, kind, self._store_tree(run_dir, kind))
-        store.add_metrics(run_id, run_records(run_dir / LOGS))
+            for kind in (LOGS, OUTPUTS):
+                try:
+                    store.add_files(run_id, kind, self._store_tree(run_dir, kind, warn,
+                                                                   masker if kind == LOGS else None))
+                except LinkedFolder as exc:
+                    refused.append(str(exc))
+        if refused:
+            raise RunnerError("; ".join(refused))
+        records = run_records(run_dir / LOGS)
+        store.add_metrics(run_id, (masker.value(r) for r in records) if masker else records)
 
-    def _store_tree(self, run_dir: Path, kind: str) -> list[tuple[str, str, int]]:
+    def _store_tree(self, run_dir: Path, kind: str, warn: Callable[[str], None],
+                    masker: Masker | None = None) -> list[tuple[str, str, int]]:
+        from runner.state.nofollow import open_folder, regular_files
+
+        folder = open_folder(str(run_dir), kind)
+        if folder is None:
+            return []
         stored = []
-        for folder, _dirs, names in os.walk(run_dir / kind):
-            for file_name in sorted(names):
-                path = Path(folder) / file_name
-                if path.is_symlink() or not path.is_file():
-                    continue  # a link could point anywhere; only real files are kept
-                digest, size = self.state.objects.put_file(path)
-                stored.append((path.relative_to(run_dir).as_posix(), digest, size))
+        for rel, fd, parent_fd, name in regular_files(folder, kind, warn):
+            if masker:
+                digest, size = self._put_masked(fd, masker, parent_fd, name)
+            else:
+                digest, size = self.state.objects.put_file(fd)  # closes fd
+            stored.append((rel, digest, size))
         return stored
+
+    def _put_masked(self, fd: int, masker: Masker, parent_fd: int, name: str) -> tuple[str, int]:
+        """Store a log file with the secret values masked, streamed (closes `fd`); when some
+        were, the run folder's copy is replaced by the masked one too."""
+        import shutil
+        import tempfile
+
+        stream = masker.stream()
+        with open(fd, "rb") as src, tempfile.TemporaryFile() as masked:
+            while chunk := src.read(1 << 20):
+                masked.write(stream.feed(chunk))
+            masked.write(stream.flush())
+            masked.flush()
+            masked.seek(0)
+            stored = self.state.objects.put_file(os.dup(masked.fileno()))
+            if stream.masked:
+                masked.seek(0)
+                tmp = f".{name}.masked.tmp"
+                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=parent_fd)
+                with open(out, "wb") as copy:
+                    shutil.copyfileobj(masked, copy)
+                os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+            return stored
 
 
 def run_variables(run_id: str, name: str, experiment: str, run_dir: Path, params: dict[str, Any]) -> dict[str, str]:

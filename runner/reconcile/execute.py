@@ -27,6 +27,7 @@ from runner.state.layout import LOGS, OUTPUTS, STD_LOG
 
 if TYPE_CHECKING:
     from runner.envs.materialise import Materialised
+    from runner.masking import Masker
     from runner.reconcile.context import RunContext
     from runner.reconcile.plan import RunWork
     from runner.spec.types import Job
@@ -68,17 +69,19 @@ class RunExecutor:
             environment=fp.components["environment"]["digest"], git=self.ctx.git, attempt=attempt,
             sweep_id=work.trial[0] if work.trial else None, trial=work.trial[1] if work.trial else None))
         run_dir = Path(self.ctx.state.layout.run_dir(run_id))
+        masker = self.ctx.masker(work)  # the run's secrets: masked in all it prints and stores
         try:
-            return self._lifecycle(work, run_id, run_dir)
+            return self._lifecycle(work, run_id, run_dir, masker)
         except Exception as exc:
             if is_disk_full(exc):
                 return self._out_of_space(work.job, run_id, run_dir, exc)
             if not isinstance(exc, (RunnerError, OSError)):  # a bug: never leave the run active
                 self.store.set_status(run_id, "failed", detail=type(exc).__name__)
                 raise
-            self._log(run_dir, f"runner: {exc}")  # a user or environment problem fails this run only
-            self.store.set_status(run_id, "failed", detail=str(exc))
-            return RunOutcome(work.job, run_id, "failed", detail=str(exc))
+            message = masker.text(str(exc))
+            self._log(run_dir, f"runner: {message}")  # a user or environment problem fails this run only
+            self.store.set_status(run_id, "failed", detail=message)
+            return RunOutcome(work.job, run_id, "failed", detail=message)
         except BaseException:  # Ctrl-C: never leave the run active
             self.store.set_status(run_id, "canceled", detail="KeyboardInterrupt")
             raise
@@ -102,10 +105,10 @@ class RunExecutor:
                     raise
         raise DiskFull(_what(exc, run_dir)) from None
 
-    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path) -> RunOutcome:
+    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker) -> RunOutcome:
         name = work.job
         self.store.set_status(run_id, "preparing")
-        launch = self._prepare(work, run_id, run_dir)
+        launch = self._prepare(work, run_id, run_dir, masker)
         if self.cancelled.event.is_set():
             self.store.set_status(run_id, "canceled", detail=f"{self.cancelled.reason} before start")
             return RunOutcome(name, run_id, "canceled")
@@ -113,7 +116,7 @@ class RunExecutor:
         target.prepare(launch)
         shown = _shown_paths(work, run_dir, self.ctx.state)  # the stored log keeps the staged paths
         self.on_start(name, run_id)  # before the process starts: its first line must not come before `▶ running`
-        handle = target.start(launch, lambda line: self.sink(name, shown(line)))
+        handle = target.start(launch, lambda line: self.sink(name, shown(masker.text(line))))
         with self.cancelled.lock:
             self.cancelled.handles[run_id] = handle
         try:
@@ -124,7 +127,7 @@ class RunExecutor:
         code, detail = self._wait(handle, work.definition)
         with self.cancelled.lock:
             self.cancelled.handles.pop(run_id, None)
-        return self._finish(name, run_id, launch, target, code, detail)
+        return self._finish(name, run_id, launch, target, code, masker.text(detail) if detail else detail)
 
     def _wait(self, handle: Handle, job: Job) -> tuple[int | None, str | None]:
         deadline = None if job.timeout is None else time.monotonic() + job.timeout
@@ -146,7 +149,8 @@ class RunExecutor:
         try:
             self.store.set_status(run_id, "finalizing", exit_code=code)
             target.collect(launch)
-            self.ctx.collect(run_id, launch.run_dir, self.store)
+            self.ctx.collect(run_id, launch.run_dir, self.store, warn=lambda line: self.sink(name, f"runner: {line}"),
+                             masker=launch.masker)
         except Exception as exc:
             if is_disk_full(exc) and detail and detail.startswith(DiskFull.PREFIX):
                 raise DiskFull(detail.removeprefix(DiskFull.PREFIX)) from exc  # the first cause, not the echo
@@ -162,7 +166,7 @@ class RunExecutor:
         self.store.set_status(run_id, status, detail=detail)
         return RunOutcome(name, run_id, status, code, detail)
 
-    def _prepare(self, work: RunWork, run_id: str, run_dir: Path) -> Launch:
+    def _prepare(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker) -> Launch:
         from runner.snapshot.stage import stage_snapshot
 
         job = work.definition
@@ -179,7 +183,8 @@ class RunExecutor:
                       log_path=run_dir / LOGS / STD_LOG, python=env.python, bin_dir=env.bin_dir,
                       image=getattr(env, "image", None), compute=work.compute,
                       labels={"runner.project": str(self.ctx.project.root), "runner.run": run_id},
-                      distribution=job.distribution, capture=job.capture, runtime=getattr(env, "runtime", {}))
+                      distribution=job.distribution, capture=job.capture, runtime=getattr(env, "runtime", {}),
+                      masker=masker)
 
     @staticmethod
     def _log(run_dir: Path, message: str) -> None:

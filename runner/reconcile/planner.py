@@ -124,9 +124,25 @@ class Facts:
                 fp.components["snapshot"]:
             history = History(history.last_completed, history.latest,
                               self.code_reasons(job.code, history.last_completed.components.get("snapshot", "")))
+        if history.last_completed is not None and self._outputs_missing(history.last_completed.id):
+            history = replace(history, outputs_missing=True)
         return RunWork(job=name, definition=job, params=dict(job.params if params is None else params),
                        experiment=self.spec.experiment_of(name), compute=self.spec.compute_of(job),
                        fingerprint=fp, history=history)
+
+    def _outputs_missing(self, run_id: str) -> bool:
+        """Whether an output of the run is gone from the store, or has another size than stored
+        (cheap: one stat each; a same-size damage is found when staged, and by `runner doctor`)."""
+        import os
+
+        for _path, digest, size in self.store.files(run_id, "outputs"):
+            try:
+                st = os.stat(self.state.objects._where(digest))
+            except OSError:
+                return True
+            if st.st_size != size or not (st.st_mode & 0o170000) == 0o100000:
+                return True
+        return False
 
     def fingerprint(self, name: str, job: Job, upstream: dict[str, str],
                     params: dict[str, Any] | None = None) -> Fingerprint:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from runner import progress
 from runner.errors import StateError
 from runner.registry.views import files, resolve
+from runner.state.export import write_files
 from runner.state.objects import ObjectError
 
 if TYPE_CHECKING:
@@ -31,16 +32,16 @@ def download(state: State, ref: str, dest: Path | None = None) -> tuple[dict[str
     """Returns the version row, the folder written to, and the files written."""
     version = resolve(state, ref)
     folder = dest if dest is not None else default_folder(version)
-    written, listed = [], files(state, version)
+    def damaged(rel: str, digest: str, exc: ObjectError) -> Exception:
+        problem = "is missing" if not state.objects.has(digest) else "does not match its digest (tampered?)"
+        if "is a folder" in str(exc):
+            problem = "is a folder, not a file"
+        return DamagedModel(f"model {version['name']}:{version['version']}: {rel}: object sha256:{digest} "
+                            f"({state.objects.path(digest)}) {problem}; it was not written. Restore "
+                            f".runner/objects from a backup, or rerun the job to register a new version")
+
+    listed = files(state, version)
+    rows = [(rel, digest) for rel, digest, _size in listed]
     with progress.phase(f"downloading model {version['name']}:{version['version']}", size=sum(r[2] for r in listed)):
-        for rel, digest, _size in listed:
-            target = folder / rel
-            try:
-                state.objects.copy_to(digest, target, mode=0o644)
-            except ObjectError:
-                problem = "is missing" if not state.objects.has(digest) else "does not match its digest (tampered?)"
-                raise DamagedModel(f"model {version['name']}:{version['version']}: {rel}: object sha256:{digest} "
-                                   f"({state.objects.path(digest)}) {problem}; it was not written. Restore "
-                                   f".runner/objects from a backup, or rerun the job to register a new version") from None
-            written.append(target)
+        written = write_files(state.objects, folder, rows, f"model {version['name']}:{version['version']}", damaged)
     return version, folder, written

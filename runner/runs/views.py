@@ -18,14 +18,57 @@ LIST_FIELDS = ("id", "job", "experiment", "status", "fingerprint", "created_at",
 GIT_FIELDS = ("commit", "branch", "dirty", "repository")
 
 
-def list_runs(state: State, *, job: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+def list_runs(state: State, *, job: str | None = None, status: str | None = None,
+              damaged: list[str] | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first. A row that cannot be read (text that is not UTF-8, JSON that does
+    not parse: state.db was altered) is left out and its run id added to `damaged`."""
     query, args = "SELECT * FROM runs WHERE 1=1", []
     if job:
         query, args = query + " AND job = ?", [*args, job]
-    rows = state.db.execute(query + " ORDER BY created_at DESC, seq DESC", args).fetchall()
-    runs = [summary(row_dict(state.db, row)) for row in rows]
+    runs = []
+    for row in _readable_rows(state.db, query + " ORDER BY created_at DESC, seq DESC", args):
+        try:
+            if isinstance(row, _Damaged):
+                raise ValueError(row.run_id)
+            runs.append(summary(row_dict(state.db, row)))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            if damaged is not None:
+                damaged.append(row.run_id if isinstance(row, _Damaged) else str(row[0]))
     # Filtered on the status shown, which says `lost` for a run whose runner died.
     return [run for run in runs if not status or run["status"] == status]
+
+
+class _Damaged:
+    """A row with text that is not UTF-8 (its id as well as it can be read)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+
+def _readable_rows(db: Any, query: str, args: list[Any]) -> list[Any]:
+    """The rows of `query`; when one holds text that is not UTF-8 (SQLite then fails the whole
+    query), the rows read again as bytes: each readable one decoded, each other a `_Damaged`."""
+    import sqlite3
+
+    try:
+        return db.execute(query, args).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc).lower():
+            raise
+    saved = db.text_factory
+    db.text_factory = bytes
+    try:
+        raw = db.execute(query, args).fetchall()
+    finally:
+        db.text_factory = saved
+    rows: list[Any] = []
+    for row in raw:
+        try:
+            rows.append(tuple(v.decode("utf-8") if isinstance(v, bytes) else v for v in row))
+        except UnicodeDecodeError:
+            first = row[0]
+            rows.append(_Damaged(first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first)))
+    return rows
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -142,14 +185,12 @@ def snapshot_files(state: State, digest: str | None) -> frozenset[str] | None:
 
 def download(state: State, ref: str, dest: Path) -> list[Path]:
     """Write a run's outputs and logs under `dest`, each verified against its digest."""
+    from runner.state.export import write_files
+
     run = resolve(state, ref)
-    store, written = RunStore(state.db), []
-    for kind in ("outputs", "logs"):
-        for rel, digest, _size in store.files(run["id"], kind):
-            target = dest / rel
-            state.objects.copy_to(digest, target, mode=0o644)
-            written.append(target)
-    return written
+    store = RunStore(state.db)
+    rows = [(rel, digest) for kind in ("outputs", "logs") for rel, digest, _size in store.files(run["id"], kind)]
+    return write_files(state.objects, dest, rows, f"run {run['id']}")
 
 
 def diff(state: State, a: str, b: str) -> dict[str, Any]:

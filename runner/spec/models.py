@@ -487,6 +487,8 @@ class Spec(_Model):
     jobs: dict[Name, Job] = Field(default_factory=dict)
     models: dict[Name, Model] = Field(default_factory=dict)
     snapshot: SnapshotLimits = SnapshotLimits()
+    unmasked: tuple[VarName, ...] = Field((), description="variables whose names look secret (TOKEN, SECRET, "
+                                          "PASSWORD, KEY) but whose values runs may print unmasked")
 
 
 SECTIONS: dict[str, type[_Model]] = {

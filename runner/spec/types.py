@@ -259,9 +259,9 @@ CURRENT_INTERPRETER = Environment(user_managed=True)  # the environment of a job
 
 class Spec(SpecValue):
     __slots__ = ("version", "experiment", "environments", "computes", "datasets", "jobs", "models",  # noqa: RUF023
-                 "snapshot")
+                 "snapshot", "unmasked")
     DEFAULTS = {"experiment": None, "environments": {}, "computes": {}, "datasets": {}, "jobs": {}, "models": {},
-                "snapshot": SnapshotLimits()}
+                "snapshot": SnapshotLimits(), "unmasked": ()}
     version: int
     experiment: str | None
     environments: dict[str, Environment]
@@ -270,6 +270,7 @@ class Spec(SpecValue):
     jobs: dict[str, Job]
     models: dict[str, Model]
     snapshot: SnapshotLimits
+    unmasked: tuple[str, ...]  # names that look secret whose values are not masked (runner.masking)
 
     def compute_of(self, job: Job) -> Compute:
         return self.computes.get(job.compute) or LOCAL

@@ -2,7 +2,8 @@
 
 Owns: the database and its migrations (`db`, `migrations`), content-addressed objects
 (`objects`), the project lock (`lock`), every path under `.runner/` and the shared cache
-(`layout`), and runner's own cache files (`cachefile`).
+(`layout`), runner's own cache files (`cachefile`), reading run folders without following
+links (`nofollow`) and writing stored files out under a folder, never outside it (`export`).
 
 `open_state(project)` creates `.runner/` on first use by a writer; read-only commands
 pass `create=False` and get an empty in-memory view when there is no `.runner/` yet,
@@ -104,11 +105,60 @@ def open_state_at(root: str | os.PathLike[str], *, create: bool = True) -> State
     root = os.fspath(root)
     layout = StateLayout(root)
     objects, db = layout.objects, layout.db
+    check_not_emptied(layout)
     if not os.path.exists(db):
         if not create:
             return State(root, connect(None), ObjectStore(objects, writable=False), exists=False)
         _create(root)
     return State(root, connect(db), ObjectStore(objects), exists=True)
+
+
+def emptied(layout: StateLayout) -> str | None:
+    """What is left beside a missing or empty state.db (None: nothing, a new project):
+    stored objects or run folders mean the database was lost, not never made."""
+    try:
+        if os.path.getsize(layout.db) > 0:
+            return None
+        gone = "is empty (0 bytes)"
+    except FileNotFoundError:
+        gone = "is missing"
+    left = []
+    if any(True for _ in _first(os.path.join(layout.objects, "sha256"), depth=2)):
+        left.append("stored objects in objects/")
+    if any(True for _ in _first(layout.runs, depth=1)):
+        left.append("run folders in runs/")
+    if not left:
+        return None
+    return (f"{layout.db} {gone}, but the state folder holds {' and '.join(left)}: the run history "
+            f"and the registry were lost, not never made. Restore state.db from a backup (or the CI "
+            f"cache it came from); to start afresh instead, move the whole state folder away "
+            f"(`mv {layout.root} {layout.root}.old`), which keeps its objects. Nothing was changed; "
+            f"`runner doctor` checks the rest")
+
+
+def check_not_emptied(layout: StateLayout) -> None:
+    from runner.errors import StateError
+
+    problem = emptied(layout)
+    if problem is not None:
+        raise StateError(problem)
+
+
+def _first(folder: str, depth: int):  # type: ignore[no-untyped-def]
+    """Entries `depth` levels down (names not starting with a dot), lazily: a project with many
+    objects is recognised by its first one."""
+    try:
+        scan = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with scan:
+        for entry in scan:
+            if entry.name.startswith("."):
+                continue
+            if depth == 1:
+                yield entry.path
+            elif entry.is_dir(follow_symlinks=False):
+                yield from _first(entry.path, depth - 1)
 
 
 def _create(root: str) -> None:
@@ -118,4 +168,4 @@ def _create(root: str) -> None:
         atomic_write(layout.gitignore, "# created by runner: its state is never committed\n*\n")
 
 
-__all__ = ["ObjectStore", "State", "open_state", "open_state_at"]
+__all__ = ["ObjectStore", "State", "StateLayout", "emptied", "open_state", "open_state_at"]

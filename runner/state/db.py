@@ -38,8 +38,10 @@ def connect(path: str | os.PathLike[str] | None, migrations: list[str] | None = 
         if folder is not None and not os.access(folder, os.W_OK):
             raise StateError(f"{target}: cannot open the state database ({exc}): {folder} is not writable "
                              f"(SQLite needs to write its -wal and -shm files there, even to read)") from exc
-        raise StateError(f"{target}: cannot open the state database ({exc}); if the file is damaged, move "
-                         f"{target} away (runs and the registry start afresh)") from exc
+        raise StateError(f"{target}: cannot open the state database ({exc}); if the file is damaged, restore "
+                         f"it from a backup, or try `sqlite3 {target} .recover | sqlite3 {target}.recovered` and "
+                         f"put the result in its place; never delete it alone (runner would then refuse "
+                         f"the state folder: see `runner doctor`)") from exc
     return conn
 
 

@@ -117,4 +117,4 @@ def interpreter_links(key: str) -> str:
 
 def interpreter_versions() -> str:
     """The version each probed interpreter reported, keyed by its path and stat."""
-    return os.path.join(shared_cache(), "interpreters.json")
+    return os.path.join(shared_cache(), "interpreters.marshal")

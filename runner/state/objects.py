@@ -13,6 +13,7 @@ the objects only after the batch has ended.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from _thread import get_ident  # threading.get_ident itself, without importing threading
@@ -70,19 +71,28 @@ class ObjectStore:
     def has(self, digest: str) -> bool:
         return os.path.exists(f"{self._base}/{digest[:2]}/{digest[2:]}")
 
+    def _intact(self, digest: str, size: int) -> bool:
+        """The object is there with the right size (a truncated one is stored again)."""
+        try:
+            st = os.stat(f"{self._base}/{digest[:2]}/{digest[2:]}")
+        except OSError:
+            return False
+        return st.st_mode & 0o170000 == 0o100000 and st.st_size == size  # a regular file
+
     def put_bytes(self, data: bytes, digest: str | None = None) -> str:
         """Store `data`; `digest`: its sha256, when the caller has just computed it (not read it)."""
         if digest is None:
             import hashlib  # here and below, not at the top: a no-op snapshot never hashes (~2.5 ms to import)
 
             digest = hashlib.sha256(data).hexdigest()
-        if self.writable and not self.has(digest):
+        if self.writable and not self._intact(digest, len(data)):
             tmp = self._temp_with(data)
             self._install(tmp, digest)
         return digest
 
-    def put_file(self, path: Path | str) -> tuple[str, int]:
-        """Store a file's content; returns (digest, size). Big files are streamed, never loaded whole."""
+    def put_file(self, path: Path | str | int) -> tuple[str, int]:
+        """Store a file's content (a path, or an open descriptor, closed here); returns (digest, size).
+        Big files are streamed, never loaded whole."""
         with open(path, "rb") as src:
             head = src.read(SMALL + 1)
             if len(head) <= SMALL:
@@ -117,6 +127,23 @@ class ObjectStore:
             os.replace(tmp, dest)
         except BaseException:
             _unlink(tmp)
+            raise
+
+    def copy_into(self, digest: str, folder_fd: int, name: str, mode: int = 0o644) -> None:
+        """`copy_to` into the folder open as `folder_fd` (see `runner.state.export`): the temp file
+        is created there without following a link, verified, and renamed over `name`."""
+        tmp = f".{name}.{os.getpid()}-{get_ident()}-{next(self._names)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder_fd)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                got = self._copy_verified(self._where(digest), digest, out)
+                if got != digest:
+                    raise ObjectError(digest, self._where(digest), "is damaged: its content does not match its digest")
+                os.fchmod(out.fileno(), mode)
+            os.replace(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder_fd)
             raise
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:
@@ -197,7 +224,7 @@ class ObjectStore:
                     size += len(chunk)
                 self._flush(out)
             digest = hasher.hexdigest()
-            if self.has(digest):
+            if self._intact(digest, size):
                 _unlink(tmp)
             else:
                 self._install(tmp, digest)
@@ -229,6 +256,8 @@ class ObjectStore:
                 return file.read()
         except FileNotFoundError:
             raise ObjectError(digest, path, "is missing") from None
+        except IsADirectoryError:
+            raise ObjectError(digest, path, "is a folder, not a file") from None
 
     def _copy_verified(self, src_path: str, digest: str, out: object) -> str:
         import hashlib
@@ -241,6 +270,8 @@ class ObjectStore:
                     out.write(chunk)  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise ObjectError(digest, src_path, "is missing") from None
+        except IsADirectoryError:
+            raise ObjectError(digest, src_path, "is a folder, not a file") from None
         return hasher.hexdigest()
 
 

@@ -42,9 +42,13 @@ class GcResult:
     warnings: tuple[str, ...] = ()
 
 
+class UnreadableManifest(Exception):
+    """A recorded manifest cannot be read: which file objects it keeps alive is unknown."""
+
+
 def snapshot_roots(state: State, warnings: list[str]) -> Iterable[str]:
-    """Every recorded manifest and the files in it. A manifest that is gone or damaged keeps
-    nothing else alive (its snapshot cannot be staged any more) and gc goes on, saying so."""
+    """Every recorded manifest and the files in it. A manifest that is gone or damaged could
+    name any object: gc then keeps every object (and says so), never deleting its files."""
     from runner.snapshot.manifest import load_manifest
     from runner.state.objects import ObjectError
 
@@ -56,8 +60,10 @@ def snapshot_roots(state: State, warnings: list[str]) -> Iterable[str]:
         except ObjectError as exc:
             runs = [r for (r,) in state.db.execute("SELECT id FROM runs WHERE snapshot = ? ORDER BY id", (digest,))]
             used = f" (the code of runs {', '.join(runs)})" if runs else ""
-            warnings.append(f"snapshot {digest[:12]}{used} cannot be read, so its files are not kept: "
-                            f"{str(exc).splitlines()[0]}")
+            warnings.append(f"snapshot {digest[:12]}{used} cannot be read, so gc keeps every object (any "
+                            f"could be one of its files) until it is restored from a backup; `runner doctor` "
+                            f"checks the rest: {str(exc).splitlines()[0]}")
+            raise UnreadableManifest(digest) from None
 
 
 def run_file_roots(state: State, warnings: list[str]) -> Iterable[str]:
@@ -93,8 +99,11 @@ def collect_garbage(state: State, *, dry_run: bool = False) -> GcResult:
 
 def _sweep(state: State, *, dry_run: bool) -> GcResult:
     warnings: list[str] = []
-    keep = referenced(state, warnings)
-    garbage = [(digest, path) for digest, path in state.objects.iter_objects() if digest not in keep]
+    try:
+        keep = referenced(state, warnings)
+    except UnreadableManifest:
+        keep = None  # every object stays
+    garbage = [(digest, path) for digest, path in state.objects.iter_objects() if keep is not None and digest not in keep]
     freed = sum(_size(path) for _, path in garbage)
     temps = _stale_temps(state.objects.root / "tmp")
     freed += sum(_size(path) for path in temps)

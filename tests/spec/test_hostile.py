@@ -187,7 +187,7 @@ def test_a_merged_list_of_mappings_from_an_alias_works(make) -> None:
     text = "version: 1\nx: &parts [{command: echo}, {code: src}]\njobs:\n  a: {<<: *parts}\n"
     assert [p.message for p in make(text)] == [
         "unknown key 'x'; expected one of: version, experiment, environments, computes, datasets, jobs, models, "
-        "snapshot"]
+        "snapshot, unmasked"]
 
 
 # 5. Quadratic errors
