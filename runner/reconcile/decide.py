@@ -35,7 +35,7 @@ def verdict(work: RunWork, *, forced: bool) -> tuple[Verdict, list[Reason]]:
         latest = history.latest
         return Verdict.NOT_COMPLETED, [Reason(Why.NOT_COMPLETED, f"previous run {latest.id} {latest.status}")]
     if last.fingerprint == fp.digest and history.outputs_missing:
-        return Verdict.CHANGED, [Reason(Why.CHANGED, f"outputs of {last.id} missing from the store")]
+        return Verdict.CHANGED, [Reason(Why.CHANGED, history.outputs_missing)]
     if last.fingerprint == fp.digest:
         return Verdict.UP_TO_DATE, [Reason(Why.UP_TO_DATE, f"up to date: run {last.id}")]
     changes = explain(last.components, fp.components, history.code_reasons)

@@ -71,7 +71,7 @@ class History:
     last_completed: RunRecord | None  # its latest completed run: up to date means the same fingerprint
     latest: RunRecord | None          # its latest run of any status
     code_reasons: tuple[str, ...] = ()  # how the code differs from last_completed's snapshot
-    outputs_missing: bool = False     # last_completed's outputs are not all in the store (deleted, damaged)
+    outputs_missing: str = ""         # why last_completed's outputs cannot stand for it (deleted, damaged), or ""
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,9 @@ def check_clusters(spec: Spec, selected: Iterable[str], running: set[str]) -> No
             raise RunnerError(f"job {name} (compute {job.compute}): {exc}") from None
 
 
+VERIFY_UP_TO = 1 << 20  # plan hashes stored outputs up to this size; bigger ones: their size (doctor hashes all)
+
+
 class Facts:
     """What deciding a job needs to know, read once per plan: snapshots, environments, data."""
 
@@ -124,25 +127,33 @@ class Facts:
                 fp.components["snapshot"]:
             history = History(history.last_completed, history.latest,
                               self.code_reasons(job.code, history.last_completed.components.get("snapshot", "")))
-        if history.last_completed is not None and self._outputs_missing(history.last_completed.id):
-            history = replace(history, outputs_missing=True)
+        problem = self._outputs_problem(history.last_completed.id) if history.last_completed is not None else ""
+        if problem:
+            history = replace(history, outputs_missing=problem)
         return RunWork(job=name, definition=job, params=dict(job.params if params is None else params),
                        experiment=self.spec.experiment_of(name), compute=self.spec.compute_of(job),
                        fingerprint=fp, history=history)
 
-    def _outputs_missing(self, run_id: str) -> bool:
-        """Whether an output of the run is gone from the store, or has another size than stored
-        (cheap: one stat each; a same-size damage is found when staged, and by `runner doctor`)."""
+    def _outputs_problem(self, run_id: str) -> str:
+        """Why the run's stored outputs cannot stand for it any more, or "": an object gone from the
+        store, or damaged (another size or not a file; other content, for files up to VERIFY_UP_TO,
+        which plan hashes: bigger ones are checked when staged, and by `runner doctor`)."""
+        import hashlib
         import os
 
+        damaged = False
         for _path, digest, size in self.store.files(run_id, "outputs"):
+            where = self.state.objects._where(digest)
             try:
-                st = os.stat(self.state.objects._where(digest))
+                st = os.stat(where)
             except OSError:
-                return True
-            if st.st_size != size or not (st.st_mode & 0o170000) == 0o100000:
-                return True
-        return False
+                return f"outputs of {run_id} missing from the store"
+            if st.st_size != size or (st.st_mode & 0o170000) != 0o100000:
+                return f"outputs of {run_id} missing from the store"  # not the object it was: as good as gone
+            if size <= VERIFY_UP_TO:
+                with open(where, "rb") as handle:
+                    damaged = damaged or hashlib.file_digest(handle, "sha256").hexdigest() != digest
+        return f"outputs of {run_id} missing from the store (one is damaged in the store)" if damaged else ""
 
     def fingerprint(self, name: str, job: Job, upstream: dict[str, str],
                     params: dict[str, Any] | None = None) -> Fingerprint:

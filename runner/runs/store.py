@@ -11,11 +11,13 @@ import json
 import os
 import posixpath
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from runner.state.db import now, transaction
+from runner.errors import StateError
+from runner.state.db import is_not_utf8, not_utf8, now, transaction
 
 ACTIVE = ("queued", "preparing", "running", "finalizing")
 ENDED = ("completed", "failed", "canceled", "lost")
@@ -97,18 +99,35 @@ class RunStore:
         """Runs still active in the database: local ones (id, owner_pid, pgid, status), or with
         `remote`, those on a cluster (id, remote_id, remote)."""
         columns, where = ("id, remote_id, remote", "IS NOT NULL") if remote else ("id, owner_pid, pgid, status", "IS NULL")
-        cursor = self.conn.execute(f"SELECT {columns} FROM runs WHERE remote_id {where} AND status IN "
-                                   f"({', '.join('?' * len(ACTIVE))})", ACTIVE)
-        return cursor.fetchall()
+        with damage_named(self.conn):
+            cursor = self.conn.execute(f"SELECT {columns} FROM runs WHERE remote_id {where} AND status IN "
+                                       f"({', '.join('?' * len(ACTIVE))})", ACTIVE)
+            return cursor.fetchall()
 
     def latest(self, job: str, *, status: str | None = None) -> dict[str, Any] | None:
         query = "SELECT * FROM runs WHERE job = ?" + (" AND status = ?" if status else "") + " ORDER BY seq DESC LIMIT 1"
-        row = self.conn.execute(query, (job, status) if status else (job,)).fetchone()
-        return row_dict(self.conn, row)
+        with damage_named(self.conn):
+            row = self.conn.execute(query, (job, status) if status else (job,)).fetchone()
+            return row_dict(self.conn, row)
 
     def files(self, run_id: str, kind: str = "outputs") -> list[tuple[str, str, int]]:
         return [tuple(r) for r in self.conn.execute(
             "SELECT path, digest, size FROM run_files WHERE run_id = ? AND kind = ? ORDER BY path", (run_id, kind))]
+
+
+@contextmanager
+def damage_named(conn: sqlite3.Connection) -> Iterator[None]:
+    """A run row with text that is not UTF-8 (SQLite stores what it is given; `PRAGMA
+    integrity_check` does not look) becomes one error naming the run, not an internal error."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if not is_not_utf8(exc):
+            raise
+        runs = "; ".join(not_utf8(conn, "runs")) or "(none found now)"
+        where = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "") or "state.db"
+        raise StateError(f"{where}: the run history holds text that is not UTF-8: run {runs}; fix or delete "
+                         f"that row with sqlite3 (`runner doctor` checks the rest of the state)") from None
 
 
 FileRow = tuple[str, str, int]  # (path, digest, size)

@@ -54,6 +54,40 @@ def _nearly_full(folder: str) -> bool:
     return stats.f_bavail * stats.f_frsize < 1 << 20
 
 
+def not_utf8(conn: sqlite3.Connection, table: str, key: str = "id") -> list[str]:
+    """Rows of `table` holding text that is not UTF-8 (SQLite stores what it is given, and
+    `PRAGMA integrity_check` does not look): `KEY (column a, b)` each, the key shown with
+    replacement characters when it is itself damaged."""
+    old = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        cursor = conn.execute(f"SELECT * FROM {table}")  # noqa: S608 - a table name from runner's code
+        names = [d[0] for d in cursor.description]
+        found = []
+        for row in cursor:
+            bad = [name for name, value in zip(names, row) if isinstance(value, bytes) and not _utf8(value)]
+            if bad:
+                shown = row[names.index(key)]
+                shown = shown.decode("utf-8", "replace") if isinstance(shown, bytes) else str(shown)
+                found.append(f"{shown} (column {', '.join(bad)})")
+        return found
+    finally:
+        conn.text_factory = old
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def is_not_utf8(exc: BaseException) -> bool:
+    """SQLite's error for a stored text that Python cannot decode."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("Could not decode to UTF-8")
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises (even on KeyboardInterrupt)."""
