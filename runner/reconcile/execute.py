@@ -68,7 +68,8 @@ class RunExecutor:
             sweep_id=work.trial[0] if work.trial else None, trial=work.trial[1] if work.trial else None))
         run_dir = Path(self.ctx.state.layout.run_dir(run_id))
         try:
-            return self._lifecycle(work, run_id, run_dir)
+            with contextlib.ExitStack() as code:  # the run's code workspace goes back to its pool on leaving
+                return self._lifecycle(work, run_id, run_dir, code)
         except Exception as exc:
             if is_disk_full(exc):
                 return self._out_of_space(work.job, run_id, run_dir, exc)
@@ -101,10 +102,10 @@ class RunExecutor:
                     raise
         raise DiskFull(_what(exc, run_dir)) from None
 
-    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path) -> RunOutcome:
+    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path, code: contextlib.ExitStack) -> RunOutcome:
         name = work.job
         self.store.set_status(run_id, "preparing")
-        launch = self._prepare(work, run_id, run_dir)
+        launch = self._prepare(work, run_id, run_dir, code)
         if self.cancelled.event.is_set():
             self.store.set_status(run_id, "canceled", detail=f"{self.cancelled.reason} before start")
             return RunOutcome(name, run_id, "canceled")
@@ -159,13 +160,13 @@ class RunExecutor:
         self.store.set_status(run_id, status, detail=detail)
         return RunOutcome(name, run_id, status, code, detail)
 
-    def _prepare(self, work: RunWork, run_id: str, run_dir: Path) -> Launch:
-        from runner.snapshot.stage import stage_snapshot
+    def _prepare(self, work: RunWork, run_id: str, run_dir: Path, code: contextlib.ExitStack) -> Launch:
+        from runner.snapshot.workspace import lease_workspace
 
         job = work.definition
         self.ctx.check_secrets(job.environment)
         env = self.ctx.materialise(job.environment, work.compute, lambda line: self.sink(work.job, line))
-        stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
+        code.enter_context(lease_workspace(self.ctx.state, work.job, work.fingerprint.components["snapshot"], run_dir))
         for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
         inputs = self.ctx.stage_inputs(job, run_dir, self.store)
