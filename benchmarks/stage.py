@@ -83,7 +83,7 @@ def stage_twenty(root: Path) -> float:
 
 
 def show(name: str, times: list[float], extra: str = "") -> None:
-    print(f"{name:<44} min {min(times):7.3f} s  median {statistics.median(times):7.3f} s  {extra}")
+    print(f"{name:<44} min {min(times):7.3f} s  median {statistics.median(times):7.3f} s  {extra}", flush=True)
 
 
 def main() -> None:
@@ -105,9 +105,7 @@ def main() -> None:
             fresh_copy()
             run(["git", "init", "-q"], cwd=cold_dir)
 
-        git_add = measure(lambda: run(["git", "add", "-A"], cwd=cold_dir), args.repeat, before=fresh_git)
-        cold = measure(lambda: run([*RUNNER, "apply", "-C", str(cold_dir)]), args.repeat, before=fresh_copy)
-
+        print(f"project: code: src with {args.files} files + train.py; {args.repeat} rounds", flush=True)
         proj = Path(tmp) / "proj"
         shutil.copytree(base, proj)
         run([*RUNNER, "apply", "-C", str(proj)])
@@ -117,19 +115,18 @@ def main() -> None:
             (proj / "src" / "train.py").write_text(TRAIN + f"# edit {next(counter)}\n")
 
         script = measure(lambda: run([sys.executable, "train.py"], cwd=proj / "src"), args.repeat)
+        show("python train.py alone", script)
         rerun = measure(lambda: run([*RUNNER, "apply", "-C", str(proj)]), args.repeat, before=edit)
+        show("apply after a one-line edit", rerun)
+        show("  minus python train.py", [r - statistics.median(script) for r in rerun], "(target <= 0.2 s)")
         twenty = [stage_twenty(proj) for _ in range(args.repeat)]
-
-    over = [r - statistics.median(script) for r in rerun]
-    print(f"project: code: src with {args.files} files + train.py; {args.repeat} rounds")
-    show("python train.py alone", script)
-    show("git add -A (cold, same tree)", git_add)
-    show("first runner apply (cold)", cold,
-         f"ratio {min(cold) / min(git_add):.2f}x / {statistics.median(cold) / statistics.median(git_add):.2f}x "
-         f"git add -A (target <= 1.5x)")
-    show("apply after a one-line edit", rerun)
-    show("  minus python train.py", over, "(target <= 0.2 s)")
-    show("staging one snapshot for 20 runs", twenty, "(target <= 1.0 s in all)")
+        show("staging one snapshot for 20 runs", twenty, "(target <= 1.0 s in all)")
+        git_add = measure(lambda: run(["git", "add", "-A"], cwd=cold_dir), args.repeat, before=fresh_git)
+        show("git add -A (cold, same tree)", git_add)
+        cold = measure(lambda: run([*RUNNER, "apply", "-C", str(cold_dir)]), args.repeat, before=fresh_copy)
+        show("first runner apply (cold)", cold,
+             f"ratio {min(cold) / min(git_add):.2f}x / {statistics.median(cold) / statistics.median(git_add):.2f}x "
+             f"git add -A (target <= 1.5x)")
 
 
 if __name__ == "__main__":
