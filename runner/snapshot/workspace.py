@@ -123,8 +123,9 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
         old = record["files"]
     dirs = {"/".join(parts[:i]) for parts in (p.split("/") for p in want) for i in range(1, len(parts))}
     kept: Record = {}
+    sealed = record.get("sealed", 0) if record else 0
     try:
-        _prune(str(tree), "", want, dirs, old, kept)
+        _prune(str(tree), "", want, dirs, old, kept, sealed)
     except OSError:  # a folder the run made unreadable, or the like: start this slot again
         _remove(tree)
         tree.mkdir(parents=True)
@@ -139,21 +140,27 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
     atomic_write(record_path, json.dumps({"snapshot": digest, "files": files}, separators=(",", ":")))
 
 
-def _prune(folder: str, rel: str, want: dict[str, FileEntry], dirs: set[str], old: Record, kept: Record) -> None:
-    """Remove from `folder` whatever the snapshot does not hold unchanged; note what stays in `kept`."""
+def _prune(folder: str, rel: str, want: dict[str, FileEntry], dirs: set[str], old: Record, kept: Record,
+           sealed: int) -> None:
+    """Remove from `folder` whatever the snapshot does not hold unchanged; note what stays in `kept`.
+
+    A file whose recorded ctime is not older than the record itself (`sealed`) could have been
+    changed within the same clock tick, unseen by its stat (git's "racy" files): its content
+    is hashed instead."""
     with os.scandir(folder) as listing:
         found = list(listing)
     for item in found:
         path = rel + item.name
         if item.is_dir(follow_symlinks=False):
             if path in dirs:
-                _prune(item.path, path + "/", want, dirs, old, kept)
+                _prune(item.path, path + "/", want, dirs, old, kept, sealed)
             else:
                 _remove(Path(item.path))
             continue
         entry, known = want.get(path), old.get(path)
         if entry is not None and known is not None and item.is_file(follow_symlinks=False) \
-                and known[0] == entry.digest and known[1] == entry.mode and known[2:] == _stat(item.stat(follow_symlinks=False)):
+                and known[0] == entry.digest and known[1] == entry.mode and known[2:] == _stat(item.stat(follow_symlinks=False)) \
+                and (known[4] < sealed or _digest(item.path) == entry.digest):
             kept[path] = known
         else:
             os.unlink(item.path)
@@ -208,12 +215,26 @@ def _copy(src: int, out: int, size: int) -> str:
     return hasher.hexdigest()
 
 
+def _digest(path: str) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
 def _read_record(path: Path) -> dict | None:
+    """The slot's record, with `sealed`: its own ctime (it is written after every file it names)."""
     try:
-        data = json.loads(path.read_bytes())
+        with open(path, "rb") as file:
+            data = json.loads(file.read())
+            sealed = os.fstat(file.fileno()).st_ctime_ns
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
+    if not (isinstance(data, dict) and isinstance(data.get("files"), dict)):
+        return None
+    data["sealed"] = sealed
+    return data
 
 
 def _move_in(tree: Path, run_dir: Path) -> None:

@@ -184,3 +184,21 @@ def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) ->
     (tree / "blocker").write_text("a slot folder that is not empty: the rename fails")
     _move_out(run_dir, tree, tree.parent / "0.json")
     assert (run_dir / "code.py").exists() and not (tree.parent / "0.json").exists()
+
+
+def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -> None:
+    """A file changed in the same timestamp tick as the record was written keeps its stat:
+    such ("racy") files, not older than the record, are hashed before they are trusted."""
+    from runner.snapshot.manifest import FileEntry
+    from runner.snapshot.workspace import _prune, _stat
+
+    path = tmp_path / "data.txt"
+    path.write_text("ORIGINAL\n")  # changed unseen: the record holds its current stat
+    entry = FileEntry("data.txt", 9, 0o644, hashlib.sha256(b"original\n").hexdigest())
+    old = {"data.txt": [entry.digest, 0o644, *_stat(path.stat())]}
+    kept: dict[str, list] = {}
+    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=0)  # an older tick: trusted
+    assert kept == old and path.exists()
+    kept = {}
+    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=path.stat().st_ctime_ns)
+    assert kept == {} and not path.exists()
