@@ -197,8 +197,9 @@ def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -
     entry = FileEntry("data.txt", 9, 0o644, hashlib.sha256(b"original\n").hexdigest())
     old = {"data.txt": [entry.digest, 0o644, *_stat(path.stat())]}
     kept: dict[str, list] = {}
-    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=0)  # an older tick: trusted
+    written = path.stat().st_ctime_ns
+    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=written + 1)  # an older tick: trusted
     assert kept == old and path.exists()
     kept = {}
-    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=path.stat().st_ctime_ns)
+    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=written)  # the same tick: hashed
     assert kept == {} and not path.exists()
