@@ -1,7 +1,7 @@
 """Reusable code workspaces: a run's private copy of its snapshot, in time proportional to the edit.
 
 Each job has a small pool under `.runner/workspaces/<job>/`: slot `N` is a folder `N/` (the
-code tree), `N.lock` (flocked by the one run that leases it) and `N.json` (the snapshot it
+code tree), `N.lock` (flocked by the one run that leases it) and `N.record` (the snapshot it
 holds and, for every file runner wrote there, its digest and the stat it had when written:
 size, mode, mtime_ns, ctime_ns, inode).
 
@@ -30,7 +30,7 @@ import errno
 import fcntl
 import hashlib
 import itertools
-import json
+import marshal
 import os
 import re
 import shutil
@@ -65,7 +65,7 @@ def lease_workspace(state: State, job: str, digest: str, run_dir: Path) -> Itera
     pool = Path(state.layout.workspace_pool(job))
     pool.mkdir(parents=True, exist_ok=True)
     slot, lock_fd = _lease(pool)
-    tree, record_path = pool / slot, pool / f"{slot}.json"
+    tree, record_path = pool / slot, pool / f"{slot}.record"
     try:
         try:
             _bring(state, tree, record_path, digest)
@@ -111,38 +111,56 @@ def slots(pool: Path) -> list[str]:
 
 
 def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
-    """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs."""
-    entries = load_manifest(state, digest)
-    want = {_safe(entry, digest): entry for entry in entries}
+    """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs.
+
+    The record of a slot that already holds `digest` names every file of it, with its
+    digest, mode and size: the manifest is read only when the snapshot changed."""
     record = _read_record(record_path) if tree.is_dir() else None
     if record is None:
         _remove(tree)
         tree.mkdir(parents=True)
-        old: Record = {}
+    old: Record = record["files"] if record else {}
+    want: dict[str, tuple[str, int]] | None
+    if record is not None and record.get("snapshot") == digest:
+        want, entries = None, None  # the record's own files
     else:
-        old = record["files"]
-    dirs = {"/".join(parts[:i]) for parts in (p.split("/") for p in want) for i in range(1, len(parts))}
+        entries = load_manifest(state, digest)
+        want = {entry.path: (entry.digest, entry.mode) for entry in entries}
     kept: Record = {}
-    sealed = record.get("sealed", 0) if record else 0
     try:
-        _prune(str(tree), "", want, dirs, old, kept, sealed)
+        _prune(str(tree), "", want, _folders(old if want is None else want), old, kept,
+               record["sealed"] if record else 0)
     except OSError:  # a folder the run made unreadable, or the like: start this slot again
         _remove(tree)
         tree.mkdir(parents=True)
         kept = {}
-    if record is not None and record.get("snapshot") == digest and len(kept) == len(want):
+    if entries is None and len(kept) == len(old):
         return  # nothing written: the record still holds
+    if entries is None:
+        entries = [FileEntry(path, known[2], known[1], known[0]) for path, known in old.items()]
     made = {""}
     files = dict(kept)
-    for path, entry in want.items():
-        if path not in kept:
-            files[path] = _write(state, tree, entry, made)
-    atomic_write(record_path, json.dumps({"snapshot": digest, "files": files}, separators=(",", ":")))
+    for entry in entries:
+        if entry.path not in kept:
+            files[entry.path] = _write(state, tree, entry, digest, made)
+    atomic_write(record_path, marshal.dumps({"snapshot": digest, "files": files}))
 
 
-def _prune(folder: str, rel: str, want: dict[str, FileEntry], dirs: set[str], old: Record, kept: Record,
-           sealed: int) -> None:
+def _folders(paths: dict[str, object]) -> set[str]:
+    """Every folder the files at `paths` sit in, at any depth ("a/b/c.py": "a" and "a/b")."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
+
+
+def _prune(folder: str, rel: str, want: dict[str, tuple[str, int]] | None, dirs: set[str], old: Record,
+           kept: Record, sealed: int) -> None:
     """Remove from `folder` whatever the snapshot does not hold unchanged; note what stays in `kept`.
+    `want`: path -> (digest, mode) of the snapshot; None when it is the one `old` records.
 
     A file whose recorded ctime is not older than the record itself (`sealed`) could have been
     changed within the same clock tick, unseen by its stat (git's "racy" files): its content
@@ -157,22 +175,24 @@ def _prune(folder: str, rel: str, want: dict[str, FileEntry], dirs: set[str], ol
             else:
                 _remove(Path(item.path))
             continue
-        entry, known = want.get(path), old.get(path)
-        if entry is not None and known is not None and item.is_file(follow_symlinks=False) \
-                and known[0] == entry.digest and known[1] == entry.mode and known[2:] == _stat(item.stat(follow_symlinks=False)) \
-                and (known[4] < sealed or _digest(item.path) == entry.digest):
-            kept[path] = known
-        else:
-            os.unlink(item.path)
+        known = old.get(path)
+        if known is not None and (want is None or want.get(path) == (known[0], known[1])):
+            st = item.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and known[2] == st.st_size and known[3] == st.st_mtime_ns \
+                    and known[4] == st.st_ctime_ns and known[5] == st.st_ino \
+                    and (known[4] < sealed or _digest(item.path) == known[0]):
+                kept[path] = known
+                continue
+        os.unlink(item.path)
 
 
 def _stat(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _write(state: State, tree: Path, entry: FileEntry, made: set[str]) -> list:
+def _write(state: State, tree: Path, entry: FileEntry, snapshot: str, made: set[str]) -> list:
     """Copy one object to its place in `tree`, verified against its digest; its record row."""
-    parent, _, _ = entry.path.rpartition("/")
+    parent, _, _ = _safe(entry, snapshot).rpartition("/")
     if parent not in made:
         os.makedirs(tree / parent, exist_ok=True)
         made.add(parent)
@@ -227,14 +247,14 @@ def _read_record(path: Path) -> dict | None:
     """The slot's record, with `sealed`: its own ctime (it is written after every file it names)."""
     try:
         with open(path, "rb") as file:
-            data = json.loads(file.read())
+            data = marshal.loads(file.read())
             sealed = os.fstat(file.fileno()).st_ctime_ns
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, TypeError):
         return None
     if not (isinstance(data, dict) and isinstance(data.get("files"), dict)):
         return None
     data["sealed"] = sealed
-    return data
+    return data if isinstance(data.get("snapshot"), str) else None
 
 
 def _move_in(tree: Path, run_dir: Path) -> None:
@@ -303,6 +323,6 @@ def _unlink(name: str) -> None:
 
 def remove_slot(pool: Path, slot: str) -> None:
     """gc: delete a slot the caller holds (see `holds`)."""
-    _forget_slot(pool / slot, pool / f"{slot}.json")
+    _forget_slot(pool / slot, pool / f"{slot}.record")
     with contextlib.suppress(FileNotFoundError):
         (pool / f"{slot}.lock").unlink()

@@ -96,7 +96,7 @@ def test_a_workspace_changed_between_runs_is_restored(project: Any, cli: Any) ->
 
 def test_a_damaged_workspace_record_rebuilds_the_workspace(project: Any, cli: Any) -> None:
     vandal_project(project, cli)
-    (project / ".runner" / "workspaces" / "v" / "0.json").write_text("{not json")
+    (project / ".runner" / "workspaces" / "v" / "0.record").write_bytes(b"{not a record")
     assert cli("apply", "-C", project.root, "--force", "v").code == 0
     assert seen(project, "v-2") == expected(project)
 
@@ -179,11 +179,11 @@ def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) ->
     (run_dir / "logs").mkdir(parents=True)
     (run_dir / "code.py").write_text("x")
     tree.parent.mkdir()
-    (tree.parent / "0.json").write_text("{}")
+    (tree.parent / "0.record").write_bytes(b"")
     tree.mkdir()
     (tree / "blocker").write_text("a slot folder that is not empty: the rename fails")
-    _move_out(run_dir, tree, tree.parent / "0.json")
-    assert (run_dir / "code.py").exists() and not (tree.parent / "0.json").exists()
+    _move_out(run_dir, tree, tree.parent / "0.record")
+    assert (run_dir / "code.py").exists() and not (tree.parent / "0.record").exists()
 
 
 def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -> None:
@@ -198,8 +198,8 @@ def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -
     old = {"data.txt": [entry.digest, 0o644, *_stat(path.stat())]}
     kept: dict[str, list] = {}
     written = path.stat().st_ctime_ns
-    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=written + 1)  # an older tick: trusted
+    _prune(str(tmp_path), "", None, set(), old, kept, sealed=written + 1)  # an older tick: trusted
     assert kept == old and path.exists()
     kept = {}
-    _prune(str(tmp_path), "", {"data.txt": entry}, set(), old, kept, sealed=written)  # the same tick: hashed
+    _prune(str(tmp_path), "", {"data.txt": (entry.digest, 0o644)}, set(), old, kept, sealed=written)  # the same tick: hashed
     assert kept == {} and not path.exists()
