@@ -68,7 +68,7 @@ def lease_workspace(state: State, job: str, digest: str, run_dir: Path) -> Itera
     tree, record_path = pool / slot, pool / f"{slot}.record"
     try:
         try:
-            _bring(state, tree, record_path, digest)
+            tops = _bring(state, tree, record_path, digest)
         except ObjectError as exc:
             forget(state, exc.digest)
             raise
@@ -76,7 +76,7 @@ def lease_workspace(state: State, job: str, digest: str, run_dir: Path) -> Itera
         try:
             yield run_dir
         finally:
-            _move_out(run_dir, tree, record_path)
+            _move_out(run_dir, tree, record_path, tops)
     finally:
         os.close(lock_fd)
 
@@ -110,11 +110,12 @@ def slots(pool: Path) -> list[str]:
     return sorted({m.group(1) for m in map(_SLOT.match, os.listdir(pool)) if m}, key=int)
 
 
-def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
+def _bring(state: State, tree: Path, record_path: Path, digest: str) -> set[str]:
     """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs.
 
     The record of a slot that already holds `digest` names every file of it, with its
-    digest, mode and size: the manifest is read only when the snapshot changed."""
+    digest, mode and size: the manifest is read only when the snapshot changed.
+    Returns the names at the top of the code tree."""
     record = _read_record(record_path) if tree.is_dir() else None
     if record is None:
         _remove(tree)
@@ -135,7 +136,7 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
         tree.mkdir(parents=True)
         kept = {}
     if entries is None and len(kept) == len(old):
-        return  # nothing written: the record still holds
+        return _tops(old)  # nothing written: the record still holds
     if entries is None:
         entries = [FileEntry(path, known[2], known[1], known[0]) for path, known in old.items()]
     made = {""}
@@ -144,6 +145,11 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str) -> None:
         if entry.path not in kept:
             files[entry.path] = _write(state, tree, entry, digest, made)
     atomic_write(record_path, marshal.dumps({"snapshot": digest, "files": files}))
+    return _tops(files)
+
+
+def _tops(paths: dict[str, object]) -> set[str]:
+    return {path.partition("/")[0] for path in paths}
 
 
 def _folders(paths: dict[str, object]) -> set[str]:
@@ -268,8 +274,10 @@ def _move_in(tree: Path, run_dir: Path) -> None:
     os.rename(tree, run_dir)
 
 
-def _move_out(run_dir: Path, tree: Path, record_path: Path) -> None:
-    """The code goes back to the pool; `run_dir` keeps outputs/, logs/ and inputs/.
+def _move_out(run_dir: Path, tree: Path, record_path: Path, tops: set[str]) -> None:
+    """The code goes back to the pool; `run_dir` keeps outputs/, logs/, inputs/ and whatever
+    else the run left at its top that is not a name of the code (a compute's own files, a
+    checkpoint written to `./`). Inside the code's folders, what the run added goes with them.
 
     If that cannot be done (the disk is full, the run folder is gone), the run folder stays
     as it is and the slot is forgotten: the next run builds it anew."""
@@ -284,8 +292,8 @@ def _move_out(run_dir: Path, tree: Path, record_path: Path) -> None:
         os.rename(tree, run_dir)
         _forget_slot(tree, record_path)
         return
-    for name in RUN_FOLDERS:
-        if os.path.lexists(tree / name):
+    for name in os.listdir(tree):
+        if name in RUN_FOLDERS or name not in tops:
             os.rename(tree / name, run_dir / name)
 
 

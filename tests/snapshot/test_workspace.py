@@ -59,8 +59,9 @@ def test_a_run_that_edits_its_code_does_not_change_the_next_run(project: Any, cl
     assert cli("apply", "-C", project.root, "--force", "v").code == 0
     assert seen(project, "v-2") == expected(project)
     objects_intact(project)
-    # the run folders keep only what the run produced; the code went back to the pool
-    assert sorted(p.name for p in (project / ".runner" / "runs" / "v-2").iterdir()) == ["logs", "outputs"]
+    # the run folders keep what the run produced (its top-level extras too); the code went back to the pool
+    assert sorted(p.name for p in (project / ".runner" / "runs" / "v-2").iterdir()) == \
+        ["added.txt", "extra", "link", "logs", "outputs"]
     assert (project / ".runner" / "workspaces" / "v" / "0" / "vandal.py").exists()
 
 
@@ -182,7 +183,7 @@ def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) ->
     (tree.parent / "0.record").write_bytes(b"")
     tree.mkdir()
     (tree / "blocker").write_text("a slot folder that is not empty: the rename fails")
-    _move_out(run_dir, tree, tree.parent / "0.record")
+    _move_out(run_dir, tree, tree.parent / "0.record", {"code.py"})
     assert (run_dir / "code.py").exists() and not (tree.parent / "0.record").exists()
 
 
