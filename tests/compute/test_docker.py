@@ -173,7 +173,7 @@ def test_a_container_that_edits_its_code_does_not_change_the_next_run(project: A
         assert (runs / f"edit-{attempt}" / "outputs" / "seen.txt").read_text() == (project / "src" / "prep.py").read_text()
         log = (runs / f"edit-{attempt}" / "logs" / "std_log.txt").read_text()
         assert "'sleep.py'" in log and "'added.py'" not in log
-    assert sorted(p.name for p in (runs / "edit-2").iterdir()) == ["logs", "outputs"]
+    assert sorted(p.name for p in (runs / "edit-2").iterdir()) == ["added.py", "logs", "outputs"]
 
 
 @pytest.mark.usefixtures("sweep")
