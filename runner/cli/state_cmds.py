@@ -96,10 +96,11 @@ def gc_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say wha
     print_warnings(result.warnings)
     if json:
         print_json({"objects": result.objects, "bytes": result.bytes, "temp_files": result.temp_files,
-                    "dry_run": result.dry_run})
+                    "dry_run": result.dry_run, "workspaces": result.workspaces})
         return 0
     verb = "would remove" if dry_run else "removed"
     temps = f" and {result.temp_files} stale temp files" if result.temp_files else ""
+    temps += f" and {result.workspaces} unused code workspaces" if result.workspaces else ""
     stdout().print(f"{verb} {result.objects} objects{temps}, {human_bytes(result.bytes)} "
                    f"{'to free' if dry_run else 'freed'}")
     return 0

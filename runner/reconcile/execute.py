@@ -71,7 +71,8 @@ class RunExecutor:
         run_dir = Path(self.ctx.state.layout.run_dir(run_id))
         masker = self.ctx.masker(work)  # the run's secrets: masked in all it prints and stores
         try:
-            return self._lifecycle(work, run_id, run_dir, masker)
+            with contextlib.ExitStack() as code:  # the run's code workspace goes back to its pool on leaving
+                return self._lifecycle(work, run_id, run_dir, masker, code)
         except Exception as exc:
             if is_disk_full(exc):
                 return self._out_of_space(work.job, run_id, run_dir, exc)
@@ -105,10 +106,11 @@ class RunExecutor:
                     raise
         raise DiskFull(_what(exc, run_dir)) from None
 
-    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker) -> RunOutcome:
+    def _lifecycle(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker,
+                   code: contextlib.ExitStack) -> RunOutcome:
         name = work.job
         self.store.set_status(run_id, "preparing")
-        launch = self._prepare(work, run_id, run_dir, masker)
+        launch = self._prepare(work, run_id, run_dir, masker, code)
         if self.cancelled.event.is_set():
             self.store.set_status(run_id, "canceled", detail=f"{self.cancelled.reason} before start")
             return RunOutcome(name, run_id, "canceled")
@@ -166,14 +168,16 @@ class RunExecutor:
         self.store.set_status(run_id, status, detail=detail)
         return RunOutcome(name, run_id, status, code, detail)
 
-    def _prepare(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker) -> Launch:
-        from runner.snapshot.stage import stage_snapshot
+    def _prepare(self, work: RunWork, run_id: str, run_dir: Path, masker: Masker,
+                 code: contextlib.ExitStack) -> Launch:
+        from runner.snapshot.workspace import lease_workspace
 
         job = work.definition
         self.ctx.check_secrets(job.environment)
         env = self.ctx.materialise(job.environment, work.compute, lambda line: self.sink(work.job, line))
         with progress.phase(f"staging {run_id}"):
-            stage_snapshot(self.ctx.state, work.fingerprint.components["snapshot"], run_dir)
+            code.enter_context(lease_workspace(self.ctx.state, work.job, work.fingerprint.components["snapshot"],
+                                               run_dir))
         for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
         inputs = self.ctx.stage_inputs(job, run_dir, self.store, copy_data=work.compute.type == "ray")

@@ -13,6 +13,7 @@ import os
 DB = "state.db"
 OBJECTS = "objects"
 RUNS = "runs"
+WORKSPACES = "workspaces"  # reusable code workspaces, a pool per job (runner.snapshot.workspace)
 HOOKS = "hooks"
 CACHE = "cache"
 LOCK = "lock"
@@ -55,6 +56,19 @@ class StateLayout:
 
     def run_log(self, run_id: str) -> str:
         return self._at(RUNS, run_id, LOGS, STD_LOG)
+
+    @property
+    def workspaces(self) -> str:
+        return self._at(WORKSPACES)
+
+    def workspace_pool(self, job: str) -> str:
+        """The job's pool of code workspaces; a job name that is not a plain file name is hashed."""
+        plain = job and job[0] != "." and all(c.isalnum() or c in "._-" for c in job) and len(job) <= 100
+        if not plain:
+            import hashlib
+
+            job = "job-" + hashlib.sha256(job.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return self._at(WORKSPACES, job)
 
     @property
     def hooks(self) -> str:

@@ -8,6 +8,9 @@ never be missing because its module was not imported. The stat cache is not a ro
 drops the cache rows that point at the objects it deletes, so those files are simply
 read again next time.
 
+gc also removes every code workspace no run holds (`.runner/workspaces/`, see
+runner.snapshot.workspace): they are caches of snapshots, rebuilt by the next run that needs one.
+
 Deleting happens inside one SQLite write transaction. A writer that stores objects
 without the project lock (`runner plan` filling the caches) commits its cache rows in a
 transaction too and checks there that their objects still exist, so the two cannot
@@ -39,6 +42,7 @@ class GcResult:
     bytes: int
     temp_files: int
     dry_run: bool
+    workspaces: int = 0  # code workspaces no run held, removed (or, dry run, that would be)
     warnings: tuple[str, ...] = ()
 
 
@@ -109,8 +113,33 @@ def _sweep(state: State, *, dry_run: bool) -> GcResult:
     freed += sum(_size(path) for path in temps)
     if not dry_run:
         _delete(state, garbage, temps)
+    workspaces = _workspaces(state, dry_run=dry_run)
     return GcResult(objects=len(garbage), bytes=freed, temp_files=len(temps), dry_run=dry_run,
-                    warnings=tuple(warnings))
+                    warnings=tuple(warnings), workspaces=workspaces)
+
+
+def _workspaces(state: State, *, dry_run: bool) -> int:
+    """Remove (count, on a dry run) the code workspaces that no run holds now."""
+    from runner.snapshot.workspace import holds, remove_slot, slots
+
+    root = Path(state.layout.workspaces)
+    if not root.is_dir():
+        return 0
+    count = 0
+    for pool in (p for p in root.iterdir() if p.is_dir()):
+        for slot in slots(pool):
+            fd = holds(pool, slot)
+            if fd is None:
+                continue
+            try:
+                count += 1
+                if not dry_run:
+                    remove_slot(pool, slot)
+            finally:
+                os.close(fd)
+        if not dry_run:
+            _rmdir_if_empty(pool)
+    return count
 
 
 def _delete(state: State, garbage: list[tuple[str, Path]], temps: list[Path]) -> None:

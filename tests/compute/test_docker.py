@@ -154,6 +154,28 @@ def test_a_code_change_reruns_without_rebuilding(project: Any, cli: Any, env_mar
     assert {tag for image in client().images.list(name="runner-env") for tag in image.tags} == tags
 
 
+EDITS_ITS_CODE = ("import os\nseen = open('prep.py').read()\nprint('present', sorted(os.listdir('.')))\nopen(os.environ['RUNNER_OUTPUTS'] + '/seen.txt', 'w').write(seen)\n"
+                  "open('prep.py', 'a').write('# changed in the container\\n')\nos.remove('sleep.py')\n"
+                  "open('added.py', 'w').write('x')\n")
+
+
+@pytest.mark.usefixtures("sweep")
+def test_a_container_that_edits_its_code_does_not_change_the_next_run(project: Any, cli: Any,
+                                                                        env_mark: dict[str, Any]) -> None:
+    docker_project(project, env_mark, extra_jobs="  edit:\n    code: src\n    command: python edit.py\n"
+                   "    environment: e\n    compute: box\n")
+    project.gen({"src": {"edit.py": EDITS_ITS_CODE}})
+    project.commit()
+    runs = project / ".runner" / "runs"
+    for attempt in (1, 2):
+        code, result = apply_json(cli, project, "--force", "edit") if attempt == 2 else apply_json(cli, project)
+        assert code == 0, result
+        assert (runs / f"edit-{attempt}" / "outputs" / "seen.txt").read_text() == (project / "src" / "prep.py").read_text()
+        log = (runs / f"edit-{attempt}" / "logs" / "std_log.txt").read_text()
+        assert "'sleep.py'" in log and "'added.py'" not in log
+    assert sorted(p.name for p in (runs / "edit-2").iterdir()) == ["added.py", "logs", "outputs"]
+
+
 @pytest.mark.usefixtures("sweep")
 def test_timeout_stops_and_removes_the_container(project: Any, cli: Any, env_mark: dict[str, Any]) -> None:
     docker_project(project, env_mark, extra_jobs="  nap:\n    code: src\n    command: python sleep.py\n"

@@ -172,7 +172,8 @@ def test_naming_a_job_limits_plan_to_it_and_what_it_needs(project, cli) -> None:
 def test_run_folder_variables_and_staged_snapshot(project, cli) -> None:
     script = ("import json, os, sys\n"
               "keys = ['RUNNER_RUN_ID', 'RUNNER_JOB', 'RUNNER_EXPERIMENT', 'RUNNER_OUTPUTS', 'RUNNER_LOGS', 'RUNNER_PARAMS', 'FOO']\n"
-              "json.dump({k: os.environ.get(k) for k in keys} | {'cwd': os.getcwd(), 'argv': sys.argv[1:]},"
+              "json.dump({k: os.environ.get(k) for k in keys} | {'cwd': os.getcwd(), 'argv': sys.argv[1:],"
+              " 'code': open('show.py').read()},"
               " open(os.path.join(os.environ['RUNNER_OUTPUTS'], 'env.json'), 'w'))\n")
     project.gen({"train.yaml": """
         version: 1
@@ -192,7 +193,9 @@ def test_run_folder_variables_and_staged_snapshot(project, cli) -> None:
     assert seen["RUNNER_EXPERIMENT"] == "default" and json.loads(seen["RUNNER_PARAMS"]) == {"n": 3}
     assert Path(seen["cwd"]) == run_dir and seen["RUNNER_OUTPUTS"] == str(run_dir / "outputs")
     assert seen["argv"] == ["--out", str(run_dir / "outputs"), "--id", "show-1", "3"]
-    assert (run_dir / "show.py").read_text() == script and (run_dir / "logs" / "std_log.txt").exists()
+    assert seen["code"] == script and (run_dir / "logs" / "std_log.txt").exists()
+    # after the run its code went back to the job's workspace pool: the run folder keeps outputs and logs
+    assert sorted(p.name for p in run_dir.iterdir()) == ["logs", "outputs"]
 
 
 def test_a_run_cannot_change_a_stored_object(project, cli) -> None:

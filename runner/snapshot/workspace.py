@@ -1,0 +1,336 @@
+"""Reusable code workspaces: a run's private copy of its snapshot, in time proportional to the edit.
+
+Each job has a small pool under `.runner/workspaces/<job>/`: slot `N` is a folder `N/` (the
+code tree), `N.lock` (flocked by the one run that leases it) and `N.record` (the snapshot it
+holds and, for every file runner wrote there, its digest and the stat it had when written:
+size, mode, mtime_ns, ctime_ns, inode).
+
+A run leases a free slot and brings it to its snapshot:
+  - every file on disk whose stat still matches the record and whose digest and mode are the
+    new snapshot's is kept: the stat proves that no run changed it since it was written;
+  - everything else there (changed, foreign, or left by the previous run: `__pycache__/`,
+    a checkpoint written next to the code) is removed;
+  - the snapshot's files not kept are copied from the object store, verified against their
+    digest while they are written (a copy-on-write clone where the filesystem offers one).
+The slot folder is then renamed to be the run folder (an O(1) rename): the run's working
+directory is still its run folder, which the Docker compute bind-mounts at the same path.
+After the run (its outputs and logs collected) the folder is renamed back into the pool and
+`outputs/`, `logs/` and `inputs/` are moved into a new run folder, which keeps only them.
+
+Nothing here links into the object store: a run may edit, delete or add files in its code
+and no object, nor the next run, is affected. Concurrent runs of one job lease different
+slots. A slot whose holder died (a lost run) is free again (its flock went with the
+process); its folder is gone (it is the lost run's folder), so it is built anew.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import itertools
+import marshal
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.atomic import atomic_write
+from runner.snapshot.manifest import FileEntry, load_manifest
+from runner.snapshot.stage import _safe, forget
+from runner.state.layout import INPUTS, LOGS, OUTPUTS
+from runner.state.objects import CHUNK, ObjectError
+
+if TYPE_CHECKING:
+    from runner.state import State
+
+RUN_FOLDERS = (OUTPUTS, LOGS, INPUTS)  # what a run folder keeps once its code went back to the pool
+FICLONE = 0x40049409  # ioctl(dest, FICLONE, src): share the source's extents (btrfs, xfs)
+CLONE_FROM = 1 << 20  # smaller files are read and written: a clone would not save time
+_SLOT = re.compile(r"^(\d+)\.lock$")
+
+Record = dict[str, list]  # path -> [digest, mode, size, mtime_ns, ctime_ns, ino]
+
+
+@contextlib.contextmanager
+def lease_workspace(state: State, job: str, digest: str, run_dir: Path) -> Iterator[Path]:
+    """Make `run_dir` a complete private copy of snapshot `digest` for the duration of the block.
+
+    On leaving, the code goes back to the job's pool and `run_dir` keeps outputs/, logs/ and
+    inputs/. A missing or damaged object raises `ObjectError` (its stat-cache rows dropped)."""
+    pool = Path(state.layout.workspace_pool(job))
+    pool.mkdir(parents=True, exist_ok=True)
+    slot, lock_fd = _lease(pool)
+    tree, record_path = pool / slot, pool / f"{slot}.record"
+    try:
+        try:
+            tops = _bring(state, tree, record_path, digest)
+        except ObjectError as exc:
+            forget(state, exc.digest)
+            raise
+        _move_in(tree, run_dir)
+        try:
+            yield run_dir
+        finally:
+            _move_out(run_dir, tree, record_path, tops)
+    finally:
+        os.close(lock_fd)
+
+
+def _lease(pool: Path) -> tuple[str, int]:
+    """The first slot no one holds (a new one if all are held), flocked: (its name, the lock's fd)."""
+    taken = sorted(int(m.group(1)) for m in map(_SLOT.match, os.listdir(pool)) if m)
+    for number in itertools.chain(taken, itertools.count(max(taken, default=-1) + 1)):
+        fd = os.open(pool / f"{number}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return str(number), fd
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def holds(pool: Path, slot: str) -> int | None:
+    """gc: the slot's lock fd if no run holds it (then the caller owns it), else None."""
+    fd = os.open(pool / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def slots(pool: Path) -> list[str]:
+    return sorted({m.group(1) for m in map(_SLOT.match, os.listdir(pool)) if m}, key=int)
+
+
+def _bring(state: State, tree: Path, record_path: Path, digest: str) -> set[str]:
+    """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs.
+
+    The record of a slot that already holds `digest` names every file of it, with its
+    digest, mode and size: the manifest is read only when the snapshot changed.
+    Returns the names at the top of the code tree."""
+    record = _read_record(record_path) if tree.is_dir() else None
+    if record is None:
+        _remove(tree)
+        tree.mkdir(parents=True)
+    old: Record = record["files"] if record else {}
+    want: dict[str, tuple[str, int]] | None
+    if record is not None and record.get("snapshot") == digest:
+        want, entries = None, None  # the record's own files
+    else:
+        entries = load_manifest(state, digest)
+        want = {entry.path: (entry.digest, entry.mode) for entry in entries}
+    kept: Record = {}
+    try:
+        _prune(str(tree), "", want, _folders(old if want is None else want), old, kept,
+               record["sealed"] if record else 0)
+    except OSError:  # a folder the run made unreadable, or the like: start this slot again
+        _remove(tree)
+        tree.mkdir(parents=True)
+        kept = {}
+    if entries is None and len(kept) == len(old):
+        return _tops(old)  # nothing written: the record still holds
+    if entries is None:
+        entries = [FileEntry(path, known[2], known[1], known[0]) for path, known in old.items()]
+    made = {""}
+    files = dict(kept)
+    for entry in entries:
+        if entry.path not in kept:
+            files[entry.path] = _write(state, tree, entry, digest, made)
+    atomic_write(record_path, marshal.dumps({"snapshot": digest, "files": files}))
+    return _tops(files)
+
+
+def _tops(paths: dict[str, object]) -> set[str]:
+    return {path.partition("/")[0] for path in paths}
+
+
+def _folders(paths: dict[str, object]) -> set[str]:
+    """Every folder the files at `paths` sit in, at any depth ("a/b/c.py": "a" and "a/b")."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
+
+
+def _prune(folder: str, rel: str, want: dict[str, tuple[str, int]] | None, dirs: set[str], old: Record,
+           kept: Record, sealed: int) -> None:
+    """Remove from `folder` whatever the snapshot does not hold unchanged; note what stays in `kept`.
+    `want`: path -> (digest, mode) of the snapshot; None when it is the one `old` records.
+
+    A file whose recorded ctime is not older than the record itself (`sealed`) could have been
+    changed within the same clock tick, unseen by its stat (git's "racy" files): its content
+    is hashed instead."""
+    with os.scandir(folder) as listing:
+        found = list(listing)
+    for item in found:
+        path = rel + item.name
+        if item.is_dir(follow_symlinks=False):
+            if path in dirs:
+                _prune(item.path, path + "/", want, dirs, old, kept, sealed)
+            else:
+                _remove(Path(item.path))
+            continue
+        known = old.get(path)
+        if known is not None and (want is None or want.get(path) == (known[0], known[1])):
+            st = item.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and known[2] == st.st_size and known[3] == st.st_mtime_ns \
+                    and known[4] == st.st_ctime_ns and known[5] == st.st_ino \
+                    and (known[4] < sealed or _digest(item.path) == known[0]):
+                kept[path] = known
+                continue
+        os.unlink(item.path)
+
+
+def _stat(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _write(state: State, tree: Path, entry: FileEntry, snapshot: str, made: set[str]) -> list:
+    """Copy one object to its place in `tree`, verified against its digest; its record row."""
+    parent, _, _ = _safe(entry, snapshot).rpartition("/")
+    if parent not in made:
+        os.makedirs(tree / parent, exist_ok=True)
+        made.add(parent)
+    target = os.path.join(tree, entry.path)
+    source = str(state.objects.path(entry.digest))
+    try:
+        src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ObjectError(entry.digest, source, "is missing") from None
+    try:
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            got = _copy(src, out, entry.size)
+            if got != entry.digest:
+                raise ObjectError(entry.digest, source, "is damaged: its content does not match its digest")
+            os.fchmod(out, entry.mode)
+            st = os.fstat(out)
+        finally:
+            os.close(out)
+    finally:
+        os.close(src)
+    return [entry.digest, entry.mode, *_stat(st)]
+
+
+def _copy(src: int, out: int, size: int) -> str:
+    """Copy `src` to `out` and return the sha256 of what was read (a clone where the filesystem can)."""
+    hasher = hashlib.sha256()
+    if size >= CLONE_FROM:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(out, FICLONE, src)
+            while chunk := os.read(src, CHUNK):  # the clone shares these extents: verify them
+                hasher.update(chunk)
+            return hasher.hexdigest()
+        os.lseek(src, 0, os.SEEK_SET)
+    while chunk := os.read(src, CHUNK):
+        hasher.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(out, view):]
+    return hasher.hexdigest()
+
+
+def _digest(path: str) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _read_record(path: Path) -> dict | None:
+    """The slot's record, with `sealed`: its own ctime (it is written after every file it names)."""
+    try:
+        with open(path, "rb") as file:
+            data = marshal.loads(file.read())
+            sealed = os.fstat(file.fileno()).st_ctime_ns
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("files"), dict)):
+        return None
+    data["sealed"] = sealed
+    return data if isinstance(data.get("snapshot"), str) else None
+
+
+def _move_in(tree: Path, run_dir: Path) -> None:
+    """`tree` becomes `run_dir`; whatever `run_dir` held already (logs of a retry) moves along."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    if run_dir.is_dir():
+        for item in os.listdir(run_dir):
+            _remove(tree / item)
+            os.rename(run_dir / item, tree / item)
+        run_dir.rmdir()
+    os.rename(tree, run_dir)
+
+
+def _move_out(run_dir: Path, tree: Path, record_path: Path, tops: set[str]) -> None:
+    """The code goes back to the pool; `run_dir` keeps outputs/, logs/, inputs/ and whatever
+    else the run left at its top that is not a name of the code (a compute's own files, a
+    checkpoint written to `./`). Inside the code's folders, what the run added goes with them.
+
+    If that cannot be done (the disk is full, the run folder is gone), the run folder stays
+    as it is and the slot is forgotten: the next run builds it anew."""
+    try:
+        os.rename(run_dir, tree)
+    except OSError:
+        _forget_slot(tree, record_path)
+        return
+    try:
+        os.mkdir(run_dir)
+    except OSError:
+        os.rename(tree, run_dir)
+        _forget_slot(tree, record_path)
+        return
+    for name in os.listdir(tree):
+        if name in RUN_FOLDERS or name not in tops:
+            os.rename(tree / name, run_dir / name)
+
+
+def _forget_slot(tree: Path, record_path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        record_path.unlink()
+    _remove(tree)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder, whatever modes a run left on it (we own these files)."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+
+    def writable(func: object, name: str, info: tuple) -> None:
+        exc = info[1]
+        if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EACCES:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.dirname(name), stat.S_IRWXU)
+                os.chmod(name, stat.S_IRWXU)
+            shutil.rmtree(name, ignore_errors=True) if os.path.isdir(name) else _unlink(name)
+        elif not isinstance(exc, FileNotFoundError):
+            raise exc
+
+    shutil.rmtree(path, onerror=writable)
+
+
+def _unlink(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+
+
+def remove_slot(pool: Path, slot: str) -> None:
+    """gc: delete a slot the caller holds (see `holds`)."""
+    _forget_slot(pool / slot, pool / f"{slot}.record")
+    with contextlib.suppress(FileNotFoundError):
+        (pool / f"{slot}.lock").unlink()
