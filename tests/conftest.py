@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,12 @@ from pathlib import Path
 from typing import Any, Union
 
 import pytest
+
+# A shell that starts the suite in the background (`bash .ci/run &` in a script) hands it SIGINT
+# ignored, and every process the tests start would inherit that: `runner` would never see the
+# Ctrl-C the signal tests send. Python's own handler here makes the children start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 Tree = dict[str, Union[str, bytes, "Tree"]]
 
