@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.capture.support import console_json as _json
 from tests.conftest import ProjectDir, run_console
 from tests.docker_support import base_image
 
@@ -19,12 +20,6 @@ def _project(project: ProjectDir, job_extra: str = "", top: str = "") -> None:
     project.gen({"train.py": SCRIPT, "train.yaml": f"version: 1\n{top}jobs:\n  train:\n    script: train.py\n"
                  f"    capture: [azureml]\n{job_extra}"})
     project.commit()
-
-
-def _json(project: ProjectDir, *args: str) -> Any:
-    done = run_console(*args, "--json", "-C", project.root)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def _check_recorded(project: ProjectDir, shim_expected: bool = True) -> None:

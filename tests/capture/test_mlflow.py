@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.capture.support import console_json as _json
 from tests.conftest import ProjectDir, run_console
 
 SCRIPT = """
@@ -50,12 +51,6 @@ def _project(project: ProjectDir, script: str, extra: str = "") -> None:
     project.gen({"train.py": script, "train.yaml": "version: 1\njobs:\n  train:\n    script: train.py\n"
                  f"    capture: [mlflow]\n{extra}"})
     project.commit()
-
-
-def _json(project: ProjectDir, *args: str) -> Any:
-    done = run_console(*args, "--json", "-C", project.root)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_metrics_params_tags_artifacts_and_nested_runs(project: ProjectDir, tmp_path: Path) -> None:
