@@ -96,7 +96,7 @@ def test_gc_cli(project: ProjectDir, cli) -> None:  # type: ignore[no-untyped-de
     dry = cli("gc", "--dry-run", "-C", project.root)
     assert dry.code == 0 and "would remove 1 objects" in dry.out
     done = cli("gc", "--json", "-C", project.root)
-    assert done.code == 0 and json.loads(done.out) == {"objects": 1, "bytes": 8, "temp_files": 0, "dry_run": False}
+    assert done.code == 0 and json.loads(done.out) == {"objects": 1, "bytes": 8, "temp_files": 0, "dry_run": False, "workspaces": 0}
     again = cli("gc", "-C", project.root)
     assert again.code == 0 and "removed 0 objects" in again.out
 
