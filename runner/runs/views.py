@@ -101,6 +101,8 @@ def metrics(state: State, run_id: str, rank: int | None = 0) -> dict[str, list[d
     """Metric series of one rank (0: a single-process run's), or of all (`rank=None`: each point
     then says its rank); for a run still going, read straight from the file tracking appends to."""
     status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if rank and status not in ACTIVE and rank >= (count := ranks_of(state, {"id": run_id})):
+        raise _no_rank(run_id, rank, count, "metrics")
     if status in ACTIVE:
         from runner.capture import run_records
 
@@ -150,8 +152,12 @@ def read_log(state: State, run: dict[str, Any], rank: int | None = None) -> byte
         return read_log(state, run)
     if run["status"] in ACTIVE:
         return b""  # not started yet
-    raise RunnerError(f"run {run['id']} has no log of rank {rank}: "
-                      + (f"its ranks are 0-{count - 1}" if count > 1 else "it ran one process"))
+    raise _no_rank(run["id"], rank, count, "log")
+
+
+def _no_rank(run_id: str, rank: int, count: int, what: str) -> RunnerError:
+    return RunnerError(f"run {run_id} has no {what} of rank {rank}: "
+                       + (f"its ranks are 0-{count - 1}" if count > 1 else "it ran one process"))
 
 
 def shown_log(state: State, run: dict[str, Any], rank: int | None = None) -> bytes:

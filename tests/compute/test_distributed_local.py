@@ -157,6 +157,9 @@ def test_pytorch_2x2_gloo_all_reduce_local(project, cli) -> None:
     assert _cli_json(cli, "runs", "metrics", "train", "--rank", 3, "-C", project.root)["sum"][0]["value"] == 13.0
     every = _cli_json(cli, "runs", "metrics", "train", "--all-ranks", "-C", project.root)["sum"]
     assert sorted((p["rank"], p["value"]) for p in every) == [(0, 10.0), (1, 11.0), (2, 12.0), (3, 13.0)]
+    for args in (["train", "--rank", 4], ["train", "--rank", 9, "--json"]):
+        beyond = cli("runs", "metrics", *args, "-C", project.root)
+        assert beyond.code == 1 and beyond.out == "" and "has no metrics of rank" in beyond.err and "0-3" in beyond.err
     both = cli("runs", "metrics", "train", "--rank", 1, "--all-ranks", "-C", project.root)
     assert both.code != 0 and "not both" in both.err
     _assert_all_gone(_pids(project, "train-1"))

@@ -49,6 +49,10 @@ def test_runs_metrics_logs_download_diff(project, cli, tmp_path) -> None:
     apply_json(cli, project)
     series = json.loads(cli("runs", "metrics", "train-2", "-C", project.root, "--json").out)
     assert list(series) == ["acc"] and series["acc"][0]["value"] == 0.75 and series["acc"][0]["step"] == 0
+    assert json.loads(cli("runs", "metrics", "train-2", "--rank", "0", "-C", project.root, "--json").out) == series
+    for ask in (["runs", "metrics", "train-2", "--rank", "1"], ["runs", "logs", "train-2", "--rank", "2"]):
+        beyond = cli(*ask, "-C", project.root)
+        assert beyond.code == 1 and beyond.out == "" and beyond.err.strip().endswith("it ran one process")
     assert "train rbf" in cli("runs", "logs", "train", "-C", project.root).out
     dest = tmp_path / "dl"
     assert cli("runs", "download", "train-1", "-C", project.root, "--to", dest).code == 0
