@@ -177,7 +177,7 @@ class RunExecutor:
         env = self.ctx.materialise(job.environment, work.compute, lambda line: self.sink(work.job, line))
         with progress.phase(f"staging {run_id}"):
             code.enter_context(lease_workspace(self.ctx.state, work.job, work.fingerprint.components["snapshot"],
-                                               run_dir))
+                                               run_dir, source=self.ctx.project.root / job.code))
         for folder in (OUTPUTS, LOGS):
             (run_dir / folder).mkdir(exist_ok=True)
         inputs = self.ctx.stage_inputs(job, run_dir, self.store, copy_data=work.compute.type == "ray")

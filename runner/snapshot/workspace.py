@@ -57,18 +57,20 @@ Record = dict[str, list]  # path -> [digest, mode, size, mtime_ns, ctime_ns, ino
 
 
 @contextlib.contextmanager
-def lease_workspace(state: State, job: str, digest: str, run_dir: Path) -> Iterator[Path]:
+def lease_workspace(state: State, job: str, digest: str, run_dir: Path, source: Path | None = None) -> Iterator[Path]:
     """Make `run_dir` a complete private copy of snapshot `digest` for the duration of the block.
 
     On leaving, the code goes back to the job's pool and `run_dir` keeps outputs/, logs/ and
-    inputs/. A missing or damaged object raises `ObjectError` (its stat-cache rows dropped)."""
+    inputs/. An object missing from the store, or damaged, is stored again from `source` (the
+    code folder the snapshot was taken from) when the file there still has its content; else
+    it raises `ObjectError` (its stat-cache rows dropped, so the next snapshot reads it again)."""
     pool = Path(state.layout.workspace_pool(job))
     pool.mkdir(parents=True, exist_ok=True)
     slot, lock_fd = _lease(pool)
     tree, record_path = pool / slot, pool / f"{slot}.record"
     try:
         try:
-            tops = _bring(state, tree, record_path, digest)
+            tops = _bring(state, tree, record_path, digest, source)
         except ObjectError as exc:
             forget(state, exc.digest)
             raise
@@ -110,7 +112,7 @@ def slots(pool: Path) -> list[str]:
     return sorted({m.group(1) for m in map(_SLOT.match, os.listdir(pool)) if m}, key=int)
 
 
-def _bring(state: State, tree: Path, record_path: Path, digest: str) -> set[str]:
+def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Path | None = None) -> set[str]:
     """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs.
 
     The record of a slot that already holds `digest` names every file of it, with its
@@ -143,7 +145,12 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str) -> set[str]
     files = dict(kept)
     for entry in entries:
         if entry.path not in kept:
-            files[entry.path] = _write(state, tree, entry, digest, made)
+            try:
+                files[entry.path] = _write(state, tree, entry, digest, made)
+            except ObjectError:
+                if not _restore(state, source, entry):
+                    raise
+                files[entry.path] = _write(state, tree, entry, digest, made)
     atomic_write(record_path, marshal.dumps({"snapshot": digest, "files": files}))
     return _tops(files)
 
@@ -221,6 +228,23 @@ def _write(state: State, tree: Path, entry: FileEntry, snapshot: str, made: set[
     finally:
         os.close(src)
     return [entry.digest, entry.mode, *_stat(st)]
+
+
+def _restore(state: State, source: Path | None, entry: FileEntry) -> bool:
+    """Store `entry`'s object again from the working tree, if its file there still has that
+    content: an object deleted from the store by hand, or removed with a run output that had
+    the same content, while the stat cache still vouches for the file."""
+    if source is None:
+        return False
+    path = os.path.join(source, entry.path)
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode) or _digest(path) != entry.digest:
+            return False
+    except OSError:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(state.objects.path(entry.digest))  # damaged at the same size: not stored over otherwise
+    return state.objects.put_file(path)[0] == entry.digest
 
 
 def _copy(src: int, out: int, size: int) -> str:

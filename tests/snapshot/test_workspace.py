@@ -161,16 +161,68 @@ def test_gc_removes_workspaces_no_run_holds(project: Any, cli: Any) -> None:
     assert seen(project, "v-2") == expected(project)
 
 
-def test_a_missing_object_fails_the_run_and_is_read_again(project: Any, cli: Any) -> None:
-    vandal_project(project, cli)
-    assert cli("gc", "-C", project.root).code == 0  # no workspace left: the next run copies every file
-    digest = hashlib.sha256(b"keep\n").hexdigest()
+def _damage(project: Any, content: bytes, how: str) -> Path:
+    digest = hashlib.sha256(content).hexdigest()
     obj = project / ".runner" / "objects" / "sha256" / digest[:2] / digest[2:]
-    obj.chmod(0o644)
-    obj.write_text("damaged\n")
+    if how == "missing":
+        obj.unlink()
+    else:  # the same size: only its digest tells
+        obj.chmod(0o644)
+        obj.write_bytes(bytes(len(content)))
+    return obj
+
+
+def test_a_lost_object_is_stored_again_from_the_working_tree(project: Any, cli: Any) -> None:
+    for how in ("missing", "damaged"):
+        vandal_project(project, cli) if how == "missing" else None
+        assert cli("gc", "-C", project.root).code == 0  # no workspace left: the next run copies every file
+        obj = _damage(project, b"keep\n", how)
+        result = cli("apply", "-C", project.root, "--force", "v", "--json")
+        assert result.code == 0, result.out + result.err
+        assert obj.read_bytes() == b"keep\n"
+        objects_intact(project)
+
+
+def test_a_lost_object_whose_file_changed_fails_the_staging_and_is_read_again(project: Any, cli: Any,
+                                                                             tmp_path: Path) -> None:
+    """The working tree changed after the plan (or the object is gone and so is the file):
+    the staging fails naming the object, and the next snapshot reads the file again."""
+    import pytest
+
+    from runner.state.objects import ObjectError
+
+    vandal_project(project, cli)
+    assert cli("gc", "-C", project.root).code == 0
+    _damage(project, b"keep\n", "damaged")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "pkg").mkdir(parents=True)
+    (elsewhere / "pkg" / "keep.txt").write_text("kept?\n")
+    with open_state(find_project(project.root)) as state:
+        digest = state.db.execute("SELECT snapshot FROM runs WHERE id = 'v-1'").fetchone()[0]
+        for source in (None, elsewhere):
+            with pytest.raises(ObjectError, match="damaged"), \
+                    lease_workspace(state, "v", digest, tmp_path / "run", source=source):
+                pass
     result = cli("apply", "-C", project.root, "--force", "v", "--json")
-    assert result.code != 0
-    assert "damaged" in (project / ".runner" / "runs" / "v-2" / "logs" / "std_log.txt").read_text()
+    assert result.code == 0, result.out + result.err
+    objects_intact(project)
+
+
+def test_an_output_deleted_from_the_store_that_shares_a_code_file_object(project: Any, cli: Any) -> None:
+    """An output with the same content as a code file is one object: deleting it (the output
+    is missing, so the job reruns) must not leave the rerun's code without it."""
+    project.gen({"train.yaml": "version: 1\njobs:\n  c:\n    code: src\n    script: copy.py\n", "src": {
+        "copy.py": "import os, shutil\nshutil.copy('same.txt', os.path.join(os.environ['RUNNER_OUTPUTS'], 'o.txt'))\n",
+        "same.txt": "shared content\n"}})
+    assert cli("apply", "-C", project.root).code == 0
+    _damage(project, b"shared content\n", "missing")
+    plan = cli("plan", "-C", project.root)
+    assert "missing from the store" in plan.out, plan.out
+    result = cli("apply", "-C", project.root, "--json")
+    assert result.code == 0, result.out + result.err
+    assert json.loads(result.out)["runs"][0]["status"] == "completed"
+    assert (project / ".runner" / "runs" / "c-2" / "outputs" / "o.txt").read_text() == "shared content\n"
+    objects_intact(project)
 
 
 def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) -> None:
