@@ -5,7 +5,8 @@ the min and median of `--repeat` measurements of:
   - `python train.py` alone, and a cold `git add -A` of the same tree (the references)
   - a cold first `runner apply` (fresh project copy, empty `.runner/`), vs `git add -A`
     (target: within 1.5x)
-  - `runner apply` after a one-line edit, minus `python train.py` (target: <= 0.2 s)
+  - `runner apply` after a one-line edit, minus `python train.py` (target: <= 0.2 s), and
+    what it costs over a no-op `runner apply` (the machine's own floor)
   - staging one unchanged snapshot for 20 runs, in process, as the executor does
     (target: <= 20 x 0.05 s in all; `--twenty-rounds` rounds, default 3: before issue 15
     one round copies the tree 20 times)
@@ -102,10 +103,12 @@ def main() -> None:
         def fresh_copy() -> None:
             shutil.rmtree(cold_dir, ignore_errors=True)
             shutil.copytree(base, cold_dir)
+            run(["sync"])
 
         def fresh_git() -> None:
             fresh_copy()
             run(["git", "init", "-q"], cwd=cold_dir)
+            run(["sync"])
 
         print(f"project: code: src with {args.files} files + train.py; {args.repeat} rounds", flush=True)
         proj = Path(tmp) / "proj"
@@ -121,12 +124,23 @@ def main() -> None:
         rerun = measure(lambda: run([*RUNNER, "apply", "-C", str(proj)]), args.repeat, before=edit)
         show("apply after a one-line edit", rerun)
         show("  minus python train.py", [r - statistics.median(script) for r in rerun], "(target <= 0.2 s)")
-        git_add = measure(lambda: run(["git", "add", "-A"], cwd=cold_dir), args.repeat, before=fresh_git)
+        noop = measure(lambda: run([*RUNNER, "apply", "-C", str(proj)]), args.repeat)
+        show("apply with nothing changed (the reference)", noop,
+             f"edit costs {statistics.median(rerun) - statistics.median(noop) - statistics.median(script):.3f} s "
+             f"more, python train.py aside")
+        # Paired and interleaved (git, then runner, each on a fresh copy): this machine's cost of
+        # creating files drifts over minutes; each copy is synced first so that writing it back
+        # is not charged to the step measured.
+        git_add, cold = [], []
+        for _ in range(args.repeat):
+            git_add += measure(lambda: run(["git", "add", "-A"], cwd=cold_dir), 1, before=fresh_git)
+            cold += measure(lambda: run([*RUNNER, "apply", "-C", str(cold_dir)]), 1, before=fresh_copy)
         show("git add -A (cold, same tree)", git_add)
-        cold = measure(lambda: run([*RUNNER, "apply", "-C", str(cold_dir)]), args.repeat, before=fresh_copy)
         show("first runner apply (cold)", cold,
              f"ratio {min(cold) / min(git_add):.2f}x / {statistics.median(cold) / statistics.median(git_add):.2f}x "
              f"git add -A (target <= 1.5x)")
+        pairs = sorted(c / g for c, g in zip(cold, git_add))
+        print(f"  paired ratios (each round's runner / git)   {', '.join(f'{r:.2f}' for r in pairs)}", flush=True)
         twenty = [stage_twenty(proj) for _ in range(args.twenty_rounds)]
         show("staging one snapshot for 20 runs", twenty, "(target <= 1.0 s in all)")
 

@@ -106,11 +106,13 @@ def take_snapshot(project_root: Path, code: str, state: State, *, job: str | Non
     """
     with gc_paused():  # the walk, the index and the manifest are tens of thousands of acyclic tuples
         try:
-            return _take(project_root, code, state, job, limits, record, omit, files)
+            snap = _take(project_root, code, state, job, limits, record, omit, files)
         except folder_index.IndexUnreadable:  # another runner saved the index meanwhile, or it is damaged:
             if files:                         # reading all of it first falls back to the stat cache
                 raise
-            return _take(project_root, code, state, job, limits, record, omit, True)
+            snap = _take(project_root, code, state, job, limits, record, omit, True)
+    state.objects.know(snap.digest, lambda: snap.files)  # staging this snapshot need not read it back
+    return snap
 
 
 def _take(project_root: Path, code: str, state: State, job: str | None, limits: Any, record: bool,

@@ -30,6 +30,7 @@ ALGORITHM = "sha256"
 CHUNK = 1 << 20
 SMALL = 4 << 20  # files up to this size are read whole: hash first, write only if new
 READ_ONLY = 0o444
+KNOWN = 8  # decoded objects (manifests) one command keeps, see `ObjectStore.know`
 FSYNC_EACH_UP_TO = 16  # a batch of more objects ends with one syncfs instead of an fsync each
 
 
@@ -53,6 +54,7 @@ class ObjectStore:
         self._tmp = os.path.join(root, "tmp")
         self._tmp_ready = False
         self._names = itertools.count()
+        self._known: dict[str, object] = {}
 
     @property
     def root(self) -> Path:
@@ -67,6 +69,18 @@ class ObjectStore:
 
     def _where(self, digest: str) -> str:
         return f"{self._base}/{digest[:2]}/{digest[2:]}"
+
+    def known(self, digest: str) -> object | None:
+        """What this command already made of object `digest` (see `know`), or None."""
+        return self._known.get(digest)
+
+    def know(self, digest: str, value: object) -> None:
+        """Keep `value`, read from object `digest` (or made as it), for the rest of this command:
+        an object never changes, and one apply reads the same manifest up to three times (plan,
+        staging, log paths). Only the last few are kept (gc reads every manifest once)."""
+        if len(self._known) >= KNOWN:
+            self._known.pop(next(iter(self._known)))
+        self._known[digest] = value
 
     def has(self, digest: str) -> bool:
         return os.path.exists(f"{self._base}/{digest[:2]}/{digest[2:]}")

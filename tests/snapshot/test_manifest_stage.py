@@ -94,6 +94,21 @@ def test_diff_manifests() -> None:
     assert diff_manifests(new, old).removed == ("d",)
 
 
+_ROWS = st.dictionaries(st.sampled_from("abcdefgh"), st.tuples(st.sampled_from("0123"), st.sampled_from([0o644, 0o755])))
+
+
+@given(_ROWS, _ROWS)
+def test_diff_manifests_matches_path_by_path(before: dict, after: dict) -> None:
+    """Any two manifests: added, removed and modified as a comparison of every path says."""
+    def entries(rows: dict) -> tuple[FileEntry, ...]:
+        return tuple(FileEntry(path, int(digest), mode, digest) for path, (digest, mode) in sorted(rows.items()))
+
+    diff = diff_manifests(entries(before), entries(after))
+    assert diff.added == tuple(sorted(after.keys() - before.keys()))
+    assert diff.removed == tuple(sorted(before.keys() - after.keys()))
+    assert diff.modified == tuple(sorted(p for p in before.keys() & after.keys() if before[p] != after[p]))
+
+
 def test_diff_against_the_previous_recorded_snapshot(project: ProjectDir, state: State) -> None:
     project.gen({"src": {"a.py": "a\n", "b.py": "b\n"}})
     with pytest.raises(StateError, match="no recorded snapshot of job 'train'"):

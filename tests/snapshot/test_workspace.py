@@ -256,3 +256,25 @@ def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -
     kept = {}
     _prune(str(tmp_path), "", {"data.txt": (entry.digest, 0o644)}, set(), old, kept, sealed=written)  # the same tick: hashed
     assert kept == {} and not path.exists()
+
+
+def test_a_first_run_of_many_files_is_written_whole(project: Any, cli: Any) -> None:
+    """Past `PARALLEL_FROM` files the first staging writes on two threads: every file still
+    arrives with its content and mode, and a lost object among them is restored."""
+    from runner.snapshot.workspace import PARALLEL_FROM
+
+    many = {f"p{i % 7}": {} for i in range(7)}
+    for i in range(PARALLEL_FROM + 100):
+        many[f"p{i % 7}"][f"m{i}.txt"] = f"file {i}\n" if i % 50 else "same\n"
+    project.gen({"train.yaml": SPEC.replace("vandal.py", "look.py"), "src": {
+        **many, "look.py": "import json, os, pathlib\n"
+        "seen = {p.as_posix(): p.read_text() for p in sorted(pathlib.Path('.').glob('p*/*.txt'))}\n"
+        "json.dump(seen, open(os.path.join(os.environ['RUNNER_OUTPUTS'], 'seen.json'), 'w'))\n"}})
+    assert cli("apply", "-C", project.root).code == 0
+    want = {k: v for k, v in expected(project).items() if k.endswith(".txt")}
+    assert seen(project, "v-1") == want and len(want) == PARALLEL_FROM + 100
+    assert cli("gc", "-C", project.root).code == 0  # the next run writes every file again
+    _damage(project, b"same\n", "missing")
+    assert cli("apply", "-C", project.root, "--force", "v").code == 0
+    assert seen(project, "v-2") == want
+    objects_intact(project)
