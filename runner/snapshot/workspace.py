@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.atomic import atomic_write
+from runner.collector import gc_paused
 from runner.snapshot.manifest import FileEntry, load_manifest
 from runner.snapshot.stage import _safe, forget
 from runner.state.layout import INPUTS, LOGS, OUTPUTS
@@ -54,6 +55,7 @@ FICLONE = 0x40049409  # ioctl(dest, FICLONE, src): share the source's extents (b
 PARALLEL_FROM = 512  # files to write from which two threads write them
 CLONE_FROM = 1 << 20  # smaller files are read and written: a clone would not save time
 _RESTORING = threading.Lock()
+_RECORDS: dict[str, tuple[bytes, dict]] = {}  # record path -> (its bytes, decoded)
 _SLOT = re.compile(r"^(\d+)\.lock$")
 
 Record = dict[str, list]  # path -> [digest, mode, size, mtime_ns, ctime_ns, ino]
@@ -73,7 +75,8 @@ def lease_workspace(state: State, job: str, digest: str, run_dir: Path, source: 
     tree, record_path = pool / slot, pool / f"{slot}.record"
     try:
         try:
-            tops = _bring(state, tree, record_path, digest, source)
+            with gc_paused():  # the record and the manifest: tens of thousands of acyclic rows
+                tops = _bring(state, tree, record_path, digest, source)
         except ObjectError as exc:
             forget(state, exc.digest)
             raise
@@ -129,19 +132,20 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Pat
     want: dict[str, tuple[str, int]] | None
     if record is not None and record.get("snapshot") == digest:
         want, entries = None, None  # the record's own files
+        folders = record.setdefault("folders", _folders(old))  # kept with the record in this process
     else:
         entries = load_manifest(state, digest)
         want = {entry.path: (entry.digest, entry.mode) for entry in entries}
+        folders = _folders(want)
     kept: Record = {}
     try:
-        _prune(str(tree), "", want, _folders(old if want is None else want), old, kept,
-               record["sealed"] if record else 0)
+        _prune(str(tree), "", want, folders, old, kept, record["sealed"] if record else 0)
     except OSError:  # a folder the run made unreadable, or the like: start this slot again
         _remove(tree)
         tree.mkdir(parents=True)
         kept = {}
     if entries is None and len(kept) == len(old):
-        return _tops(old)  # nothing written: the record still holds
+        return record.setdefault("tops", _tops(old))  # nothing written: the record still holds
     if entries is None:
         entries = [FileEntry(path, known[2], known[1], known[0]) for path, known in old.items()]
     files = dict(kept)
@@ -302,17 +306,28 @@ def _digest(path: str) -> str:
 
 
 def _read_record(path: Path) -> dict | None:
-    """The slot's record, with `sealed`: its own ctime (it is written after every file it names)."""
+    """The slot's record, with `sealed`: its own ctime (it is written after every file it names).
+
+    Decoded once per process while its bytes stay the same (a sweep leases one slot for
+    trial after trial: comparing the bytes costs far less than decoding them)."""
     try:
         with open(path, "rb") as file:
-            data = marshal.loads(file.read())
+            raw = file.read()
             sealed = os.fstat(file.fileno()).st_ctime_ns
+        known = _RECORDS.get(str(path))
+        if known is not None and known[0] == raw:
+            data = known[1]
+        else:
+            data = marshal.loads(raw)
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not (isinstance(data, dict) and isinstance(data.get("files"), dict)):
+    if not (isinstance(data, dict) and isinstance(data.get("files"), dict) and isinstance(data.get("snapshot"), str)):
         return None
+    if len(_RECORDS) >= 8 and str(path) not in _RECORDS:
+        _RECORDS.pop(next(iter(_RECORDS)))
+    _RECORDS[str(path)] = (raw, data)
     data["sealed"] = sealed
-    return data if isinstance(data.get("snapshot"), str) else None
+    return data
 
 
 def _move_in(tree: Path, run_dir: Path) -> None:
