@@ -244,13 +244,15 @@ def _write(state: State, tree: Path, entry: FileEntry) -> list:
     except FileNotFoundError:
         raise ObjectError(entry.digest, source, "is missing") from None
     try:
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, entry.mode)
         try:
             got = _copy(src, out, entry.size)
             if got != entry.digest:
                 raise ObjectError(entry.digest, source, "is damaged: its content does not match its digest")
-            os.fchmod(out, entry.mode)
             st = os.fstat(out)
+            if stat.S_IMODE(st.st_mode) != entry.mode:  # a umask took bits away: one more inode write
+                os.fchmod(out, entry.mode)
+                st = os.fstat(out)
         finally:
             os.close(out)
     finally:
