@@ -165,7 +165,6 @@ def test_models_show_names_the_installed_framework_version(project: ProjectDir, 
     text = cli("models", "show", "m", "-C", project.root).out
 
     assert shown["framework_version"] == "1.0" and "framework_installed" not in shown["lineage"]
-    assert shown["framework_used"] == yaml.__version__
     assert f"framework   PyYAML 1.0 (the run used {yaml.__version__})" in text.splitlines()
 
 

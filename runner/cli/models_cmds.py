@@ -54,7 +54,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include archived mod
 @models_app.command()
 def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """One version: metadata, aliases, lineage (the run it came from, its git commit and metrics)."""
-    from runner.registry.views import files, resolve
+    from runner.registry.views import files, framework_used, resolve
     from runner.registry.views import show as show_model
 
     state = read_state(project, file)
@@ -70,7 +70,7 @@ def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: Js
              f"digest      {entry['digest']}",
              f"created     {entry['created_at']}",
              f"framework   {entry['framework'] or '-'} {entry['framework_version'] or ''}".rstrip()
-             + (f" (the run used {used})" if (used := entry["framework_used"]) else ""),
+             + (f" (the run used {used})" if (used := framework_used(state, ref)) else ""),
              f"description {entry['description'] or '-'}",
              (f"run         {lineage.get('run_id')} (job {lineage.get('job')}, fingerprint "
               f"{(lineage.get('fingerprint') or '')[:12]})"),

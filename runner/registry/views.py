@@ -91,13 +91,17 @@ def show(state: State, ref: str) -> dict[str, Any]:
     version = resolve(state, ref)
     meta = version["metadata"]
     # framework_installed is kept with the lineage at registration (runner.reconcile.register);
-    # shown as `framework_used`, beside the declared framework_version.
+    # the text of `models show` prints it beside framework_version (`framework_used`).
     lineage = {k: v for k, v in version["lineage"].items() if k != "framework_installed"}
     return {**summary(state, version), "framework": meta.get("framework"),
-            "framework_version": meta.get("framework_version"),
-            "framework_used": version["lineage"].get("framework_installed"), "resources": meta.get("resources"),
+            "framework_version": meta.get("framework_version"), "resources": meta.get("resources"),
             "properties": meta.get("properties", {}), "description": meta.get("description"),
             "created_at": version["created_at"], "lineage": lineage}
+
+
+def framework_used(state: State, ref: str) -> str | None:
+    """The version of the model's `framework` package in its run's environment, when it was known."""
+    return resolve(state, ref)["lineage"].get("framework_installed")
 
 
 def versions(state: State, name: str) -> list[dict[str, Any]]:
