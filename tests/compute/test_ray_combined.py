@@ -105,3 +105,30 @@ def test_pytorch_2x2_gloo_all_reduce_on_ray(project, cli, tmp_path) -> None:
     # The model rank 0 wrote is registered; an unchanged job is up to date.
     assert [m["name"] for m in _cli_json(cli, "models", "list", "-C", project.root)] == ["m"]
     assert {a["target"]: a["action"] for a in plan_json(cli, project)["actions"]}["train"] == "skip"
+
+
+def test_a_sweep_on_ray_runs_its_trials_as_ray_jobs_and_reconciles(project, cli, tmp_path) -> None:
+    from tests.sweeps.support import run_ids, show, sweep_spec, tune_script
+
+    address = ray_address()
+    grid = "{x: {type: choice, values: [1, 2]}}"
+    spec = sweep_spec(grid, limits="{max_concurrent_trials: 2}").replace(
+        "    code: src\n", "    code: src\n    compute: cluster\n")
+    project.gen({"train.yaml": spec.replace("version: 1\n", "version: 1\n" + _computes(address, tmp_path / "s", 0.5)),
+                 "src": {"tune.py": tune_script()}})
+    project.commit()
+    code, result = apply_json(cli, project)
+    assert code == 0, result
+    shown = show(cli, project)
+    assert sorted((t["params"]["x"], t["status"]) for t in shown["trials"]) == [(1, "completed"), (2, "completed")]
+    assert shown["best"]["params"]["x"] == 2 and shown["best"]["value"] == 2.0
+    from tests.compute.ray_support import remote_id
+
+    assert all(remote_id(project.root, t["run_id"]).startswith("raysubmit_") for t in shown["trials"])
+    assert apply_json(cli, project)[1]["runs"] == []  # reconciled: nothing runs again
+    (project / "train.yaml").write_text((project / "train.yaml").read_text().replace("[1, 2]", "[1, 2, 3]"))
+    code, result = apply_json(cli, project)
+    assert code == 0, result
+    again = show(cli, project)
+    assert again["sweep_id"] != shown["sweep_id"] and again["best"]["params"]["x"] == 3
+    assert len(run_ids(cli, project)) == 3  # x=1 and x=2 were reused, only x=3 ran
