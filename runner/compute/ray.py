@@ -106,7 +106,12 @@ def client(address: str) -> Any:
 
     from ray.job_submission import JobSubmissionClient
 
-    logging.getLogger("ray").setLevel(logging.WARNING)  # its INFO lines ("Uploading package ...") are not ours
+    # Its INFO lines ("Uploading package ...", "WebSocket closed ...") are not ours. Ray's modules
+    # set their own loggers' levels, so the filter goes on the handler they all reach too.
+    quiet = logging.getLogger("ray")
+    quiet.setLevel(logging.WARNING)
+    for handler in quiet.handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
 
     try:
         return JobSubmissionClient(address)
@@ -133,9 +138,13 @@ class RayTarget:
         ship_entry(launch, remote)
         jobs = client(address)
         os.environ["RAY_RUNTIME_ENV_IGNORE_GITIGNORE"] = "1"  # the snapshot already applied the ignore rules
+        # A distributed run's resources are its ranks' (a placement group the entrypoint reserves):
+        # asking them for the entrypoint too would hold them twice, and a cluster of just that size
+        # could never start the ranks.
+        asked = {} if launch.distribution is not None else resources(compute)
         try:
             jobs.submit_job(entrypoint=f"python -u {ENTRY_DIR}/entry.py", submission_id=sid,
-                            runtime_env=runtime_env(launch), **resources(compute))
+                            runtime_env=runtime_env(launch), **asked)
         except (RuntimeError, ValueError, OSError) as exc:
             raise RayError(f"job {launch.job}: the Ray cluster at {address} refused the job: {exc}") from None
         return RayHandle(jobs, remote, Path(launch.log_path), on_line)
@@ -164,16 +173,20 @@ def resources(compute: Compute) -> dict[str, Any]:
 def with_ranks(launch: Launch) -> Launch:
     """A distributed launch carries its rank table to the wrapper: each rank's variables (the
     master's address and port are filled in on the cluster, from rank 0's node), the node count,
-    and the CPUs of each rank's task (the compute's `cpus` shared among the ranks; 1 in all when unset)."""
+    and what each rank's task asks for: the compute's `cpus` (1 in all when unset), `gpus` and
+    `memory`, shared among the ranks."""
     dist = launch.distribution
     if dist is None:
         return launch
     from runner.compute.ranks import ports_needed, rank_table
 
     table = rank_table(dist, launch.run_id, ["0.0.0.0"] * dist.nodes, [0] * ports_needed(dist))
-    cpus = (launch.compute.cpus if launch.compute is not None and launch.compute.cpus else 1) / dist.world_size
+    asked = resources(launch.compute) if launch.compute is not None else {}
+    world = dist.world_size
     runtime = {**launch.runtime, "ranks": [entry.env for entry in table], "nodes": dist.nodes,
-               "cpus_per_process": cpus}
+               "cpus_per_process": asked.get("entrypoint_num_cpus", 1) / world,
+               "gpus_per_process": asked.get("entrypoint_num_gpus", 0) / world,
+               "memory_per_process": asked.get("entrypoint_memory", 0) // world}
     return dataclasses.replace(launch, runtime=runtime)
 
 
@@ -187,7 +200,9 @@ def ship_entry(launch: Launch, remote: Remote) -> None:
     shutil.copyfile(Path(__file__).with_name("ray_entry.py"), folder / "entry.py")
     job = {"argv": launch.argv, "run_dir": str(launch.run_dir), "storage": remote.storage, "prefix": remote.prefix,
            "python": launch.runtime.get("python"), "ranks": launch.runtime.get("ranks") or [],
-           "nodes": launch.runtime.get("nodes", 1), "cpus_per_process": launch.runtime.get("cpus_per_process", 1)}
+           "nodes": launch.runtime.get("nodes", 1), "cpus_per_process": launch.runtime.get("cpus_per_process", 1),
+           "gpus_per_process": launch.runtime.get("gpus_per_process", 0),
+           "memory_per_process": launch.runtime.get("memory_per_process", 0)}
     (folder / "job.json").write_text(json.dumps(job, sort_keys=True))
     (folder / "remote.json").write_text(json.dumps(asdict(remote), sort_keys=True))
 

@@ -125,48 +125,95 @@ def upload(storage: Storage, root: str, prefix: str, code: int | None, status: s
     storage.put_text(json.dumps(manifest, sort_keys=True), f"{prefix}/{MANIFEST}")
 
 
-def run_ranks(job: dict, root: str, argv: list, log_path: str) -> int:
+def run_ranks(job: dict, root: str, argv: list, log_path: str, stopping: threading.Event) -> int:
     """A distributed run: one Ray task per rank in a placement group; the first failing code, else 0.
 
     `job["ranks"]` holds each rank's variables (the rank table of the distribution: RANK,
     WORLD_SIZE, LOCAL_RANK, ...). A bundle per node holds that node's processes, so that
     STRICT_SPREAD puts the nodes on different machines; a cluster with fewer live nodes
     than asked gets one packed group and a warning. MASTER_ADDR (and MASTER_PORT) become
-    rank 0's node address and a port free there. Each rank task sends back what it wrote
+    rank 0's node address and a port free there. The compute's resources are the ranks'
+    (the entrypoint itself asks for none). Each rank's lines come back while it runs,
+    through a small actor, and are written here as `[rank N] line` (Ray's own forwarding of
+    worker output prefixes and deduplicates lines); each rank task sends back what it wrote
     under outputs/ and logs/, so the files of ranks on other nodes reach storage too.
     """
+    import logging
+
     import ray
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    ray.init(log_to_driver=True)
+    ray.init(log_to_driver=False, logging_level=logging.WARNING)
     ranks, nodes = job["ranks"], max(1, int(job.get("nodes", 1)))
     per_node = -(-len(ranks) // nodes)
-    cpus = float(job.get("cpus_per_process") or 1)
+    each = {"CPU": float(job.get("cpus_per_process") or 1), "GPU": float(job.get("gpus_per_process") or 0),
+            "memory": float(job.get("memory_per_process") or 0)}
+    each = {key: value for key, value in each.items() if value}
     alive = sum(1 for node in ray.nodes() if node.get("Alive"))
     strategy = "STRICT_SPREAD" if nodes > 1 else "PACK"
     if nodes > 1 and alive < nodes:
         note(log_path, f"runner: warning: {nodes} nodes asked, the cluster has {alive}: "
                        f"the ranks share the nodes there are (no STRICT_SPREAD)")
         strategy = "PACK"
-    group = placement_group([{"CPU": cpus * per_node}] * nodes, strategy=strategy)
-    ray.get(group.ready())
+    group = placement_group([{key: value * per_node for key, value in each.items()}] * nodes, strategy=strategy)
+    said = False
+    while not stopping.is_set():
+        ready, _ = ray.wait([group.ready()], timeout=0.5)
+        if ready:
+            break
+        if not said:  # once: a cluster that may yet grow (an autoscaler) is waited for
+            said = True
+            note(log_path, f"runner: waiting for the cluster to hold {len(ranks)} processes "
+                           f"({', '.join(f'{k} {v:g}' for k, v in each.items())} each, {nodes} node(s))")
+    if stopping.is_set():
+        return -15
 
     def place(index: int) -> PlacementGroupSchedulingStrategy:
         return PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=index)
 
     master, port = ray.get(ray.remote(num_cpus=0)(_node_and_port).options(scheduling_strategy=place(0)).remote())
-    task = ray.remote(num_cpus=cpus)(_rank)
+    lines = ray.remote(num_cpus=0)(Lines).options(scheduling_strategy=place(0)).remote()
+    asked = {"num_cpus": each.get("CPU", 0), "num_gpus": each.get("GPU", 0)}
+    if "memory" in each:
+        asked["memory"] = each["memory"]
+    task = ray.remote(max_retries=0, **asked)(_rank)
     here = ray.get_runtime_context().get_node_id()
     pending = []
     for index, variables in enumerate(ranks):
         env = dict(variables)
         if "MASTER_ADDR" in env:
             env["MASTER_ADDR"], env["MASTER_PORT"] = master, str(port)
-        pending.append(task.options(scheduling_strategy=place(index // per_node)).remote(job, argv, env, index, here))
-    code = _gather(ray, pending, root, log_path)
-    _merge_logs(root, len(ranks), log_path)
-    return code
+        pending.append(task.options(scheduling_strategy=place(index // per_node))
+                       .remote(job, argv, env, index, here, lines))
+    return _gather(ray, pending, root, log_path, lines, stopping)
+
+
+class Lines:
+    """An actor the ranks send their output lines to, and the entrypoint takes them from."""
+
+    def __init__(self) -> None:
+        self.lines: list = []
+
+    def add(self, index: int, batch: list) -> None:
+        self.lines.extend((index, line) for line in batch)
+
+    def take(self) -> list:
+        taken, self.lines = self.lines, []
+        return taken
+
+
+def _echo(ray, lines, log_path: str) -> None:
+    """The ranks' lines so far, `[rank N] ` in front, to the job's log (stdout) and std_log.txt."""
+    taken = ray.get(lines.take.remote())
+    if not taken:
+        return
+    data = b"".join(f"[rank {index}] ".encode() + (line if line.endswith(b"\n") else line + b"\n")
+                    for index, line in taken)
+    with open(log_path, "ab") as log:
+        log.write(data)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
 
 
 def _add_lines(path: str, data: bytes) -> None:
@@ -179,41 +226,44 @@ def _add_lines(path: str, data: bytes) -> None:
         handle.writelines(line for line in data.splitlines(keepends=True) if line not in seen)
 
 
-def _merge_logs(root: str, count: int, log_path: str) -> None:
-    """Each rank's log into std_log.txt, its lines prefixed `[rank N]`."""
-    with open(log_path, "ab") as merged:
-        for index in range(count):
-            try:
-                with open(os.path.join(root, "logs", f"rank-{index}.txt"), "rb") as rank_log:
-                    merged.writelines(f"[rank {index}] ".encode() + line for line in rank_log)
-            except OSError:
-                continue
-
-
-def _gather(ray, pending: list, root: str, log_path: str) -> int:
-    """Each rank's files into the working folder as it ends; the first rank to fail stops the rest."""
+def _gather(ray, pending: list, root: str, log_path: str, lines, stopping: threading.Event) -> int:
+    """Each rank's files into the working folder as it ends, its lines as they come; the first rank
+    to fail (or a stop asked of the job) stops the rest: a KeyboardInterrupt in each task, which
+    sends its process SIGTERM, then after a grace the tasks' workers are killed."""
     index_of = {ref: index for index, ref in enumerate(pending)}
-    failed = 0
+    failed, stop_by = 0, None
     while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        try:
-            code, files = ray.get(done[0])
-        except Exception as exc:  # noqa: BLE001 (the rank's task died: its node went away, or it was cancelled)
-            code, files = 1, {}
-            note(log_path, f"runner: rank {index_of[done[0]]} did not finish: {exc}")
-        for rel, data in files.items():  # from a rank on another node
-            path = os.path.join(root, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if rel == "logs/metrics.jsonl":
-                _add_lines(path, data)  # ranks sharing a node send its file each: keep each line once
-                continue
-            with open(path, "wb") as handle:
-                handle.write(data)
-        if code != 0 and not failed:
-            failed = code
-            note(log_path, f"runner: rank {index_of[done[0]]} exited with {code}; stopping the other ranks")
+        done, pending = ray.wait(pending, num_returns=1, timeout=0.2)
+        _echo(ray, lines, log_path)
+        for ref in done:
+            try:
+                code, files = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 (the task died: its node went away, or it was stopped)
+                code, files = (-15, {}) if stop_by is not None else (1, {})
+                if stop_by is None:
+                    note(log_path, f"runner: rank {index_of[ref]} did not finish: {exc}")
+            for rel, data in files.items():  # from a rank on another node
+                path = os.path.join(root, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if rel == "logs/metrics.jsonl":
+                    _add_lines(path, data)  # ranks sharing a node send its file each: keep each line once
+                    continue
+                with open(path, "wb") as handle:
+                    handle.write(data)
+            if code != 0 and not failed:
+                failed = code
+                if stop_by is None:
+                    note(log_path, f"runner: rank {index_of[ref]} exited with {code}; stopping the other ranks")
+        if pending and stop_by is None and (failed or stopping.is_set()):
+            failed = failed or -15
+            stop_by = time.monotonic() + GRACE_SECONDS / 2
+            for ref in pending:
+                ray.cancel(ref)  # KeyboardInterrupt in the task: it stops its process
+        if pending and stop_by is not None and time.monotonic() > stop_by:
+            stop_by = float("inf")
             for ref in pending:
                 ray.cancel(ref, force=True)
+    _echo(ray, lines, log_path)
     return failed
 
 
@@ -227,19 +277,67 @@ def _node_and_port() -> tuple:
         return ray.util.get_node_ip_address(), probe.getsockname()[1]
 
 
-def _rank(job: dict, argv: list, variables: dict, index: int, driver_node: str) -> tuple:
+def _die_with_parent() -> None:
+    """In the rank's process before exec: SIGKILL when the task's worker dies (force-stopped), Linux only."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _rank(job: dict, argv: list, variables: dict, index: int, driver_node: str, lines) -> tuple:
     """One rank, in the job's working_dir on its node: its exit code and, when that node is not
-    the driver's (whose working folder is this one), the files it wrote: outputs/, its log, metrics."""
+    the driver's (whose working folder is this one), the files it wrote: outputs/, its log, metrics.
+    Its output goes to logs/rank-N.txt and, in batches, to the entrypoint through `lines`."""
+    import ray
+
     root = os.getcwd()
     env = command_env(job, root)
     env.update({k: rewritten(str(v), job["run_dir"], root) for k, v in variables.items()})
     os.makedirs(os.path.join(root, "logs"), exist_ok=True)
     child = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-    pump(child.stdout, os.path.join(root, "logs", f"rank-{index}.txt"))  # stdout reaches the job's log
-    code = child.wait()
-    import ray
+                             stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    batch: list = []
+    lock = threading.Lock()
+    finished = threading.Event()
 
+    def send() -> None:
+        with lock:
+            taken, batch[:] = list(batch), []
+        if taken:
+            lines.add.remote(index, taken)  # in order: a caller's calls to an actor run in the order made
+
+    def sender() -> None:
+        while not finished.wait(0.2):
+            send()
+
+    def read() -> None:
+        with open(os.path.join(root, "logs", f"rank-{index}.txt"), "ab", buffering=0) as log:
+            for raw in iter(child.stdout.readline, b""):
+                log.write(raw)
+                with lock:
+                    batch.append(raw)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    flusher = threading.Thread(target=sender, daemon=True)
+    flusher.start()
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:  # the entrypoint stops the ranks: a rank failed, or the job is being stopped
+        child.terminate()
+        try:
+            code = child.wait(GRACE_SECONDS / 2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+    reader.join(timeout=5)
+    finished.set()
+    flusher.join(timeout=5)
+    send()
+    ray.get(lines.add.remote(index, []))  # the last batch has reached the entrypoint's actor
     if ray.get_runtime_context().get_node_id() == driver_node:
         return code, {}
     files = {}
@@ -273,17 +371,20 @@ def main() -> int:
         upload(storage, root, prefix, 1, "failed")
         return 1
     argv = [rewritten(arg, job["run_dir"], root) for arg in job["argv"]]
-    if job.get("ranks"):
-        code = run_ranks(job, root, argv, log_path)
-        upload(storage, root, prefix, code, "exited")
-        return code
-    child = subprocess.Popen(argv, cwd=root, env=command_env(job, root), stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    syncer = threading.Thread(target=sync_metrics, args=(storage, root, prefix, stopping), daemon=True)
+    if job.get("ranks"):
+        syncer.start()
+        code = run_ranks(job, root, argv, log_path, stopping)
+        stopped = stopping.is_set()
+        stopping.set()
+        upload(storage, root, prefix, code, "stopped" if stopped else "exited")
+        return code if code >= 0 else 128 - code
+    child = subprocess.Popen(argv, cwd=root, env=command_env(job, root), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     reader = threading.Thread(target=pump, args=(child.stdout, log_path), daemon=True)
     reader.start()
-    syncer = threading.Thread(target=sync_metrics, args=(storage, root, prefix, stopping), daemon=True)
     syncer.start()
     while child.poll() is None and not stopping.is_set():
         time.sleep(0.1)
