@@ -14,6 +14,24 @@ import pytest
 
 from tests.runs.helpers import apply_json, pid_alive, runner_cmd, runs_json, start_apply, wait_for
 
+# What every distributed pytorch test script ends with: the all-reduce over gloo checked by each rank,
+# a metric per rank, the model from rank 0.
+ALL_REDUCE = """
+dist.init_process_group("gloo")
+value = torch.tensor([float(rank + 1)])
+dist.all_reduce(value)
+world = dist.get_world_size()
+expected = world * (world + 1) / 2
+print(f"rank {dist.get_rank()} of {world}: sum {value.item()}", flush=True)
+if value.item() != expected:
+    sys.exit(f"rank {rank}: all-reduce gave {value.item()}, expected {expected}")
+tracking.log("sum", value.item() + rank)
+if rank == 0:
+    torch.save({"sum": value.item()}, os.path.join(out, "model.pt"))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
 # Every rank: record its pid and what it was given, check the all-reduce, log a metric; rank 0 writes the model.
 DDP = """
 import json, os, sys
@@ -29,20 +47,7 @@ names = ["MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE
          "LOCAL_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "RUNNER_RANK",
          "RUNNER_WORLD_SIZE", "RUNNER_NODE_RANK"]
 json.dump({k: os.environ.get(k) for k in names}, open(os.path.join(out, f"env-{rank}.json"), "w"))
-dist.init_process_group("gloo")
-value = torch.tensor([float(rank + 1)])
-dist.all_reduce(value)
-world = dist.get_world_size()
-expected = world * (world + 1) / 2
-print(f"rank {dist.get_rank()} of {world}: sum {value.item()}", flush=True)
-if value.item() != expected:
-    sys.exit(f"rank {rank}: all-reduce gave {value.item()}, expected {expected}")
-tracking.log("sum", value.item() + rank)
-if rank == 0:
-    torch.save({"sum": value.item()}, os.path.join(out, "model.pt"))
-dist.barrier()
-dist.destroy_process_group()
-"""
+""" + ALL_REDUCE
 
 # Ranks that record their pid, then: FAIL_RANK exits 1 at once, EARLY_RANK exits 0, the others sleep
 # until stopped, and record in stopped/RANK that SIGTERM stopped them.

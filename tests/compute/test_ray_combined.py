@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.compute.ray_support import ray_address
+from tests.compute.test_distributed_local import ALL_REDUCE
 from tests.runs.helpers import apply_json, plan_json
 
 pytestmark = pytest.mark.slow
@@ -39,20 +40,7 @@ names = ["MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE
          "RUNNER_RANK", "RUNNER_WORLD_SIZE", "RUNNER_NODE_RANK", "RUNNER_RUN_ID"]
 with open(os.path.join(out, f"env-{rank}.json"), "w") as handle:
     json.dump({k: os.environ.get(k) for k in names}, handle)
-dist.init_process_group("gloo")
-value = torch.tensor([float(rank + 1)])
-dist.all_reduce(value)
-world = dist.get_world_size()
-expected = world * (world + 1) / 2
-print(f"rank {dist.get_rank()} of {world}: sum {value.item()}", flush=True)
-if value.item() != expected:
-    sys.exit(f"rank {rank}: all-reduce gave {value.item()}, expected {expected}")
-tracking.log("sum", value.item() + rank)
-if rank == 0:
-    torch.save({"sum": value.item()}, os.path.join(out, "model.pt"))
-dist.barrier()
-dist.destroy_process_group()
-"""
+""" + ALL_REDUCE
 
 
 def test_pytorch_2x2_gloo_all_reduce_on_ray(project, cli, tmp_path) -> None:
