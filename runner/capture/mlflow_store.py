@@ -12,12 +12,15 @@ imports it. Metrics of nested runs are recorded under `<run name>/<metric>`.
 from __future__ import annotations
 
 import os
+import stat
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from runner.state.nofollow import DIR_FLAGS, FILE_FLAGS, LinkedFolder, open_folder, regular_files
 
 STORE = "mlflow"  # in the run's logs/
 ARTIFACTS = "mlflow"  # in the run's outputs/
@@ -48,29 +51,61 @@ def prepare(logs: Path, outputs: Path, experiment: str, run_name: str) -> dict[s
 
 
 def records(logs: Path) -> Iterator[dict[str, Any]]:
-    """What the script logged through MLflow, as `runner.tracking` records; nothing without a store."""
-    store = logs / STORE
+    """What the script logged through MLflow, as `runner.tracking` records; nothing without a store.
+
+    The store is the script's to write: every folder and file of it is opened without following
+    a symbolic link (a link at any level is skipped), so nothing outside the run folder is read."""
     try:
-        main = (store / MAIN_RUN).read_text(encoding="utf-8").strip()
-    except OSError:
+        logs_fd = open_folder(str(logs.parent), logs.name)
+    except (LinkedFolder, OSError):
+        return  # collecting logs/ itself says what is wrong with it
+    if logs_fd is None:
         return
-    for meta in sorted(store.glob("*/*/meta.yaml")):
-        run = meta.parent
-        prefix = "" if run.name == main else f"{_text(run / 'tags' / 'mlflow.runName') or run.name}/"
-        yield from _metrics(run / "metrics", prefix)
-        params = _texts(run / "params", prefix)
-        if params:
-            yield {"type": "params", "params": params}
-        tags = {k: v for k, v in _texts(run / "tags", prefix).items() if not k.split("/")[-1].startswith("mlflow.")}
-        if tags:
-            yield {"type": "tags", "tags": tags}
+    try:
+        store = _folder(logs_fd, STORE)
+    finally:
+        os.close(logs_fd)
+    if store is None:
+        return
+    try:
+        main = _text(store, MAIN_RUN)
+        if main is None:
+            return
+        for experiment in _folder_names(store):
+            experiment_fd = _folder(store, experiment)
+            if experiment_fd is None:
+                continue
+            try:
+                for name in _folder_names(experiment_fd):
+                    run = _folder(experiment_fd, name)
+                    if run is not None:
+                        try:
+                            yield from _run_records(run, name, main.strip())
+                        finally:
+                            os.close(run)
+            finally:
+                os.close(experiment_fd)
+    finally:
+        os.close(store)
 
 
-def _metrics(folder: Path, prefix: str) -> Iterator[dict[str, Any]]:
-    for path in sorted(_files(folder)):
-        name = prefix + path.relative_to(folder).as_posix()
+def _run_records(run: int, name: str, main: str) -> Iterator[dict[str, Any]]:
+    if _text(run, "meta.yaml") is None:
+        return  # not a run
+    prefix = "" if name == main else f"{_texts(run, 'tags', '').get('mlflow.runName') or name}/"
+    yield from _metrics(_texts(run, "metrics", prefix))
+    params = _texts(run, "params", prefix)
+    if params:
+        yield {"type": "params", "params": params}
+    tags = {k: v for k, v in _texts(run, "tags", prefix).items() if not k.split("/")[-1].startswith("mlflow.")}
+    if tags:
+        yield {"type": "tags", "tags": tags}
+
+
+def _metrics(files: dict[str, str]) -> Iterator[dict[str, Any]]:
+    for name, text in files.items():
         points = []
-        for line in _text(path).splitlines():
+        for line in text.splitlines():
             fields = line.split()
             if len(fields) < 2:
                 continue  # a line being written
@@ -83,25 +118,42 @@ def _metrics(folder: Path, prefix: str) -> Iterator[dict[str, Any]]:
                    "time": datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat(timespec="microseconds")}
 
 
-def _texts(folder: Path, prefix: str) -> dict[str, str]:
-    return {prefix + path.relative_to(folder).as_posix(): _text(path) for path in sorted(_files(folder))}
+def _texts(run: int, folder: str, prefix: str) -> dict[str, str]:
+    """The text of every regular file under the run's `folder` (keys with `/` are subfolders), by key."""
+    fd = _folder(run, folder)
+    if fd is None:
+        return {}
+    found = {}
+    for rel, file_fd, _, _ in regular_files(fd, "", lambda _: None):  # links skipped
+        with os.fdopen(file_fd, "rb") as handle:
+            found[prefix + rel[1:]] = handle.read().decode("utf-8", errors="replace")
+    return dict(sorted(found.items()))
 
 
-def _files(folder: Path) -> Iterator[Path]:
-    """Regular files under `folder` (keys with `/` are subfolders); links are not followed."""
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
-        for name in names:
-            path = Path(root) / name
-            if path.is_file() and not path.is_symlink():
-                yield path
-
-
-def _text(path: Path) -> str:
+def _folder(parent: int, name: str) -> int | None:
+    """A descriptor of the real folder `name` in `parent`; None when it is missing, a link or a file."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return os.open(name, DIR_FLAGS, dir_fd=parent)
     except OSError:
-        return ""
+        return None
+
+
+def _folder_names(fd: int) -> list[str]:
+    with os.scandir(fd) as scan:
+        return sorted(entry.name for entry in scan if entry.is_dir(follow_symlinks=False))
+
+
+def _text(folder: int, name: str) -> str | None:
+    """The text of the regular file `name` in `folder`; None when it is missing, a link or not a file."""
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=folder)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        return handle.read().decode("utf-8", errors="replace")
 
 
 def _meta(path: Path, **fields: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,46 @@ os.symlink(os.path.join(HOST, "m.jsonl"), os.path.join(os.environ["RUNNER_LOGS"]
     assert cli("apply", "-C", project.root).code == 0
     shown = json.loads(cli("runs", "show", "evil-1", "-C", project.root, "--json").out)
     assert "stolen" not in json.dumps(shown)
+
+
+# What the script links to, at each level of a run-local MLflow store (logs/mlflow/<exp>/<run>/...).
+MLFLOW_LINKS = {
+    "store": 'os.symlink(HOST + "/store", STORE)',
+    "experiment": 'real("2/real"); os.symlink(HOST + "/store/1", STORE + "/1")',
+    "run": 'real("2/real"); os.makedirs(STORE + "/1"); os.symlink(HOST + "/store/1/r", STORE + "/1/r")',
+    "folders": 'real("2/real"); meta("1/r"); [os.symlink(HOST + "/store/1/r/" + k, STORE + "/1/r/" + k) for k in KINDS]',
+    "files": 'real("2/real"); meta("1/r"); [os.makedirs(STORE + "/1/r/" + k, exist_ok=True) for k in KINDS];'
+             ' [os.symlink(HOST + "/store/1/r/" + k + "/stolen", STORE + "/1/r/" + k + "/stolen") for k in KINDS]',
+}
+
+
+@pytest.mark.parametrize("level", sorted(MLFLOW_LINKS))
+def test_an_mlflow_store_that_links_out_is_not_read(project, cli, host, level) -> None:
+    """Every run's logs/mlflow is read back as tracking records (capture or not): a link at any
+    level of it must not bring a host file's text into params, tags or metrics."""
+    for kind, text in {"params": "topsecret", "tags": "topsecret", "metrics": "1700000000000 42.5 0"}.items():
+        (host / "store" / "1" / "r" / kind).mkdir(parents=True)
+        (host / "store" / "1" / "r" / kind / "stolen").write_text(text)
+    (host / "store" / "1" / "r" / "meta.yaml").write_text("run_id: r\n")
+    (host / "store" / ".runner-run-id").write_text("r")
+    _project(project, host, f"""
+STORE = os.path.join(os.environ["RUNNER_LOGS"], "mlflow")
+KINDS = ("params", "tags", "metrics")
+def meta(run):
+    os.makedirs(os.path.join(STORE, run), exist_ok=True)
+    open(os.path.join(STORE, run, "meta.yaml"), "w").write("run_id: x\\n")
+def real(run):
+    meta(run)
+    os.makedirs(os.path.join(STORE, run, "params"))
+    open(os.path.join(STORE, run, "params", "mine"), "w").write("ok")
+    open(os.path.join(STORE, ".runner-run-id"), "w").write("r")
+{MLFLOW_LINKS[level]}
+""")
+    assert cli("apply", "-C", project.root).code == 0
+    shown = cli("runs", "show", "evil-1", "-C", project.root, "--json").out
+    metrics = cli("runs", "metrics", "evil-1", "-C", project.root, "--json").out
+    assert "topsecret" not in shown and "stolen" not in shown + metrics
+    if level != "store":  # the script's own, real files are still read
+        assert '"ok"' in shown
+    dump = "\n".join(sqlite3.connect(project / ".runner" / "state.db").iterdump())
+    assert "topsecret" not in dump and "42.5" not in dump
