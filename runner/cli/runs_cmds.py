@@ -16,6 +16,7 @@ from runner.cli.common import (
     LongFileOpt,
     ProjectOpt,
     print_json,
+    project_of,
     read_state,
 )
 
@@ -95,8 +96,9 @@ def logs(ref: RefArg, follow: Annotated[bool, typer.Option("-f", "--follow", hel
         return 0
     if run.get("remote_id"):  # a run on a cluster: its job's log from there (it lives without its runner)
         from runner.compute.ray import follow_logs
+        from runner.reconcile.context import job_masker
 
-        follow_logs(run["remote"], _write)
+        follow_logs(run["remote"], _write, job_masker(project_of(project, file), state, run["job"]))
         return 0
     _follow(log_path(state, run, rank), lambda: resolve(state, run["id"])["status"] in ACTIVE, log_rewriter(state, run))
     return 0

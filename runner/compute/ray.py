@@ -37,6 +37,7 @@ from runner.compute.base import Launch, LineSink
 from runner.errors import RunnerError
 
 if TYPE_CHECKING:
+    from runner.masking import Masker
     from runner.spec.types import Compute
 
 RAY_EXTRA = "pip install 'train-runner[ray]'"
@@ -147,7 +148,7 @@ class RayTarget:
                             runtime_env=runtime_env(launch), **asked)
         except (RuntimeError, ValueError, OSError) as exc:
             raise RayError(f"job {launch.job}: the Ray cluster at {address} refused the job: {exc}") from None
-        return RayHandle(jobs, remote, Path(launch.log_path), on_line)
+        return RayHandle(jobs, remote, Path(launch.log_path), on_line, masker=launch.masker)
 
     def collect(self, launch: Launch) -> None:
         folder = Path(launch.run_dir) / ENTRY_DIR
@@ -210,8 +211,10 @@ def ship_entry(launch: Launch, remote: Remote) -> None:
 class RayHandle:
     """A submitted job: its log followed into logs/std_log.txt, its metrics copied, its end awaited."""
 
-    def __init__(self, jobs: Any, remote: Remote, log_path: Path, on_line: LineSink, *, fresh_log: bool = False) -> None:
+    def __init__(self, jobs: Any, remote: Remote, log_path: Path, on_line: LineSink, *, fresh_log: bool = False,
+                 masker: Masker | None = None) -> None:
         self.jobs, self.remote, self.log_path, self.on_line = jobs, remote, log_path, on_line
+        self.masker = masker  # the run's secret values: std_log.txt is written masked, as a local run's is
         self.pgid: int | None = None
         self.remote_id = remote.submission_id
         self.record = {"remote_id": remote.submission_id, "remote": remote.as_json()}
@@ -228,15 +231,18 @@ class RayHandle:
 
     def _tail(self) -> None:
         async def follow() -> None:
+            masking = self.masker.stream() if self.masker else None
             with open(self.log_path, "ab", buffering=0) as log:
                 pending = ""
                 async for chunk in self.jobs.tail_job_logs(self.remote.submission_id):
-                    log.write(chunk.encode())
+                    log.write(masking.feed(chunk.encode()) if masking else chunk.encode())
                     *lines, pending = (pending + chunk).split("\n")
                     for line in lines:
                         self.on_line(line.rstrip("\r"))
                 if pending:
                     self.on_line(pending)
+                if masking:
+                    log.write(masking.flush())
 
         with contextlib.suppress(Exception):  # the connection closes when the job ends or is gone
             asyncio.run(follow())
@@ -280,7 +286,8 @@ class RayHandle:
         self.poller.join(timeout=STOP_WAIT_SECONDS)
 
 
-def attach(remote: Remote, run_dir: Path, on_line: LineSink) -> tuple[RayHandle | None, str | None]:
+def attach(remote: Remote, run_dir: Path, on_line: LineSink,
+           masker: Masker | None = None) -> tuple[RayHandle | None, str | None]:
     """Follow a recorded job again: (its handle, None), or (None, why it cannot be) when the job is gone."""
     jobs = client(remote.address)
     try:
@@ -291,17 +298,20 @@ def attach(remote: Remote, run_dir: Path, on_line: LineSink) -> tuple[RayHandle 
         return None, f"its Ray job {remote.submission_id} is gone from {remote.address} ({exc})"
     (run_dir / ENTRY_DIR).mkdir(parents=True, exist_ok=True)
     (run_dir / ENTRY_DIR / "remote.json").write_text(json.dumps(asdict(remote), sort_keys=True))
-    return RayHandle(jobs, remote, run_dir / "logs" / "std_log.txt", on_line, fresh_log=True), None
+    return RayHandle(jobs, remote, run_dir / "logs" / "std_log.txt", on_line, fresh_log=True, masker=masker), None
 
 
-def follow_logs(remote_json: str, write: Any) -> None:
-    """`runner runs logs -f` of a run on a cluster: the job's log from the cluster, until it ends."""
+def follow_logs(remote_json: str, write: Any, masker: Masker) -> None:
+    """`runner runs logs -f` of a run on a cluster: the job's log from the cluster, until it
+    ends, its secret values masked."""
     remote = Remote.from_json(remote_json)
     jobs = client(remote.address)
+    masking = masker.stream()
 
     async def follow() -> None:
         async for chunk in jobs.tail_job_logs(remote.submission_id):
-            write(chunk.encode())
+            write(masking.feed(chunk.encode()))
+        write(masking.flush())
 
     try:
         asyncio.run(follow())

@@ -63,7 +63,7 @@ def _reattach(project: Project, spec: Spec, state: State, events: ApplyEvents) -
     from runner.reconcile.context import RunContext
     from runner.reconcile.reattach import reattach_remote
 
-    return tuple(reattach_remote(state, events, RunContext(project, spec, state, {}).collect))
+    return tuple(reattach_remote(state, events, RunContext(project, spec, state, {})))
 
 
 def _git(project: Project) -> dict[str, Any]:

@@ -113,15 +113,28 @@ class RunContext:
     def masker(self, work: RunWork) -> Masker:
         """The run's secret values (runner.masking): its environment's secrets, and every variable
         it sees whose name looks secret, unless train.yaml's `unmasked:` names it."""
+        return self._masker((work.definition.environment or "",), local=work.compute.type == "local")
+
+    def job_masker(self, job: str) -> Masker:
+        """The secret values of a run known only by its job (a run reattached on a cluster, whose
+        runner died): its job's environment as train.yaml says now; every environment's when
+        the job is no longer there (masking too much beats leaking)."""
+        definition = self.spec.jobs.get(job)
+        if definition is None:
+            return self._masker(tuple(self.spec.environments), local=False)
+        return self._masker((definition.environment or "",), local=self.spec.compute_of(definition).type == "local")
+
+    def _masker(self, environments: tuple[str, ...], local: bool) -> Masker:
         from runner.masking import Masker, secret_values as masked_values
 
-        spec_env = self.spec.environments.get(work.definition.environment or "")
-        variables = dict(os.environ) if work.compute.type == "local" else {}
-        secrets: tuple[str, ...] = ()
-        if spec_env is not None:
-            variables.update(spec_env.variables)
-            secrets = spec_env.secrets
-            variables.update({name: os.environ[name] for name in secrets if name in os.environ})
+        variables = dict(os.environ) if local else {}
+        secrets: list[str] = []
+        for name in environments:
+            spec_env = self.spec.environments.get(name)
+            if spec_env is not None:
+                variables.update(spec_env.variables)
+                secrets += spec_env.secrets
+        variables.update({name: os.environ[name] for name in secrets if name in os.environ})
         return Masker(masked_values(variables, secrets, self.spec.unmasked))
 
     def run_env(self, work: RunWork, run_id: str, run_dir: Path, env: RunEnvironment) -> dict[str, str]:
@@ -243,3 +256,18 @@ def _shim(capture: tuple[str, ...] = ()) -> str:
 def mlflow_elsewhere(environment: Environment | None) -> str | None:
     """The tracking server a job logs to on purpose (`MLFLOW_TRACKING_URI` in its variables): left alone."""
     return (environment.variables.get("MLFLOW_TRACKING_URI") or None) if environment is not None else None
+
+
+def job_masker(project: Project, state: State, job: str) -> Masker:
+    """The secret values of `job`'s runs for a command outside apply that shows a run's live
+    text (`runs logs -f` of a run on a cluster); with train.yaml unreadable, the values of every
+    variable of this process whose name looks secret."""
+    from runner.errors import RunnerError
+    from runner.masking import Masker, secret_values
+    from runner.spec.load import load
+
+    try:
+        spec = load(project)
+    except RunnerError:
+        return Masker(secret_values(os.environ))
+    return RunContext(project, spec, state, {}).job_masker(job)

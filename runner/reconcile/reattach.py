@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from runner.errors import RunnerError
 from runner.reconcile.results import ApplyEvents, RunOutcome
@@ -19,17 +19,25 @@ from runner.runs.store import RunStore
 
 if TYPE_CHECKING:
     from runner.compute.ray import RayHandle
+    from runner.masking import Masker
     from runner.state import State
 
-Collect = Callable[[str, Path, RunStore], None]  # RunContext.collect
 
 
-def reattach_remote(state: State, events: ApplyEvents, collect: Collect) -> list[RunOutcome]:
-    """Follow or collect every active run that lives on a cluster; their outcomes."""
+class Context(Protocol):  # RunContext: what a reattached run needs of it
+    def collect(self, run_id: str, run_dir: Path, store: RunStore, warn: Callable[[str], None] = ...,
+                masker: Masker | None = None) -> None: ...
+
+    def job_masker(self, job: str) -> Masker: ...
+
+
+def reattach_remote(state: State, events: ApplyEvents, ctx: Context) -> list[RunOutcome]:
+    """Follow or collect every active run that lives on a cluster; their outcomes. The run's
+    secrets are masked in what it prints and in what is stored of it, as in a first apply."""
     store = RunStore(state.db)
     outcomes = []
     for run_id, remote_id, remote in store.active_runs(remote=True):
-        outcome = _one(state, store, run_id, remote_id, remote, events, collect)
+        outcome = _one(state, store, run_id, remote_id, remote, events, ctx)
         if outcome is not None:
             events.ended(outcome)
             outcomes.append(outcome)
@@ -37,14 +45,16 @@ def reattach_remote(state: State, events: ApplyEvents, collect: Collect) -> list
 
 
 def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str, events: ApplyEvents,
-         collect: Collect) -> RunOutcome | None:
+         ctx: Context) -> RunOutcome | None:
     from runner.compute.ray import Remote, attach, fetch
 
     job = run_id.rsplit("-", 1)[0]
     run_dir = Path(state.layout.run_dir(run_id))
     why = f"reattached to {remote_id}"
+    masker = ctx.job_masker(job)
     try:
-        handle, gone = attach(Remote.from_json(remote), run_dir, lambda line: events.line(job, line))
+        handle, gone = attach(Remote.from_json(remote), run_dir, lambda line: events.line(job, masker.text(line)),
+                              masker)
     except RunnerError as exc:  # the cluster does not answer: the job may live on; ask again next time
         events.note(f"run {run_id}: {exc}; left as it is")
         return None
@@ -62,7 +72,8 @@ def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str
     except RunnerError as exc:
         if status != "canceled":
             status, detail = "failed", f"{exc} ({why})"
-    collect(run_id, run_dir, store)
+    ctx.collect(run_id, run_dir, store, masker=masker)
+    detail = masker.text(detail)
     store.set_status(run_id, status, detail=detail)
     return RunOutcome(job, run_id, status, code, detail)
 

@@ -73,8 +73,11 @@ p.add_argument("--out")
 a = p.parse_args()
 print("started", open(a.data).read().strip(), flush=True)
 print("secret", "given" if os.environ.get("RUNNER_TEST_RAY_SECRET", "")[::-1] == "eulav-t3rc3s" else "missing")
-tracking.log("acc", 0.9)
 go = os.environ.get("GO_FILE")
+if os.path.exists(os.path.join(os.path.dirname(go or "."), "leak")):  # a script that prints its secret
+    print("leaking", os.environ.get("RUNNER_TEST_RAY_SECRET"), flush=True)
+    tracking.log_params({"token": os.environ.get("RUNNER_TEST_RAY_SECRET")})
+tracking.log("acc", 0.9)
 while go and not os.path.exists(go):
     time.sleep(0.2)
 if os.path.exists(os.path.join(os.path.dirname(go or "."), "fail")):

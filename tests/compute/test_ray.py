@@ -84,8 +84,14 @@ def test_a_timeout_stops_the_ray_job(project, cli, tmp_path, address) -> None:
     assert job_status(address, remote_id(project.root, "train-1")) == "STOPPED"
 
 
+def _no_secret_in_state(project) -> None:
+    stored = [p for p in (project.root / ".runner").rglob("*") if p.is_file()]
+    assert not [p for p in stored if b"s3cr3t-value" in p.read_bytes()]
+
+
 def test_kill_9_then_apply_reattaches_and_collects(project, cli, tmp_path, address) -> None:
     go = make_project(project, address, tmp_path)
+    (tmp_path / "leak").write_text("")  # the script prints its secret and logs it as a param
     first = start_apply(project)
     wait_for(lambda: _started(tmp_path), 120, "the job to start")
     first.kill()
@@ -99,7 +105,8 @@ def test_kill_9_then_apply_reattaches_and_collects(project, cli, tmp_path, addre
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, (out, err)
     sid = remote_id(project.root, "train-1")
-    assert f"reattached to {sid}" in out
+    assert f"reattached to {sid}" in out and "s3cr3t-value" not in out
+    _no_secret_in_state(project)  # masked when reattached as in a first apply: logs, params
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"train-1": "completed"}  # no rerun
     shown = json.loads(cli("runs", "show", "train-1", "-C", project.root, "--json").out)
     assert shown["metrics"] == {"acc": 0.95} and shown["outputs"][0]["path"] == "outputs/model.txt"
@@ -109,6 +116,7 @@ def test_kill_9_then_apply_reattaches_and_collects(project, cli, tmp_path, addre
 
 def test_a_job_that_ended_while_runner_was_away_is_collected(project, cli, tmp_path, address) -> None:
     go = make_project(project, address, tmp_path)
+    (tmp_path / "leak").write_text("")
     first = start_apply(project)
     wait_for(lambda: _started(tmp_path), 120, "the job to start")
     first.kill()
@@ -119,6 +127,7 @@ def test_a_job_that_ended_while_runner_was_away_is_collected(project, cli, tmp_p
     go.write_text("")
     out, err = follow.communicate(timeout=120)  # follows the Ray job's log until the job ends
     assert follow.returncode == 0 and "started some data" in out and "done" in out, (out, err)
+    assert "leaking ***" in out and "s3cr3t-value" not in out  # runs logs -f masks the cluster's log
     wait_for(lambda: job_status(address, sid) == "SUCCEEDED", 60, "the Ray job to end")
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"train-1": "running"}
     code, result = apply_json(cli, project)
@@ -127,6 +136,7 @@ def test_a_job_that_ended_while_runner_was_away_is_collected(project, cli, tmp_p
     assert result["runs"][0]["detail"] == f"reattached to {sid}"
     assert [a["action"] for a in result["actions"] if a["target"] == "train"] == ["skip"]
     assert [m["status"] for m in result["models"]] == ["registered"]
+    _no_secret_in_state(project)
 
 
 def test_a_job_gone_from_the_cluster_is_lost(project, cli, tmp_path, address) -> None:
