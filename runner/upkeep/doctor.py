@@ -12,7 +12,7 @@ stat cache and the folder indexes: they are rebuilt from the files), removes dam
 objects (their content matches no digest, so nothing can use them; the stat cache rows
 pointing at them go too, so the next snapshot stores the files again), and marks the
 runs whose stored outputs are gone with a `damaged` event naming the missing files (plan
-reruns them anyway: see `runner.reconcile.integrity`). A lost database, a damaged one,
+reruns them anyway: see `Facts._outputs_problem` in `runner.reconcile.planner`). A lost database, a damaged one,
 or an unreadable manifest is reported with how to recover, never "repaired".
 """
 
