@@ -92,5 +92,5 @@ def remove_containers(project: Any) -> None:
 def containers_of(run_id: str, project: Any) -> list[Any]:
     """The containers of run `run_id` of that project (run ids repeat across projects)."""
     labels = [f"runner.run={run_id}", f"runner.project={project.root}"]
-    return client().containers.list(all=True, filters={"label": labels})
+    return client().containers.list(all=True, filters={"label": labels}, ignore_removed=True)  # one removed while listed
 

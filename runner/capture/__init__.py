@@ -6,7 +6,7 @@ path when the job asks for `capture: [azureml]` (see `shim_files`); `mlflow_stor
 prepares a run-local MLflow file store and reads what a script logged there back as
 tracking records.
 
-May import: the foundation modules.
+May import: runner.state (reading a run's folders without following links), and the foundation modules.
 """
 
 from __future__ import annotations
