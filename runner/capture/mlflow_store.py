@@ -62,31 +62,25 @@ def records(logs: Path) -> Iterator[dict[str, Any]]:
     if logs_fd is None:
         return
     try:
-        store = _folder(logs_fd, STORE)
+        for _, store in _subfolders(logs_fd, STORE):
+            main = _text(store, MAIN_RUN)
+            for _, experiment in _subfolders(store) if main is not None else ():
+                for name, run in _subfolders(experiment):
+                    yield from _run_records(run, name, main.strip())
     finally:
         os.close(logs_fd)
-    if store is None:
-        return
-    try:
-        main = _text(store, MAIN_RUN)
-        if main is None:
-            return
-        for experiment in _folder_names(store):
-            experiment_fd = _folder(store, experiment)
-            if experiment_fd is None:
-                continue
+
+
+def _subfolders(parent: int, only: str | None = None) -> Iterator[tuple[str, int]]:
+    """(name, descriptor) of each real folder in `parent` (or of `only`), by name; links and
+    files skipped; each descriptor is closed when the next is asked for."""
+    for name in [only] if only else _folder_names(parent):
+        fd = _folder(parent, name)
+        if fd is not None:
             try:
-                for name in _folder_names(experiment_fd):
-                    run = _folder(experiment_fd, name)
-                    if run is not None:
-                        try:
-                            yield from _run_records(run, name, main.strip())
-                        finally:
-                            os.close(run)
+                yield name, fd
             finally:
-                os.close(experiment_fd)
-    finally:
-        os.close(store)
+                os.close(fd)
 
 
 def _run_records(run: int, name: str, main: str) -> Iterator[dict[str, Any]]:

@@ -152,7 +152,7 @@ class Facts:
                 return f"outputs of {run_id} missing from the store"  # not the object it was: as good as gone
             if size <= VERIFY_UP_TO:
                 with open(where, "rb") as handle:
-                    damaged = damaged or hashlib.sha256(handle.read()).hexdigest() != digest  # <= 1 MiB; 3.10 has no file_digest
+                    damaged = damaged or hashlib.sha256(handle.read()).hexdigest() != digest  # at most 1 MiB
         return f"outputs of {run_id} missing from the store (one is damaged in the store)" if damaged else ""
 
     def fingerprint(self, name: str, job: Job, upstream: dict[str, str],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING
 
 from runner.errors import RunnerError
 from runner.reconcile.results import ApplyEvents, RunOutcome
@@ -19,19 +19,11 @@ from runner.runs.store import RunStore
 
 if TYPE_CHECKING:
     from runner.compute.ray import RayHandle
-    from runner.masking import Masker
+    from runner.reconcile.context import RunContext
     from runner.state import State
 
 
-
-class Context(Protocol):  # RunContext: what a reattached run needs of it
-    def collect(self, run_id: str, run_dir: Path, store: RunStore, warn: Callable[[str], None] = ...,
-                masker: Masker | None = None) -> None: ...
-
-    def job_masker(self, job: str) -> Masker: ...
-
-
-def reattach_remote(state: State, events: ApplyEvents, ctx: Context) -> list[RunOutcome]:
+def reattach_remote(state: State, events: ApplyEvents, ctx: RunContext) -> list[RunOutcome]:
     """Follow or collect every active run that lives on a cluster; their outcomes. The run's
     secrets are masked in what it prints and in what is stored of it, as in a first apply."""
     store = RunStore(state.db)
@@ -45,7 +37,7 @@ def reattach_remote(state: State, events: ApplyEvents, ctx: Context) -> list[Run
 
 
 def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str, events: ApplyEvents,
-         ctx: Context) -> RunOutcome | None:
+         ctx: RunContext) -> RunOutcome | None:
     from runner.compute.ray import Remote, attach, fetch
 
     job = run_id.rsplit("-", 1)[0]
