@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 
 from runner.compute.base import Handle, Launch, LineSink
@@ -126,8 +127,11 @@ def start_local_group(launch: Launch, on_line: LineSink) -> Group:
 
 
 def _spawn(argv: list[str], launch: Launch, env: dict[str, str], *, group: int) -> subprocess.Popen[bytes]:
+    """Start one member in process group `group` (0: a new group it leads)."""
+    joins: dict[str, object] = ({"process_group": group} if sys.version_info >= (3, 11)
+                                else {"preexec_fn": lambda: os.setpgid(0, group)})  # Popen(process_group=) is 3.11+
     try:
         return subprocess.Popen(argv, cwd=launch.run_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, process_group=group)
+                                stderr=subprocess.STDOUT, **joins)  # type: ignore[call-overload]
     except OSError as exc:
         raise RunnerError(f"job {launch.job}: could not start {argv[0]}: {exc.strerror}") from None

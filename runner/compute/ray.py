@@ -48,6 +48,7 @@ STOPPED = "stopped"  # in ENTRY_DIR: runner asked Ray to stop the job
 POLL_SECONDS = 0.5
 TAIL_GRACE_SECONDS = 1.0  # after the end, for the last lines of the followed log (the websocket closes late)
 STOP_WAIT_SECONDS = 30.0  # Ray SIGKILLs 3 s after its SIGTERM; the supervisor may take longer to say so
+SILENCE_SECONDS = 60.0  # how long a cluster may fail status queries before runner gives the job up
 ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
@@ -248,17 +249,32 @@ class RayHandle:
             asyncio.run(follow())
 
     def _poll(self) -> None:
+        silent_since: float | None = None  # the first of the status queries failing in a row
         while True:
             try:
                 status = str(self.jobs.get_job_status(self.remote.submission_id).value)
-            except Exception as exc:  # noqa: BLE001 (the cluster went away: say so as the run's end)
-                self.status, self.reason = "FAILED", f"lost the Ray job {self.remote.submission_id}: {exc}"
-                return
+            except Exception as exc:  # noqa: BLE001 (a connection error, or the head no longer knows the job)
+                silent_since = silent_since or time.monotonic()
+                if time.monotonic() - silent_since >= SILENCE_SECONDS or _job_unknown(exc):
+                    self._give_up(exc)
+                    return
+                time.sleep(POLL_SECONDS)
+                continue
+            silent_since = None
             copy_metrics(self.remote, self.log_path.parent)
             if status in ENDED:
                 self._ended(status)
                 return
             time.sleep(POLL_SECONDS)
+
+    def _give_up(self, exc: Exception) -> None:
+        """The run fails; its job, if the cluster still runs it, is asked to stop (not left running unowned)."""
+        try:
+            self.jobs.stop_job(self.remote.submission_id)
+            after = "runner asked the cluster to stop it"
+        except Exception:  # noqa: BLE001 (the cluster is gone: nothing to stop, or nothing that answers)
+            after = "the cluster did not take a stop request either"
+        self.status, self.reason = "FAILED", f"lost the Ray job {self.remote.submission_id}: {exc}; {after}"
 
     def _ended(self, status: str) -> None:
         manifest = read_manifest(self.remote)
@@ -286,15 +302,20 @@ class RayHandle:
         self.poller.join(timeout=STOP_WAIT_SECONDS)
 
 
+def _job_unknown(exc: Exception) -> bool:
+    """The Jobs API answered, and the job is not there (a restarted head): waiting will not bring it back."""
+    return isinstance(exc, RuntimeError) and "status code 404" in str(exc)
+
+
 def attach(remote: Remote, run_dir: Path, on_line: LineSink,
            masker: Masker | None = None) -> tuple[RayHandle | None, str | None]:
     """Follow a recorded job again: (its handle, None), or (None, why it cannot be) when the job is gone."""
     jobs = client(remote.address)
     try:
         jobs.get_job_status(remote.submission_id)
-    except OSError as exc:  # requests' connection errors: the cluster stopped answering
-        raise RayError(f"the Ray cluster at {remote.address} does not answer ({exc})") from None
-    except RuntimeError as exc:  # the Jobs API does not know the id (a restarted head)
+    except (OSError, RuntimeError) as exc:  # OSError: requests' connection errors
+        if not _job_unknown(exc):  # no answer, or a failing head: ask again at the next apply
+            raise RayError(f"the Ray cluster at {remote.address} does not answer ({exc})") from None
         return None, f"its Ray job {remote.submission_id} is gone from {remote.address} ({exc})"
     (run_dir / ENTRY_DIR).mkdir(parents=True, exist_ok=True)
     (run_dir / ENTRY_DIR / "remote.json").write_text(json.dumps(asdict(remote), sort_keys=True))

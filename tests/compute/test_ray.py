@@ -234,3 +234,52 @@ def test_ranks_run_as_ray_tasks_in_a_placement_group(tmp_path, address) -> None:
     assert "2 nodes asked, the cluster has 1" in log  # the one-node fallback says so
     assert (run_dir / "logs" / "rank-1.txt").read_text().startswith("rank 1 of 2")
     assert "[rank 0] rank 0 of 2" in log  # each rank's lines, prefixed, in the run's log
+
+
+class _Silent:
+    """A Jobs client whose status queries fail (a connection error) `fails` times, then answer."""
+
+    def __init__(self, jobs, fails: float) -> None:
+        self.jobs, self.fails = jobs, fails
+
+    def get_job_status(self, submission_id: str):
+        if self.fails > 0:
+            self.fails -= 1
+            raise ConnectionError("connection refused")
+        return self.jobs.get_job_status(submission_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self.jobs, name)
+
+
+def _launch(tmp_path, address, script: str):
+    from runner.compute.base import Launch
+    from runner.spec.types import Compute
+
+    run_dir = tmp_path / "runs" / "t-1"
+    for folder in ("outputs", "logs"):
+        (run_dir / folder).mkdir(parents=True)
+    (run_dir / "t.py").write_text(script)
+    env = {"RUNNER_RUN_ID": "t-1", "RUNNER_OUTPUTS": str(run_dir / "outputs"), "RUNNER_LOGS": str(run_dir / "logs")}
+    compute = Compute(type="ray", address=address, storage=f"file://{tmp_path / 'storage'}", cpus=0.5)
+    return Launch(run_id="t-1", job="t", project_root=tmp_path, run_dir=run_dir, argv=["python", "-u", "t.py"],
+                  env=env, log_path=run_dir / "logs" / "std_log.txt", compute=compute)
+
+
+@pytest.mark.parametrize("fails", [3, float("inf")], ids=["a-few-queries", "for-good"])
+def test_a_cluster_that_stops_answering(tmp_path, address, monkeypatch, fails) -> None:
+    """Status queries that fail for a while are retried; past SILENCE_SECONDS the run fails and its job is stopped."""
+    from runner.compute import ray
+
+    real = ray.client
+    monkeypatch.setattr(ray, "client", lambda where: _Silent(real(where), fails))
+    monkeypatch.setattr(ray, "SILENCE_SECONDS", 3.0)
+    script = "import time; print('up', flush=True); time.sleep(2 if %r == '3' else 600)" % str(fails)
+    handle = ray.RayTarget().start(_launch(tmp_path, address, script), lambda line: None)
+    code = handle.wait(300)
+    if fails == 3:
+        assert (code, handle.reason) == (0, None)
+        return
+    assert code == 1 and "runner asked the cluster to stop it" in (handle.reason or ""), handle.reason
+    assert "connection refused" in (handle.reason or "")
+    wait_for(lambda: job_status(address, handle.remote_id) == "STOPPED", 60, "the job to be stopped")
