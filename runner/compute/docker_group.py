@@ -32,7 +32,7 @@ from runner.compute.docker import (
 )
 from runner.compute.docker_opts import container_options, labels
 from runner.compute.group import Group
-from runner.compute.local_group import mpi_environment, mpi_table, mpirun_argv
+from runner.compute.local_group import free_ports, mpi_environment, mpi_table, mpirun_argv
 from runner.compute.output import LAUNCHER, RunOutput, Source
 from runner.compute.ranks import DEFAULT_PORT, mpi_wrapper, ports_needed, rank_table
 
@@ -102,7 +102,7 @@ class DockerGroup:
                 table = mpi_table(dist.world_size, dist.processes_per_node)
             else:
                 hosts = names if self.network is not None else ["127.0.0.1"]
-                table = rank_table(dist, launch.run_id, hosts, _ports(ports_needed(dist)))
+                table = rank_table(dist, launch.run_id, hosts, _ports(ports_needed(dist), options["network_mode"]))
                 for entry in table:
                     self.members.append(ExecMember(self.client.api, self.containers[entry.node], launch.argv,
                                                    entry.env, str(launch.run_dir), user, entry.rank))
@@ -158,8 +158,13 @@ class DockerGroup:
                 self.network.remove()
 
 
-def _ports(count: int) -> list[int]:
-    """Each container has its own network namespace: the same ports on every node are free."""
+def _ports(count: int, network_mode: str) -> list[int]:
+    """On `network: host` the ranks listen on this machine's ports: free ones, as a local run's.
+
+    Otherwise each container has its own network namespace, where the usual ports are free.
+    """
+    if network_mode == "host":
+        return free_ports(count)
     return [DEFAULT_PORT + i for i in range(count)]
 
 

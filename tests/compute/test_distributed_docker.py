@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,11 +76,11 @@ def _networks(project: Any) -> list[Any]:
             if (n.attrs.get("Labels") or {}).get("runner.state") == state]
 
 
-def _project(project: Any, image: str, job: str, files: dict[str, str]) -> None:
+def _project(project: Any, image: str, job: str, files: dict[str, str], box: str = "type: docker, cpus: 1") -> None:
     env = {"docker": {"image": image}}
     ENVIRONMENTS.append(("e", env))
     project.gen({"train.yaml": f"version: 1\nenvironments:\n  e: {json.dumps(env)}\n"
-                               f"computes:\n  box: {{type: docker, cpus: 1}}\njobs:\n  t:\n    environment: e\n"
+                               f"computes:\n  box: {{{box}}}\njobs:\n  t:\n    environment: e\n"
                                f"    compute: box\n{job}", **files})
 
 
@@ -105,6 +106,25 @@ def test_pytorch_2x2_gloo_all_reduce_docker(project: Any, cli: Any) -> None:
     assert (run_dir / "outputs" / "model.pt").stat().st_uid == os.getuid()  # the shared bind mount
     every = json.loads(cli("runs", "metrics", "t", "--all-ranks", "--json", "-C", project.root).out)["sum"]
     assert sorted(p["rank"] for p in every) == [0, 1, 2, 3]
+    _nothing_left(project, "t-1")
+
+
+@pytest.mark.usefixtures("sweep")
+def test_on_the_host_network_the_ranks_take_free_ports(project: Any, cli: Any) -> None:
+    """`network: host` shares this machine's ports: rank 0 must not listen on a fixed one another program holds."""
+    _project(project, torch_image(), "    command: /opt/venv/bin/python -u ddp.py\n    timeout: 10m\n"
+             "    distribution: {type: pytorch, processes_per_node: 2}\n", {"ddp.py": DDP},
+             box="type: docker, cpus: 1, network: host")
+    with socket.socket() as held:  # the port torchrun would take by default, busy on this machine
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("0.0.0.0", 29500))
+        held.listen()
+        result = cli("apply", "-C", project.root)
+    assert result.code == 0, result.out + result.err
+    envs = [json.loads((project / ".runner" / "runs" / "t-1" / "outputs" / f"env-{r}.json").read_text())
+            for r in range(2)]
+    assert {e["MASTER_ADDR"] for e in envs} == {"127.0.0.1"}
+    assert len({e["MASTER_PORT"] for e in envs}) == 1 and envs[0]["MASTER_PORT"] != "29500"
     _nothing_left(project, "t-1")
 
 
