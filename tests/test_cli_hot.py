@@ -1,5 +1,6 @@
-"""`runner snapshot JOB` answered without Typer (runner.cli.hot): whatever argv its parser
-accepts, Typer reads the same way; everything else is left to Typer; Typer is not imported."""
+"""`runner snapshot JOB` and `runner apply` answered without Typer (runner.cli.hot): whatever
+argv its parsers accept, Typer reads the same way; everything else is left to Typer; Typer is
+not imported."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import typer.main
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import runner.cli.run_cmds  # noqa: F401 (adds plan and apply to the app)
 import runner.cli.state_cmds  # noqa: F401 (adds the snapshot commands to the app)
 from runner.cli.app import app
-from runner.cli.hot import parse_snapshot
+from runner.cli.hot import parse_apply, parse_snapshot
 from tests.conftest import ProjectDir, run_console
 
 
@@ -186,3 +188,81 @@ def test_the_console_script_ends_cleanly_with_stdout_closed_or_gone(proj: Projec
     piped.stdout.close()  # type: ignore[union-attr]
     # 1 if the output met the closed pipe (as for any command), 0 if it was written first
     assert piped.wait(timeout=60) in (0, 1) and piped.stderr.read() == b""  # type: ignore[union-attr]
+
+
+APPLY_OPTIONS = ["--json", "--quiet", "-q", "--prune", "-C", "--project", "--project=", "-f", "--file", "--file=",
+                 "--ref", "--ref=", "--ca-bundle", "--ca-bundle=", "-j", "--jobs", "--jobs=", "--force", "--force="]
+APPLY_FLAGS = {"--json", "--quiet", "-q", "--prune"}
+APPLY_VALUES = ["train", "d", "x y", "a=b", "", "-", "--json", "3", "1", "0", "007", "+2", " 4", "12345678", "٣",
+                "HEAD~1", "apply"]
+APPLY_JUNK = ["--help", "-h", "-x", "--", "--json=1", "-j3", "-Cd", "-qj", "--jobs=", "--no-prune", "--forc"]
+
+
+@st.composite
+def apply_argvs(draw: Any) -> list[str]:
+    """`apply`, then in any order: options (with values separate or after `=`, repeats too),
+    job names, and junk; weighted so that a good share is a command the hot path accepts."""
+    pieces = []
+    for option in draw(st.lists(st.sampled_from(APPLY_OPTIONS), max_size=4)):
+        value = draw(st.sampled_from(APPLY_VALUES))
+        pieces.append([option] if option in APPLY_FLAGS else [option + value] if option.endswith("=")
+                      else [option, value])
+    pieces += [[draw(st.sampled_from(JOBS))] for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2])))]
+    pieces += [[draw(st.sampled_from(APPLY_JUNK))] for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1])))]
+    head = draw(st.sampled_from([["apply"]] * 6 + [["plan"], []]))
+    return head + [token for piece in draw(st.permutations(pieces)) for token in piece]
+
+
+def _typer_apply(argv: list[str]) -> dict[str, Any]:
+    typed = typer_params(argv)
+    assert typed.pop("command") == "apply"
+    return {**typed, "jobs": list(typed["jobs"]), "force": list(typed["force"])}
+
+
+@settings(max_examples=400)
+@given(apply_argvs())
+@example(["apply", "--force", "a", "train", "--force=b", "-j", "2"])
+@example(["apply", "--jobs=1", "--ref=HEAD~1", "--ca-bundle", "x y"])
+@example(["apply", "-C", "apply", "apply"])
+def test_whatever_the_hot_apply_parser_accepts_typer_reads_the_same(argv: list[str]) -> None:
+    hot = parse_apply(argv)
+    if hot is not None:
+        assert _typer_apply(argv) == hot  # paths as given: Typer makes them a Path later
+
+
+@given(jobs=st.lists(st.sampled_from(JOBS), max_size=2), parallel=st.integers(1, 64),
+       options=st.permutations([["--json"], ["-C", "d"], ["--file=t.yaml"], ["-q"], ["--prune"], ["--ref", "HEAD"],
+                                ["--force", "train"], ["--force=other"], ["--ca-bundle=ca.pem"]]),
+       count=st.integers(0, 9), at=st.integers(0, 9))
+def test_every_plain_apply_spelling_is_answered_without_typer(jobs: list[str], parallel: int, options: list[list[str]],
+                                                               count: int, at: int) -> None:
+    pieces = [*options[:count], ["-j", str(parallel)], *[[job] for job in jobs]]
+    argv = ["apply", *[t for piece in pieces[at:] + pieces[:at] for t in piece]]
+    hot = parse_apply(argv)
+    assert hot is not None, argv
+    assert _typer_apply(argv) == hot
+
+
+@pytest.mark.parametrize("argv", [
+    ["apply", "--help"], ["apply", "-h"], ["apply", "--"], ["apply", "-j", "0"], ["apply", "-j", "-1"],
+    ["apply", "-j"], ["apply", "--jobs=x"], ["apply", "-j3"], ["apply", "-C"], ["apply", "-C", "--json"],
+    ["apply", "--json", "--json"], ["apply", "-C", "a", "--project=b"], ["apply", "--ref="], ["apply", "-x"],
+    ["apply", "--force"], ["apply", "-"], ["plan"], ["apply", "--ca-bundle", ""],
+])
+def test_any_other_apply_is_left_to_typer(argv: list[str]) -> None:
+    assert parse_apply(argv) is None
+
+
+def test_apply_imports_no_typer_and_prints_what_typer_printed(proj: ProjectDir, cli) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    first = run_console("apply", cwd=proj.root, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "runner.cli.hot" in _imported(first.stderr)
+    assert _imported(first.stderr).isdisjoint({"typer", "click", "runner.cli.app"})
+    assert "train-1 completed" in first.stdout
+    hot = run_console("apply", "--force", "train", cwd=proj.root)
+    typed = run_console("apply", "--force", "train", "-C", proj.root, "-C", proj.root)  # a repeat: Typer's
+    assert (hot.returncode, typed.returncode) == (0, 0)
+    assert hot.stdout.replace("train-2", "train-N") == typed.stdout.replace("train-3", "train-N")
+    usage = run_console("apply", "-j", "0", cwd=proj.root)
+    assert usage.returncode == 2 and "Invalid value for '--jobs'" in usage.stderr

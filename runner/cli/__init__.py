@@ -1,5 +1,6 @@
 """Console entry point. `runner --version` answers before anything heavy is imported, and
-`runner snapshot JOB` without Typer (runner.cli.hot); everything else goes to Typer.
+plain `runner snapshot JOB` and `runner apply` without Typer (runner.cli.hot); everything
+else goes to Typer.
 
 The CLI only parses and prints: each command calls a typed function of the package and
 renders its result (`render`).
@@ -23,15 +24,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from runner.cli.hot import run as run_hot
 
-    ending = argv is None  # the installed command: a hot command ends this process
-    if ending:
+    # The installed command's `snapshot` is over in milliseconds: it ends the process at once.
+    # (`apply` may run for hours: it keeps the collector and a normal interpreter exit.)
+    short = argv is None and args[:1] == ["snapshot"]
+    if short:
         gc.disable()  # no collection of a snapshot's 10,000 tuples just before the process ends
     code = run_hot(args)
     if code is not None:
-        if ending:
+        if short:
             _exit_now(code)
         return code
-    if ending:
+    if short:
         gc.enable()
     from runner.cli.app import run
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from runner.cli.opening import project_of, say_where  # noqa: F401 (commands import them from here)
 from runner.cli.render import print_json  # noqa: F401 (commands import it from here)
 
 if TYPE_CHECKING:
-    from runner.project import Project
     from runner.state import State
 
 ProjectOpt = Annotated[Path | None, typer.Option(
@@ -40,26 +40,6 @@ def stderr() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def project_of(project: Path | None, file: Path | None) -> Project:
-    from runner.project import find_project
-
-    found = find_project(project, file)
-    if project is None and file is None:
-        say_where(found)
-    return found
-
-
-def say_where(found: Project) -> None:
-    """One line on stderr when train.yaml came from a folder above the current one (no -C/-f)."""
-    import sys
-
-    from runner.project import where_note
-
-    note = where_note(found)
-    if note:
-        print(note, file=sys.stderr)
 
 
 def read_state(project: Path | None, file: Path | None) -> State:

@@ -93,13 +93,13 @@ def run(commit: Annotated[str, typer.Option("--commit", help="The commit to appl
 
 
 def _foreground(proj: Any, commit: str) -> int:
-    from runner.cli.run_cmds import _events
+    from runner.cli.apply_cmd import apply_events
     from runner.state import open_state
     from runner.triggers.hookruns import run_commit
 
     print(f"runner: applying commit {commit}", flush=True)
     with open_state(proj, create=True) as state:
-        return run_commit(proj, commit, state, _events(False, 1), lambda text: print(text, file=sys.stderr))
+        return run_commit(proj, commit, state, apply_events(False, 1), lambda text: print(text, file=sys.stderr))
 
 
 def _hook_line(state: HookState) -> str:

@@ -1,15 +1,19 @@
 """Commands answered without Typer.
 
 `runner snapshot JOB --json` is what scripts and hooks call, often once per job on every
-commit, and for a no-op it is done in a few tens of milliseconds: importing Typer and rich
-alone would cost more. So `runner.cli.main` asks `run` first. It recognises exactly
+commit, and for a no-op it is done in a few tens of milliseconds; `runner apply` is the
+edit-and-rerun loop. Importing Typer and rich alone costs more than either's own work
+(~0.1 s). So `runner.cli.main` asks `run` first. It recognises exactly
 
     runner snapshot [take] JOB [--json] [-q | --quiet] [-C DIR | --project DIR | --project=DIR]
                                [-f FILE | --file FILE | --file=FILE]
+    runner apply [JOB ...] [--json] [-q | --quiet] [--prune] [-j N | --jobs N | --jobs=N]
+                 [--force JOB | --force=JOB ...] [-C DIR] [-f FILE] [--ref REF] [--ca-bundle FILE]
 
-(options in any order, each at most once) and returns None for anything else, which
-Typer then handles as it always did: help, usage errors and every other spelling. The
-command itself (`snapshot_take`) is the one the Typer command `snapshot take` calls too.
+(options in any order, each at most once but `--force`; the long value options also as
+`--name=VALUE`) and returns None for anything else, which Typer then handles as it always
+did: help, usage errors and every other spelling. The commands themselves (`snapshot_take`,
+`runner.cli.apply_cmd.apply_command`) are the ones the Typer commands call too.
 """
 
 from __future__ import annotations
@@ -27,12 +31,72 @@ _VALUE_OPTIONS = {"-C": "project", "--project": "project", "-f": "file", "--file
 
 def run(args: list[str]) -> int | None:
     """The exit code of a command answered here, or None: Typer must answer `args`."""
-    params = parse_snapshot(args)
+    command = _apply if args[:1] == ["apply"] else snapshot_take
+    params = parse_apply(args) if command is _apply else parse_snapshot(args)
     if params is None:
         return None
     from runner.cli.errors import guarded
 
-    return guarded(snapshot_take, **params)
+    return guarded(command, **params)
+
+
+# `runner apply`'s options: flags, options that take a value (and the parameter each sets).
+_APPLY_FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "--prune": "prune"}
+_APPLY_VALUES = {"-C": "project", "--project": "project", "-f": "file", "--file": "file", "--ref": "ref",
+                 "--ca-bundle": "ca_bundle", "-j": "parallel", "--jobs": "parallel", "--force": "force"}
+
+
+def parse_apply(args: list[str]) -> dict[str, Any] | None:
+    """The parameters of a plain `apply ...`, as the Typer command `apply` gets them, or None.
+
+    None whenever Typer could answer differently: help, an unknown option, an option other
+    than `--force` given twice, a missing or empty value or one that looks like an option,
+    `--`, a job name that looks like an option, `--jobs` not a plain positive number.
+    """
+    if args[:1] != ["apply"]:
+        return None
+    params: dict[str, Any] = {"jobs": [], "parallel": None, "force": [], "prune": False, "project": None,
+                              "file": None, "json": False, "ref": None, "ca_bundle": None, "quiet": False}
+    seen: set[str] = set()
+    rest, i = args[1:], 0
+    while i < len(rest):
+        token = rest[i]
+        name, equals, attached = token.partition("=")
+        if token in _APPLY_FLAGS:
+            key, value = _APPLY_FLAGS[token], True
+        elif equals and name.startswith("--") and name in _APPLY_VALUES:
+            key, value = _APPLY_VALUES[name], attached
+        elif token in _APPLY_VALUES and i + 1 < len(rest):
+            i += 1
+            key, value = _APPLY_VALUES[token], rest[i]
+        elif not token.startswith("-"):
+            params["jobs"].append(token)
+            i += 1
+            continue
+        else:
+            return None
+        if (key in seen and key != "force") or (value is not True and (not value or value.startswith("-"))):
+            return None
+        if key == "parallel":
+            if not (value.isascii() and value.isdigit() and value[0] != "0" and len(value) < 7):
+                return None
+            value = int(value)
+        seen.add(key)
+        if key == "force":
+            params["force"].append(value)
+        else:
+            params[key] = value
+        i += 1
+    return params
+
+
+def _apply(**params: Any) -> int:
+    import contextlib
+
+    from runner.cli.apply_cmd import apply_command
+
+    with contextlib.ExitStack() as resources:  # a --ref export, removed when the command ends
+        return apply_command(**params, hold=resources.enter_context)
 
 
 def parse_snapshot(args: list[str]) -> dict[str, Any] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -86,6 +85,8 @@ def mpi_table(world: int, per_node: int) -> list[RankedProcess]:
 
 def free_ports(count: int) -> list[int]:
     """`count` distinct ports nothing listens on now (held open together so they differ)."""
+    import socket  # here: every local run imports this module, and few are distributed
+
     sockets = []
     try:
         for _ in range(count):

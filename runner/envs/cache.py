@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -141,7 +140,7 @@ class _BuildLock:
         except Timeout:
             self.log(f"waiting for {_owner_text(self.owner)} building this environment")
             self.lock.acquire()
-        atomic_write(self.owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+        atomic_write(self.owner, json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
                                              "since": time.time()}))
 
     def __exit__(self, *exc: object) -> None:

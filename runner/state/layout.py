@@ -8,6 +8,7 @@ cost it ~8 ms. The README's "State and caches" section describes each one.
 from __future__ import annotations
 
 import os
+import sys
 
 # In the state folder.
 DB = "state.db"
@@ -96,10 +97,14 @@ class StateLayout:
 
 
 def shared_cache() -> str:
-    """`$RUNNER_CACHE_DIR`, or the user cache folder (`~/.cache/runner` on Linux)."""
+    """`$RUNNER_CACHE_DIR`, or the user cache folder (`$XDG_CACHE_HOME/runner`, else `~/.cache/runner`
+    on Linux, as platformdirs says; platformdirs itself, ~10 ms to import, only elsewhere)."""
     moved = os.environ.get("RUNNER_CACHE_DIR")
     if moved:
         return os.path.realpath(os.path.expanduser(moved))
+    if sys.platform.startswith("linux"):
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        return os.path.join(xdg if xdg.strip() else os.path.expanduser("~/.cache"), "runner")
     from platformdirs import user_cache_dir
 
     return user_cache_dir("runner")
