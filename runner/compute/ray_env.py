@@ -33,16 +33,12 @@ class RayEnv:
 
 
 def check_environment(name: str | None, env: Environment) -> None:
-    """Raise when an environment cannot be reproduced on a Ray cluster."""
-    label = f"environment {name}" if name else "the job's environment"
-    if env.docker is not None:
-        raise RunnerError(f"{label} has `docker:`, which a ray compute cannot use: jobs run in the cluster's "
-                          f"Python with the environment's pip packages; remove `docker:` or use a docker compute")
-    if env.conda:
-        raise RunnerError(f"{label} has `conda:`, which a ray compute does not support; list the packages "
-                          f"under `pip:` or `requirements:`")
-    if env.interpreter:
-        raise RunnerError(f"{label} names an `interpreter:` on this machine; a ray compute runs the cluster's")
+    """Raise when an environment cannot be reproduced on a Ray cluster (train.yaml's checks say so first)."""
+    from runner.spec.checks import ray_environment_problem
+
+    problem = ray_environment_problem(name, env)
+    if problem:
+        raise RunnerError(problem)
 
 
 def ray_environment(spec: Spec, name: str | None, root: Path) -> RayEnv:

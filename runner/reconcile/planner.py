@@ -77,22 +77,17 @@ def _check_launcher(name: str, job: Job, spec: Spec) -> None:
 
 
 def check_clusters(spec: Spec, selected: Iterable[str], running: set[str]) -> None:
-    """A job on a ray compute needs the extra and an environment a cluster can use; one that
-    will run needs its cluster to answer (asked once per address, with a short timeout)."""
+    """A job on a ray compute needs the extra; one that will run needs its cluster to answer (asked
+    once per address, with a short timeout). Its environment and distribution train.yaml's checks vet."""
     ray_jobs = [(name, spec.jobs[name]) for name in sorted(selected) if spec.compute_of(spec.jobs[name]).type == "ray"]
     if not ray_jobs:
         return
     from runner.compute.ray import address_of, check_cluster, check_extra
-    from runner.compute.ray_env import check_environment
 
     check_extra()
     asked: set[str] = set()
     for name, job in ray_jobs:
         try:
-            if job.distribution is not None and job.distribution.type != "pytorch":
-                raise RunnerError(f"distribution type {job.distribution.type} is not supported on a ray compute "
-                                  f"(pytorch is: its ranks run as Ray tasks); use a local or docker compute")
-            check_environment(job.environment, spec.environment_of(job))
             address = address_of(spec.compute_of(job))
             if name in running and address not in asked:
                 asked.add(address)

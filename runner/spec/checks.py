@@ -23,7 +23,7 @@ from runner.spec.source import Located, Mark, Path_, counted, quoted
 from runner.spec.sweepchecks import sweep_problems
 
 if TYPE_CHECKING:
-    from runner.spec.types import Job, Model, Spec
+    from runner.spec.types import Environment, Job, Model, Spec
 
 Found = tuple[Mark, Path_, str]
 
@@ -104,10 +104,15 @@ def _references(ctx: Context) -> Iterator[Found]:
             yield _at_value(doc, (*base, "environment"), ctx.unknown("environment", job.environment, envs))
         if job.compute not in computes:
             yield _at_value(doc, (*base, "compute"), ctx.unknown("compute", job.compute, computes))
-        elif job.distribution is not None and job.compute in ctx.spec.computes:
-            problem = _distribution_on(job, ctx.spec.computes[job.compute])
+        elif job.compute in ctx.spec.computes:
+            compute = ctx.spec.computes[job.compute]
+            problem = _distribution_on(job, compute) if job.distribution is not None else None
             if problem:
                 yield _at_value(doc, (*base, "distribution"), problem)
+            env = ctx.spec.environments.get(job.environment) if job.environment else None
+            problem = ray_environment_problem(job.environment, env) if env and compute.type == "ray" else None
+            if problem:
+                yield _at_value(doc, (*base, "environment"), f"{problem} (compute {job.compute} is a ray compute)")
         for i, need in enumerate(job.needs):
             if need not in jobs:
                 yield _at_value(doc, (*base, "needs", i), ctx.unknown("job", need, jobs))
@@ -126,8 +131,12 @@ def _references(ctx: Context) -> Iterator[Found]:
 
 
 def _distribution_on(job: Job, compute: Any) -> str | None:
-    """What a docker compute cannot do with this distribution (several nodes are several containers)."""
+    """What a docker compute cannot do with this distribution (several nodes are several containers),
+    or a ray compute (only pytorch ranks run as Ray tasks)."""
     dist = job.distribution
+    if compute.type == "ray" and dist is not None and dist.type != "pytorch":
+        return (f"distribution type {dist.type} is not supported on ray compute {quoted(job.compute)} "
+                f"(pytorch is: its ranks run as Ray tasks); use a local or docker compute")
     if compute.type != "docker" or dist is None or dist.nodes == 1:
         return None
     if dist.type == "mpi":
@@ -136,6 +145,20 @@ def _distribution_on(job: Job, compute: Any) -> str | None:
     if compute.network != "bridge":
         return (f"nodes: {dist.nodes} on docker compute {quoted(job.compute)} needs `network: bridge` "
                 f"(the containers talk over a network of the run), not {compute.network}")
+    return None
+
+
+def ray_environment_problem(name: str | None, env: Environment) -> str | None:
+    """Why an environment cannot be reproduced on a Ray cluster, or None: a ray compute builds
+    nothing here, and `docker:`, `conda:` and `interpreter:` name things on one machine."""
+    label = f"environment {name}" if name else "the job's environment"
+    if env.docker is not None:
+        return (f"{label} has `docker:`, which a ray compute cannot use: jobs run in the cluster's "
+                f"Python with the environment's pip packages; remove `docker:` or use a docker compute")
+    if env.conda:
+        return f"{label} has `conda:`, which a ray compute does not support; list the packages under `pip:` or `requirements:`"
+    if env.interpreter:
+        return f"{label} names an `interpreter:` on this machine; a ray compute runs the cluster's"
     return None
 
 

@@ -164,7 +164,30 @@ def test_docker_refuses_mpi_across_containers_in_one_line(tmp_path: Path) -> Non
     assert any("train.yaml:9:" in line and "MPI across containers is not supported" in line
                for line in lines), message
     assert any("train.yaml:17:" in line and "network: bridge" in line for line in lines), message
-    assert len(lines) == 2, message  # MPI inside one container is fine  # MPI inside one container is fine
+    assert len(lines) == 2, message  # MPI inside one container is fine
+
+
+def test_a_ray_compute_refuses_what_a_cluster_cannot_run_at_its_line(tmp_path: Path) -> None:
+    """Only pytorch ranks run as Ray tasks; docker, conda and interpreter environments name one machine."""
+    computes = ('computes:\n  ray: {type: ray, address: "http://127.0.0.1:9", storage: "file:///tmp/s"}\n'
+                "environments:\n  d: {docker: {image: x}}\n  c: {conda: env.yml}\n  i: {interpreter: /usr/bin/python3, user_managed: true}\n"
+                "  ok: {pip: [numpy]}\n")
+    (tmp_path / "env.yml").write_text("dependencies: [python]\n")
+    jobs = ("  m:\n    command: x\n    compute: ray\n    distribution: {type: mpi, processes_per_node: 2}\n"
+            "  t:\n    command: x\n    compute: ray\n    distribution: {type: tensorflow, workers: 2}\n"
+            "  p:\n    command: x\n    compute: ray\n    environment: ok\n    distribution: {type: pytorch, nodes: 2}\n"
+            "  dk:\n    command: x\n    compute: ray\n    environment: d\n"
+            "  cd:\n    command: x\n    compute: ray\n    environment: c\n"
+            "  ip:\n    command: x\n    compute: ray\n    environment: i\n"
+            "  here:\n    command: x\n    environment: d\n")
+    lines = _spec_problems(tmp_path, jobs, computes).splitlines()
+    expected = [("13:19:", "distribution type mpi is not supported on ray compute 'ray'"),
+                ("17:19:", "distribution type tensorflow is not supported"),
+                ("26:18:", "environment d has `docker:`, which a ray compute cannot use"),
+                ("30:18:", "environment c has `conda:`"), ("34:18:", "environment i names an `interpreter:`")]
+    for (where, says), line in zip(expected, lines):
+        assert f"train.yaml:{where}" in line and says in line, lines
+    assert len(lines) == len(expected), lines  # pytorch on ray, and docker on the local compute, are fine
 
 
 def test_distribution_is_in_the_fingerprint_not_the_compute() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -188,7 +189,9 @@ def test_environments_a_cluster_cannot_use_are_plan_errors(project, cli, tmp_pat
     text = (project.root / "train.yaml").read_text().replace("  e:\n", "  e:\n" + env)
     project.gen({"train.yaml": text, "env.yml": "dependencies: [python]\n"})
     result = cli("plan", "-C", project.root)
-    assert result.code == 1 and expect in result.err and "job train (compute cluster)" in result.err
+    assert result.code == 1 and expect in result.err and "(compute cluster is a ray compute)" in result.err
+    assert re.match(r".*train\.yaml:16:18: environment e has", result.err), result.err  # at `environment: e`
+    assert len(result.err.strip().splitlines()) == 1, result.err
 
 
 RANK_CHECK = """
