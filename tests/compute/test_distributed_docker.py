@@ -159,18 +159,31 @@ def test_a_failing_rank_removes_every_container(project: Any, cli: Any, monkeypa
 
 
 @pytest.mark.usefixtures("sweep")
-def test_cancel_removes_every_container(project: Any) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_cancel_removes_every_container(project: Any, signum: int) -> None:
+    """Ctrl-C, and what CI cancellation or `docker stop` sends: every rank stopped, every container gone."""
     _project(project, base_image(), "    command: python3 -u ranks.py\n"
              "    distribution: {type: pytorch, nodes: 2, processes_per_node: 1}\n", {"ranks.py": SLEEPERS})
     apply = start_apply(project)
     pids = project / ".runner" / "runs" / "t-1" / "outputs" / "pids"
     wait_for(lambda: pids.is_dir() and len(list(pids.iterdir())) == 2, 120, "both ranks to start")
     assert len(containers_of("t-1", project)) == 2 and len(_networks(project)) == 1
-    os.kill(apply.pid, signal.SIGINT)
+    os.kill(apply.pid, signum)
     out, err = apply.communicate(timeout=60)
     assert apply.returncode == 130, (out, err)
     _nothing_left(project, "t-1")
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"t-1": "canceled"}
+    stopped = project / ".runner" / "runs" / "t-1" / "outputs" / "stopped"
+    assert {p.name: p.read_text() for p in stopped.iterdir()} == {"0": "SIGTERM", "1": "SIGTERM"}
+
+
+@pytest.mark.usefixtures("sweep")
+def test_a_timeout_stops_every_rank_and_removes_every_container(project: Any, cli: Any) -> None:
+    _project(project, base_image(), "    command: python3 -u ranks.py\n    timeout: 8s\n"
+             "    distribution: {type: pytorch, nodes: 2, processes_per_node: 1}\n", {"ranks.py": SLEEPERS})
+    code, result = apply_json(cli, project)
+    assert code != 0 and result["runs"][0]["detail"] == "timeout after 8s", result
+    _nothing_left(project, "t-1")
     stopped = project / ".runner" / "runs" / "t-1" / "outputs" / "stopped"
     assert {p.name: p.read_text() for p in stopped.iterdir()} == {"0": "SIGTERM", "1": "SIGTERM"}
 
