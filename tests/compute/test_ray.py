@@ -66,11 +66,13 @@ def test_a_failing_script_fails_the_run(project, cli, tmp_path, address) -> None
     assert result["models"] == [] or result["models"][0]["status"] != "registered"
 
 
-def test_ctrl_c_stops_the_ray_job_and_cancels_the_run(project, tmp_path, address) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_ray_job_and_cancels_the_run(project, tmp_path, address, signum) -> None:
+    """Ctrl-C, and what CI cancellation or `docker stop` sends."""
     make_project(project, address, tmp_path)
     apply = start_apply(project)
     wait_for(lambda: _started(tmp_path), 120, "the job to start")
-    os.kill(apply.pid, signal.SIGINT)
+    os.kill(apply.pid, signum)
     out, err = apply.communicate(timeout=120)
     assert apply.returncode == 130, (out, err)
     assert {r["id"]: r["status"] for r in runs_json(project)} == {"train-1": "canceled"}
@@ -138,6 +140,63 @@ def test_a_job_that_ended_while_runner_was_away_is_collected(project, cli, tmp_p
     assert [a["action"] for a in result["actions"] if a["target"] == "train"] == ["skip"]
     assert [m["status"] for m in result["models"]] == ["registered"]
     _no_secret_in_state(project)
+
+
+def test_a_job_that_failed_while_runner_was_away_fails_its_run(project, cli, tmp_path, address) -> None:
+    go = make_project(project, address, tmp_path)
+    first = start_apply(project)
+    wait_for(lambda: _started(tmp_path), 120, "the job to start")
+    first.kill()
+    first.wait(timeout=30)
+    sid = remote_id(project.root, "train-1")
+    (tmp_path / "fail").write_text("")
+    go.write_text("")
+    wait_for(lambda: job_status(address, sid) == "FAILED", 120, "the Ray job to fail")
+    code, result = apply_json(cli, project)
+    assert code == 1, result
+    first_run = result["runs"][0]
+    assert (first_run["id"], first_run["status"], first_run["exit_code"]) == ("train-1", "failed", 1), result
+    assert first_run["detail"] == f"exit code 1 (reattached to {sid})"
+    assert "asked to fail" in cli("runs", "logs", "train-1", "-C", project.root).out
+    # Reattaching came before planning: the job has no completed run, so this apply ran it again.
+    assert [(r["id"], r["status"]) for r in result["runs"][1:]] == [("train-2", "failed")]
+    assert [m["status"] for m in result["models"]] != ["registered"]
+
+
+def test_a_distributed_run_is_reattached_after_kill_9(project, cli, tmp_path, address) -> None:
+    go = make_project(project, address, tmp_path, extra="    distribution: {type: pytorch, processes_per_node: 2}")
+    first = start_apply(project)
+    wait_for(lambda: _started(tmp_path), 120, "the ranks to start")
+    first.kill()
+    first.wait(timeout=30)
+    go.write_text("")
+    code, result = apply_json(cli, project)
+    assert code == 0, result
+    run = result["runs"][0]
+    assert (run["id"], run["status"]) == ("train-1", "completed") and run["detail"].startswith("reattached to")
+    logs = project.root / ".runner" / "runs" / "train-1" / "logs"
+    for rank in (0, 1):  # each rank's own log came back from storage
+        assert "done" in (logs / f"rank-{rank}.txt").read_text()
+    every = json.loads(cli("runs", "metrics", "train-1", "--all-ranks", "--json", "-C", project.root).out)["acc"]
+    assert sorted({p["rank"] for p in every}) == [0, 1]
+
+
+def test_results_that_do_not_match_their_digest_are_refused(project, cli, tmp_path, address) -> None:
+    """Storage is written by the job: a file changed after the wrapper recorded its sha256 is not fetched."""
+    from runner.compute.ray import RayError, Remote, fetch
+
+    make_project(project, address, tmp_path, go=False)
+    assert apply_json(cli, project)[0] == 0
+    import sqlite3
+
+    with sqlite3.connect(project.root / ".runner" / "state.db") as db:
+        remote = Remote.from_json(db.execute("SELECT remote FROM runs").fetchone()[0])
+    stored = tmp_path / "storage" / remote.prefix / "outputs" / "model.txt"
+    stored.write_text("weightz")  # the same size, other bytes
+    with pytest.raises(RayError, match="outputs/model.txt .* does not match the digest its run recorded"):
+        fetch(remote, tmp_path / "again")
+    assert not (tmp_path / "again" / "outputs" / "model.txt").exists()
+    assert not list((tmp_path / "again").rglob("*.fetch"))  # nor a partial copy
 
 
 def test_a_job_gone_from_the_cluster_is_lost(project, cli, tmp_path, address) -> None:
@@ -286,3 +345,17 @@ def test_a_cluster_that_stops_answering(tmp_path, address, monkeypatch, fails) -
     assert code == 1 and "runner asked the cluster to stop it" in (handle.reason or ""), handle.reason
     assert "connection refused" in (handle.reason or "")
     wait_for(lambda: job_status(address, handle.remote_id) == "STOPPED", 60, "the job to be stopped")
+
+
+def test_an_environment_s_pip_and_requirements_are_installed_on_the_cluster(project, cli, tmp_path, address) -> None:
+    """Nothing is built here: the cluster installs `pip:` and the requirements file's lines for the job."""
+    make_project(project, address, tmp_path, go=False)
+    text = (project.root / "train.yaml").read_text().replace(
+        "  e:\n", "  e:\n    pip: [inflection]\n    requirements: requirements.txt\n")
+    script = "import inflection, pyjokes\nprint('packages', inflection.underscore('RayJob'), bool(pyjokes.get_joke()))\n"
+    project.gen({"train.yaml": text, "requirements.txt": "# what the job imports\npyjokes\n",
+                 "train.py": script + (project.root / "train.py").read_text()})
+    project.commit()
+    code, result = apply_json(cli, project)
+    assert code == 0, (result, cli("runs", "logs", "train-1", "-C", project.root).out)
+    assert "packages ray_job True" in cli("runs", "logs", "train-1", "-C", project.root).out
