@@ -52,9 +52,12 @@ def list_(job: Annotated[str | None, typer.Option("--job", help="Only this job."
 @runs_app.command()
 def show(ref: RefArg, project: ProjectOpt = None, file: FileOpt = None, json: JsonOpt = False) -> int:
     """One run: status, params, metrics, outputs, why it ran."""
+    from runner.runs.views import resolve
     from runner.runs.views import show as show_run
 
-    run = show_run(read_state(project, file), ref)
+    state = read_state(project, file)
+    found = resolve(state, ref)
+    run = show_run(state, found["id"], _live_masker(project, file, state, found))
     if json:
         run.pop("git_full", None)
         print_json(run)
@@ -143,7 +146,8 @@ def metrics(ref: RefArg, rank: RankOpt = None,
     if all_ranks and rank is not None:
         raise RunnerError("give --rank N or --all-ranks, not both")
     state = read_state(project, file)
-    series = series_of(state, resolve(state, ref)["id"], None if all_ranks else rank or 0)
+    run = resolve(state, ref)
+    series = series_of(state, run["id"], None if all_ranks else rank or 0, _live_masker(project, file, state, run))
     if json:
         print_json(series)
         return 0
@@ -156,6 +160,18 @@ def metrics(ref: RefArg, rank: RankOpt = None,
         shown = f"{len(points)} points" if len(points) <= 10 else f"last 10 of {len(points)} points"
         print(f"{name:<20} last {points[-1]['value']}  ({shown}: {values})")
     return 0
+
+
+def _live_masker(project: Any, file: Any, state: Any, run: dict[str, Any]) -> Any:
+    """The job's secret values for a run still going (what its script wrote is not masked until
+    it is collected); None for an ended run."""
+    from runner.runs.store import ACTIVE
+
+    if run["status"] not in ACTIVE:
+        return None
+    from runner.reconcile.context import job_masker
+
+    return job_masker(project_of(project, file), state, run["job"])
 
 
 def _print_by_rank(series: dict[str, list[dict[str, Any]]]) -> None:

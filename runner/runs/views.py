@@ -12,6 +12,7 @@ from runner.runs.paths import line_rewriter, rewrite_bytes
 from runner.runs.store import ACTIVE, RunStore, metric_value, row_dict
 
 if TYPE_CHECKING:
+    from runner.masking import Masker
     from runner.state import State
 
 LIST_FIELDS = ("id", "job", "experiment", "status", "fingerprint", "created_at", "started_at", "ended_at", "exit_code")
@@ -86,9 +87,10 @@ def resolve(state: State, ref: str) -> dict[str, Any]:
     return run
 
 
-def show(state: State, ref: str) -> dict[str, Any]:
+def show(state: State, ref: str, masker: Masker | None = None) -> dict[str, Any]:
+    """One run's record; `masker`: see `metrics`."""
     run = resolve(state, ref)
-    series = metrics(state, run["id"])
+    series = metrics(state, run["id"], masker=masker)
     return {**summary(run), "params": run["params"], "metrics": {k: v[-1]["value"] for k, v in series.items() if v},
             "outputs": [{"path": p, "digest": d, "size": s} for p, d, s in RunStore(state.db).files(run["id"])],
             "snapshot": run["snapshot"], "reasons": run["reasons"], "error": run["error"],
@@ -97,9 +99,12 @@ def show(state: State, ref: str) -> dict[str, Any]:
             "sweep": {"id": run["sweep_id"], "trial": run["trial"]} if run.get("sweep_id") else None}
 
 
-def metrics(state: State, run_id: str, rank: int | None = 0) -> dict[str, list[dict[str, Any]]]:
+def metrics(state: State, run_id: str, rank: int | None = 0,
+            masker: Masker | None = None) -> dict[str, list[dict[str, Any]]]:
     """Metric series of one rank (0: a single-process run's), or of all (`rank=None`: each point
-    then says its rank); for a run still going, read straight from the file tracking appends to."""
+    then says its rank); for a run still going, read straight from the file tracking appends to,
+    with `masker` (its job's secret values) over what the script wrote there: only a collected
+    run's metrics are masked already."""
     status = state.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if rank and status not in ACTIVE and rank >= (count := ranks_of(state, {"id": run_id})):
         raise _no_rank(run_id, rank, count, "metrics")
@@ -110,6 +115,9 @@ def metrics(state: State, run_id: str, rank: int | None = 0) -> dict[str, list[d
                    if r.get("type") == "metric" and (rank is None or r.get("rank", 0) == rank)]
         rows = [(r["name"], int(r.get("step", 0)), r.get("value"), r.get("time", ""), r.get("rank", 0))
                 for r in records]
+        if masker:
+            rows = [(masker.text(str(name)), step, masker.value(value), masker.value(time), at)
+                    for name, step, value, time, at in rows]
     else:
         where = "" if rank is None else " AND rank = ?"
         rows = state.db.execute(f"SELECT name, step, value, time, rank FROM metrics WHERE run_id = ?{where}"

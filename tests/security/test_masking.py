@@ -122,3 +122,38 @@ def test_a_stream_cut_anywhere_masks_as_the_whole(secrets, pieces, cuts, use) ->
     for secret in secrets:
         if len(secret) >= 4:
             assert secret.encode() not in out.replace(MASK.encode(), b"\0")
+
+
+LIVE = """
+import os, time
+from runner import tracking
+tracking.log("loss/" + os.environ["MY_SECRET"], 0.5)
+open(os.path.join(os.environ["RUNNER_OUTPUTS"], "logged"), "w").close()
+while not os.path.exists(os.environ["GO_FILE"]):
+    time.sleep(0.1)
+"""
+
+
+def test_a_run_still_going_shows_its_metrics_masked(project, monkeypatch, tmp_path) -> None:
+    """Until a run is collected its metrics are read from the file its script writes: masked on the way out."""
+    from tests.runs.helpers import start_apply, wait_for
+
+    monkeypatch.setenv("MY_SECRET", SECRET)
+    monkeypatch.setenv("SHORT_SECRET", SHORT)
+    monkeypatch.setenv("GO_FILE", str(tmp_path / "go"))
+    project.gen({"train.yaml": SPEC.replace("script: leak.py", "script: live.py"), "src": {"live.py": LIVE}})
+    apply = start_apply(project)
+    try:
+        logged = project / ".runner" / "runs" / "leak-1" / "outputs" / "logged"
+        wait_for(logged.exists, 60, "the metric to be logged")
+        shown = [run_console(*args, "-C", project.root) for args in (
+            ("runs", "metrics", "leak-1", "--json"), ("runs", "metrics", "leak-1"), ("runs", "show", "leak-1", "--json"),
+            ("runs", "metrics", "leak-1", "--all-ranks"))]
+    finally:
+        (tmp_path / "go").write_text("")
+        apply.communicate(timeout=60)
+    for done in shown:
+        assert done.returncode == 0, done.stderr
+        assert SECRET not in done.stdout + done.stderr, done.args
+    assert "loss/***" in json.loads(shown[0].stdout)
+    assert json.loads(shown[2].stdout)["status"] == "running" and "loss/***" in json.loads(shown[2].stdout)["metrics"]
