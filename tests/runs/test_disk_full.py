@@ -140,3 +140,49 @@ def test_a_full_disk_before_apply_is_one_line(small_disk: Path) -> None:
     assert "Traceback" not in text and "internal error" not in text and "network filesystem" not in text, text
     assert len([line for line in done.stderr.splitlines() if "no space left" in line]) == 1, text
     _recovers(project, filler, before="completed")
+
+
+FLOOD = "import sys\nfor _ in range(40 * 1024): print('y' * 999)\n"
+
+
+def _distributed(disk: Path, compute: str = "") -> ProjectDir:
+    project = ProjectDir(disk / "proj")
+    project.root.mkdir()
+    project.gen({"flood.py": FLOOD, "train.yaml": "version: 1\n" + compute + "jobs:\n  fill:\n    command: python3 flood.py\n"
+                 "    distribution: {type: pytorch, processes_per_node: 2}\n" + ("    compute: box\n" if compute else "")})
+    project.commit()
+    return project
+
+
+def test_ranks_flooding_their_logs_fail_the_run_and_are_stopped(small_disk: Path) -> None:
+    """A distributed run's lines go to std_log.txt and each rank's log: a full disk ends it cleanly too."""
+    project = _distributed(small_disk)
+    filler = _fill(small_disk, leave_mb=3)
+    done = _apply(project)
+    _assert_clean_failure(done, "logs/")
+    assert [r["status"] for r in _runs(project)] == ["failed"]
+    assert _processes_in(small_disk) == []  # every rank stopped
+    _recovers(project, filler)
+
+
+def test_a_docker_run_flooding_its_log_fails_and_its_container_goes(small_disk: Path) -> None:
+    """The docker compute bind-mounts the run folder: its log, written by runner, meets the same full disk."""
+    from tests.docker_support import base_image, containers_of, remove_containers
+
+    image = base_image()
+    project = ProjectDir(small_disk / "proj")
+    project.root.mkdir()
+    project.gen({"flood.py": FLOOD, "train.yaml": (
+        f"version: 1\nenvironments:\n  e: {{docker: {{image: {image}}}}}\ncomputes:\n  box: {{type: docker}}\n"
+        "jobs:\n  fill:\n    command: python3 flood.py\n    environment: e\n    compute: box\n")})
+    project.commit()
+    try:
+        assert run_console("envs", "build", "-C", project.root, timeout=600).returncode == 0  # the image, before
+        filler = _fill(small_disk, leave_mb=3)
+        done = _apply(project)
+        _assert_clean_failure(done, "logs/std_log.txt")
+        assert [r["status"] for r in _runs(project)] == ["failed"]
+        assert containers_of("fill-1", project) == []
+        _recovers(project, filler)
+    finally:
+        remove_containers(project)
