@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,6 +177,7 @@ def test_a_docker_run_flooding_its_log_fails_and_its_container_goes(small_disk: 
         f"version: 1\nenvironments:\n  e: {{docker: {{image: {image}}}}}\ncomputes:\n  box: {{type: docker}}\n"
         "jobs:\n  fill:\n    command: python3 flood.py\n    environment: e\n    compute: box\n")})
     project.commit()
+    made = _image_of(project.root)
     try:
         assert run_console("envs", "build", "-C", project.root, timeout=600).returncode == 0  # the image, before
         filler = _fill(small_disk, leave_mb=3)
@@ -186,3 +188,16 @@ def test_a_docker_run_flooding_its_log_fails_and_its_container_goes(small_disk: 
         _recovers(project, filler)
     finally:
         remove_containers(project)
+        made.remove_all()
+
+
+def _image_of(root: Path) -> Any:
+    """Environment e's image, to remove at the end."""
+    from runner.envs.docker import docker_fingerprint, image_tag
+    from runner.project import find_project
+    from runner.spec import load
+    from tests.docker_support import Images
+
+    made = Images()
+    made.add(image_tag(docker_fingerprint(load(find_project(root, None)), "e", root)))
+    return made
