@@ -168,19 +168,11 @@ def snapshot_take(job: str, project: str | PathLike[str] | None = None, file: st
 def job_of(project: str | PathLike[str] | None, file: str | PathLike[str] | None,
            job: str) -> tuple[Project, Any]:
     """The project, its spec, and a clear error if `job` is not one of its jobs."""
+    from runner.cli.opening import project_of
     from runner.errors import RunnerError
-    from runner.project import find_project
     from runner.spec import load
 
-    proj = find_project(project, file)
-    if project is None and file is None:
-        from runner.project import where_note
-
-        note = where_note(proj)
-        if note:
-            import sys
-
-            print(note, file=sys.stderr)
+    proj = project_of(project, file)
     spec = load(proj)
     if job not in spec.jobs:
         names = ", ".join(sorted(spec.jobs)) or "none"
