@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.compute.base import Launch, LineSink
+from runner.compute.output import RunOutput
 from runner.errors import RunnerError
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ class RayHandle:
     def __init__(self, jobs: Any, remote: Remote, log_path: Path, on_line: LineSink, *, fresh_log: bool = False,
                  masker: Masker | None = None) -> None:
         self.jobs, self.remote, self.log_path, self.on_line = jobs, remote, log_path, on_line
-        self.masker = masker  # the run's secret values: std_log.txt is written masked, as a local run's is
+        self.masker = masker  # the run's secret values
         self.pgid: int | None = None
         self.remote_id = remote.submission_id
         self.record = {"remote_id": remote.submission_id, "remote": remote.as_json()}
@@ -231,22 +232,19 @@ class RayHandle:
         self.poller.start()
 
     def _tail(self) -> None:
+        """The job's log into std_log.txt and its lines to the sink, through the one run-output
+        writer (masked as a local run's are)."""
+        output = RunOutput(self.log_path, self.on_line, masker=self.masker)
+        stream = output.stream(None)
+
         async def follow() -> None:
-            masking = self.masker.stream() if self.masker else None
-            with open(self.log_path, "ab", buffering=0) as log:
-                pending = ""
-                async for chunk in self.jobs.tail_job_logs(self.remote.submission_id):
-                    log.write(masking.feed(chunk.encode()) if masking else chunk.encode())
-                    *lines, pending = (pending + chunk).split("\n")
-                    for line in lines:
-                        self.on_line(line.rstrip("\r"))
-                if pending:
-                    self.on_line(pending)
-                if masking:
-                    log.write(masking.flush())
+            async for chunk in self.jobs.tail_job_logs(self.remote.submission_id):
+                stream.feed(chunk.encode())
 
         with contextlib.suppress(Exception):  # the connection closes when the job ends or is gone
             asyncio.run(follow())
+        stream.close()
+        output.close()
 
     def _poll(self) -> None:
         silent_since: float | None = None  # the first of the status queries failing in a row

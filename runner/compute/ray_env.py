@@ -32,20 +32,10 @@ class RayEnv:
     bin_dir: str | None = None
 
 
-def check_environment(name: str | None, env: Environment) -> None:
-    """Raise when an environment cannot be reproduced on a Ray cluster (train.yaml's checks say so first)."""
-    from runner.spec.checks import ray_environment_problem
-
-    problem = ray_environment_problem(name, env)
-    if problem:
-        raise RunnerError(problem)
-
-
 def ray_environment(spec: Spec, name: str | None, root: Path) -> RayEnv:
     env = spec.environments[name] if name else None
     if env is None:
         return RayEnv()
-    check_environment(name, env)
     pip = list(env.pip) + (_requirements(root / env.requirements) if env.requirements else [])
     return RayEnv(runtime={"pip": pip, "python": env.python})
 

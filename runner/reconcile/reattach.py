@@ -45,8 +45,7 @@ def _one(state: State, store: RunStore, run_id: str, remote_id: str, remote: str
     why = f"reattached to {remote_id}"
     masker = ctx.job_masker(job)
     try:
-        handle, gone = attach(Remote.from_json(remote), run_dir, lambda line: events.line(job, masker.text(line)),
-                              masker)
+        handle, gone = attach(Remote.from_json(remote), run_dir, lambda line: events.line(job, line), masker)
     except RunnerError as exc:  # the cluster does not answer: the job may live on; ask again next time
         events.note(f"run {run_id}: {exc}; left as it is")
         return None

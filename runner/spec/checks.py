@@ -109,8 +109,8 @@ def _references(ctx: Context) -> Iterator[Found]:
             problem = _distribution_on(job, compute) if job.distribution is not None else None
             if problem:
                 yield _at_value(doc, (*base, "distribution"), problem)
-            env = ctx.spec.environments.get(job.environment) if job.environment else None
-            problem = ray_environment_problem(job.environment, env) if env and compute.type == "ray" else None
+            problem = (ray_environment_problem(job.environment, ctx.spec.environments.get(job.environment))
+                       if compute.type == "ray" and job.environment else None)
             if problem:
                 yield _at_value(doc, (*base, "environment"), f"{problem} (compute {job.compute} is a ray compute)")
         for i, need in enumerate(job.needs):
@@ -148,10 +148,13 @@ def _distribution_on(job: Job, compute: Any) -> str | None:
     return None
 
 
-def ray_environment_problem(name: str | None, env: Environment) -> str | None:
-    """Why an environment cannot be reproduced on a Ray cluster, or None: a ray compute builds
-    nothing here, and `docker:`, `conda:` and `interpreter:` name things on one machine."""
-    label = f"environment {name}" if name else "the job's environment"
+def ray_environment_problem(name: str, env: Environment | None) -> str | None:
+    """Why an environment cannot be reproduced on a Ray cluster, or None (also for an unknown
+    name, reported elsewhere): a ray compute builds nothing here, and `docker:`, `conda:` and
+    `interpreter:` name things on one machine."""
+    label = f"environment {name}"
+    if env is None:
+        return None
     if env.docker is not None:
         return (f"{label} has `docker:`, which a ray compute cannot use: jobs run in the cluster's "
                 f"Python with the environment's pip packages; remove `docker:` or use a docker compute")
