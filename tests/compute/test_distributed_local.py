@@ -317,3 +317,25 @@ def test_the_pytorch_template_s_ddp_job_runs_on_the_cpu(tmp_path: Path, cli) -> 
     assert (tmp_path / ".runner" / "runs" / "train-ddp-1" / "outputs" / "model.pt").exists()
     every = json.loads(cli("runs", "metrics", "train-ddp", "--all-ranks", "--json", "-C", tmp_path).out)["loss"]
     assert sorted({p["rank"] for p in every}) == [0, 1] and len(every) == 6
+
+
+@pytest.mark.parametrize("version", [(3, 10), (3, 11)])
+def test_ranks_join_the_leader_s_process_group_on_every_python(tmp_path, monkeypatch, version) -> None:
+    """Popen(process_group=) is 3.11+; on 3.10 the members join through setpgid before exec."""
+    import sys as real_sys
+    from types import SimpleNamespace
+
+    from runner.compute import local_group
+
+    monkeypatch.setattr(local_group, "sys", SimpleNamespace(version_info=version))
+    launch = SimpleNamespace(run_dir=tmp_path, job="t")
+    sleep = [real_sys.executable, "-c", "import time; time.sleep(30)"]
+    leader = local_group._spawn(sleep, launch, dict(os.environ), group=0)
+    member = local_group._spawn(sleep, launch, dict(os.environ), group=leader.pid)
+    try:
+        assert os.getpgid(leader.pid) == leader.pid != os.getpgid(0)
+        assert os.getpgid(member.pid) == leader.pid
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+        member.wait(timeout=10)
