@@ -243,11 +243,12 @@ def _shown_paths(work: RunWork, run_dir: Path, state: Any) -> Callable[[str], st
     """Output lines as the terminal shows them: files of the staged snapshot named by their project path."""
     import os
 
-    from runner.runs.paths import line_rewriter
+    from runner.runs.paths import LazyPaths, line_rewriter
     from runner.runs.views import snapshot_files
 
+    digest = work.fingerprint.components["snapshot"]
     return line_rewriter((str(run_dir), os.path.realpath(run_dir)), work.definition.code,
-                         snapshot_files(state, work.fingerprint.components["snapshot"]))
+                         LazyPaths(lambda: snapshot_files(state, digest)))
 
 
 def _binding_values(work: RunWork, run_id: str, run_dir: Path, inputs: dict[str, str],

@@ -17,7 +17,6 @@ from runner.reconcile.fingerprint import outputs_digest
 from runner.reconcile.plan import SYMBOLS, Action, Kind, Reason, Why
 from runner.registry.store import AliasMove, ModelStore, NewVersion, alias_moves
 from runner.runs.store import RunStore, metric_value, row_dict, select
-from runner.sweeps.store import best_trial
 
 if TYPE_CHECKING:
     from runner.spec.types import Model, Spec
@@ -68,6 +67,8 @@ def source_run(model: Model, runs: RunStore) -> tuple[dict[str, Any] | None, dic
     the best trial of the job's latest sweep), and for a trial its sweep and trial number."""
     if model.from_ != "best":
         return runs.latest(model.job, status="completed"), None
+    from runner.sweeps.store import best_trial
+
     found = best_trial(runs.conn, model.job)
     if found is None:
         return None, None

@@ -19,7 +19,6 @@ from runner.reconcile.fingerprint import Fingerprint, make_fingerprint, outputs_
 from runner.reconcile.graph import dependencies, topological, with_upstream
 from runner.reconcile.models import plan_models
 from runner.reconcile.plan import Action, History, Kind, Plan, Reason, RunRecord, RunWork, Why
-from runner.reconcile.sweep_plan import decide_sweep, read_facts, sweep_work
 from runner.runs.store import RunStore
 from runner.spec.normal import normalised_job
 
@@ -49,6 +48,8 @@ def make_plan(project: Project, spec: Spec, state: State, *, targets: Iterable[s
         work = facts.work(name, provisional=bool(after))
         sweep = spec.jobs[name].sweep
         if sweep is not None:
+            from runner.reconcile.sweep_plan import decide_sweep, read_facts, sweep_work
+
             swept = sweep_work(work, sweep)
             action = decide_sweep(swept, read_facts(state.db, swept), forced=name in force, after=after)
         else:
@@ -204,11 +205,11 @@ class Facts:
     def code_reasons(self, code: str, old: str) -> tuple[str, ...]:
         """`code: src/train.py modified`, three at most (then a count), or nothing when the old
         manifest is gone (gc'd): the fingerprint then only says `code changed`."""
-        from runner.snapshot.manifest import diff_manifests, load_manifest
+        from runner.snapshot.manifest import diff_snapshots
         from runner.state.objects import ObjectError
 
         try:
-            diff = diff_manifests(load_manifest(self.state, old), self.snapshot(code).files)
+            diff = diff_snapshots(self.state, old, self.snapshot(code).digest)
         except ObjectError:
             return ()
         prefix = "" if code == "." else f"{code}/"

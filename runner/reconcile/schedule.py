@@ -13,8 +13,6 @@ from runner.reconcile.execute import Cancelled, RunExecutor
 from runner.reconcile.plan import Action, Kind, Plan, RunWork, SweepWork, Why
 from runner.reconcile.planner import upstream_digests
 from runner.reconcile.results import ApplyEvents, RunOutcome
-from runner.reconcile.sweep_plan import decide_sweep, read_facts, with_upstream
-from runner.reconcile.sweep_run import SweepRun
 
 
 class Scheduler:
@@ -98,6 +96,9 @@ class Scheduler:
         if action.error:  # known at plan time (a docker base image that is not there): no trial is created
             self._record(RunOutcome(action.target, None, "failed", detail=action.error))
             return None
+        # Sweeps only: a job without a sweep does without them (~10 ms to import).
+        from runner.reconcile.sweep_plan import decide_sweep, read_facts, with_upstream
+
         work = action.sweep
         if action.after:
             work = with_upstream(work, upstream_digests(self.ctx.thread_store(), work.base.definition))
@@ -109,6 +110,8 @@ class Scheduler:
         return work
 
     def _sweep(self, work: SweepWork, forced: bool) -> RunOutcome:
+        from runner.reconcile.sweep_run import SweepRun
+
         return SweepRun(self.ctx, self.events, self.cancelled, self.slots, work, forced=forced).run()
 
     def _record(self, outcome: RunOutcome) -> None:

@@ -10,7 +10,7 @@ the staged root(s), the code folder's project-relative path and the snapshot's f
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 # What ends a path in a traceback or a compiler-style message: quotes, blanks, `:LINE`, brackets, commas.
 _PATH_TAIL = r"""[^\s"'<>:,()\[\]]+"""
@@ -40,6 +40,28 @@ def line_rewriter(staged: Iterable[str], code: str, files: Collection[str] | Non
     """`project_paths` with its arguments bound, for a stream of lines."""
     roots = tuple(staged)
     return lambda line: project_paths(line, roots, code, files)
+
+
+class LazyPaths:
+    """A snapshot's paths, read when a line first names a staged file (most runs print none):
+    `load` returns them, or None when every staged path is to be rewritten."""
+
+    __slots__ = ("_load", "_paths")
+
+    def __init__(self, load: Callable[[], Collection[str] | None]) -> None:
+        self._load: Callable[[], Collection[str] | None] | None = load
+        self._paths: Collection[str] | None = None
+
+    def __contains__(self, path: object) -> bool:
+        if self._load is not None:
+            self._paths, self._load = self._load(), None
+        return self._paths is None or path in self._paths
+
+    def __len__(self) -> int:  # a Collection; never asked for by project_paths
+        return len(self._paths or ())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths or ())
 
 
 def rewrite_bytes(data: bytes, rewrite: Callable[[str], str]) -> bytes:

@@ -32,17 +32,18 @@ import hashlib
 import itertools
 import marshal
 import os
+import posixpath
 import re
 import shutil
 import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from runner.atomic import atomic_write
 from runner.collector import gc_paused
-from runner.snapshot.manifest import FileEntry, load_manifest
+from runner.snapshot.manifest import FileEntry, changed_rows, load_manifest
 from runner.snapshot.stage import _safe, forget
 from runner.state.layout import INPUTS, LOGS, OUTPUTS
 from runner.state.objects import CHUNK, ObjectError
@@ -121,41 +122,204 @@ def slots(pool: Path) -> list[str]:
 def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Path | None = None) -> set[str]:
     """Make `tree` hold exactly the files of snapshot `digest`, writing only what differs.
 
-    The record of a slot that already holds `digest` names every file of it, with its
-    digest, mode and size: the manifest is read only when the snapshot changed.
-    Returns the names at the top of the code tree."""
+    The slot's record says what it holds: the survey finds what changed since (one lstat per
+    file, nothing read), the manifests' difference what the new snapshot changes. Returns the
+    names at the top of the code tree."""
     record = _read_record(record_path) if tree.is_dir() else None
-    if record is None:
-        _remove(tree)
-        tree.mkdir(parents=True)
-    old: Record = record["files"] if record else {}
-    want: dict[str, tuple[str, int]] | None
-    if record is not None and record.get("snapshot") == digest:
-        want, entries = None, None  # the record's own files
-        folders = record.setdefault("folders", _folders(old))  # kept with the record in this process
-    else:
-        entries = load_manifest(state, digest)
-        want = {entry.path: (entry.digest, entry.mode) for entry in entries}
-        folders = _folders(want)
-    kept: Record = {}
+    found = _compare(state, tree, record, digest) if record is not None else None
+    if record is None or found is None:
+        return _rebuild(state, tree, record_path, digest, source)
+    suspect, strays, gone, came = found
+    if not (suspect or strays or gone or came):
+        return record.setdefault("tops", _tops(record["folders"]))  # nothing to do: the record still holds
+    for path in strays:
+        _remove(tree / path)
+    folders = {rel: dict(names) for rel, names in record["folders"].items()}  # the cached record stays as read
+    doubted = set(suspect)
+    fresh = {path: known for path, known in record["fresh"].items() if path not in came and path not in doubted
+             and _stats_of(folders, path)[2] >= record["sealed"]}  # still racy: their digests stay
+    for path in {*gone, *suspect}:
+        _unlink(os.path.join(tree, path))
+        _drop(folders, path)
+    _empty_folders_removed(str(tree), folders)
+    wanted = dict(came)
+    redo = [path for path in suspect if path not in came and path not in gone]  # unchanged by the edit, not as found
+    if redo:
+        by_path = {entry.path: entry for entry in load_manifest(state, digest)}
+        wanted.update((path, by_path[path]) for path in redo)
+    entries = sorted(wanted.values())
+    _enter(folders, _write_all(state, tree, entries, digest, source))
+    fresh.update((entry.path, entry.digest) for entry in entries)
+    _save(record_path, digest, folders, fresh)
+    return _tops(folders)
+
+
+def _rebuild(state: State, tree: Path, record_path: Path, digest: str, source: Path | None) -> set[str]:
+    """A slot built anew: its first run, or a record that cannot be trusted."""
+    _remove(tree)
+    tree.mkdir(parents=True)
+    entries = list(load_manifest(state, digest))
+    written = _write_all(state, tree, entries, digest, source)
+    folders: Folders = {"": {}}
+    _enter(folders, {entry.path: written[entry.path] for entry in entries})
+    _save(record_path, digest, folders, {entry.path: entry.digest for entry in entries})
+    return _tops(folders)
+
+
+def _compare(state: State, tree: Path, record: dict, digest: str) -> tuple[list[str], list[str], dict, dict] | None:
+    """(`_survey`'s suspect files and strays, then `_changes`), or None when the slot must be
+    built anew: a folder the run made unreadable, a snapshot gc removed, or a record the run
+    wrote itself (it lives in `.runner/`: its paths are used only if they stay in the tree)."""
     try:
-        _prune(str(tree), "", want, folders, old, kept, record["sealed"] if record else 0)
-    except OSError:  # a folder the run made unreadable, or the like: start this slot again
-        _remove(tree)
-        tree.mkdir(parents=True)
-        kept = {}
-    if entries is None and len(kept) == len(old):
-        return record.setdefault("tops", _tops(old))  # nothing written: the record still holds
-    if entries is None:
-        entries = [FileEntry(path, known[2], known[1], known[0]) for path, known in old.items()]
-    files = dict(kept)
-    files.update(_write_all(state, tree, [entry for entry in entries if entry.path not in kept], digest, source))
-    atomic_write(record_path, marshal.dumps({"snapshot": digest, "files": files}))
-    return _tops(files)
+        with _folder(str(tree)) as top:
+            suspect, strays = _survey(top, record)
+        gone, came = _changes(state, record["snapshot"], digest)
+    except (OSError, _Unknown, LookupError, TypeError, ValueError, AttributeError):
+        return None
+    if not all(map(_plain, suspect)) or not all(map(_plain, gone)):
+        return None
+    return suspect, strays, gone, came
 
 
-def _write_all(state: State, tree: Path, entries: list[FileEntry], snapshot: str, source: Path | None) -> Record:
-    """Write `entries` into `tree` (see `_write`); their record rows. Many files (a first run)
+def _plain(path: str) -> bool:
+    """A path inside the tree: relative, normal, no `..`."""
+    return isinstance(path, str) and path not in ("", ".") and not path.startswith("/") and "\0" not in path \
+        and posixpath.normpath(path) == path and not path.startswith("../") and path != ".."
+
+
+Stats = tuple  # (size, mtime_ns, ctime_ns, inode) of a file as runner wrote it
+Folders = dict  # folder ("" for the top, else "a/", "a/b/") -> {file name: Stats}; every folder of the snapshot
+
+
+class _Unknown(Exception):
+    """The slot holds a snapshot whose manifest is gone: rebuilt."""
+
+
+def _changes(state: State, old: str, new: str) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:
+    """What snapshot `new` drops or changes of `old` (path -> old entry) and what it adds or
+    changes (path -> new entry)."""
+    if old == new:
+        return {}, {}
+    try:
+        return changed_rows(state, old, new)
+    except ObjectError as exc:
+        if exc.digest != new:
+            raise _Unknown from exc
+        raise
+
+
+def _survey(top: int, record: dict) -> tuple[list[str], list[str]]:
+    """Compare the tree (open as `top`) with its record: (files of the record not as runner
+    wrote them: changed, replaced or gone; entries the record does not hold: left by a run).
+
+    A file whose recorded ctime is not older than the record itself (`sealed`) could have been
+    changed within the same clock tick, unseen by its stat (git's "racy" files): its content
+    is hashed instead."""
+    folders: Folders = record["folders"]
+    sealed, fresh = record["sealed"], record["fresh"]
+    suspect: list[str] = []
+    strays: list[str] = []
+    visited: set[str] = set()
+
+    def visit(folder: int, rel: str) -> None:
+        visited.add(rel)
+        expected = folders[rel]
+        seen = 0
+        with os.scandir(folder) as listing:
+            items = list(listing)
+        for item in items:  # the hot loop: one lstat per file of the record
+            known = expected.get(item.name)
+            if known is not None:
+                seen += 1
+                if not item.is_file(follow_symlinks=False):
+                    strays.append(rel + item.name)  # a folder or a link now: deleted, and the file written
+                    suspect.append(rel + item.name)
+                    continue
+                st = item.stat(follow_symlinks=False)
+                if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != known or \
+                        (known[2] >= sealed and _digest_at(folder, item.name) != fresh.get(rel + item.name)):
+                    suspect.append(rel + item.name)
+            elif rel + item.name + "/" in folders and item.is_dir(follow_symlinks=False):
+                with _folder(item.name, folder) as inner:
+                    visit(inner, rel + item.name + "/")
+            else:
+                strays.append(rel + item.name)
+        if seen != len(expected):
+            here = {item.name for item in items}
+            suspect.extend(rel + name for name in expected if name not in here)
+
+    visit(top, "")
+    for rel in folders.keys() - visited:  # a folder the run removed or replaced
+        suspect.extend(rel + name for name in folders[rel])
+    return suspect, strays
+
+
+@contextlib.contextmanager
+def _folder(name: str, parent: int | None = None) -> Iterator[int]:
+    """A folder open for listing (never through a link): each lstat looks up one name, not the path."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _digest_at(folder: int, name: str) -> str | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:
+        return None
+    with open(fd, "rb") as file:
+        return _hash(file)
+
+
+def _stats_of(folders: Folders, path: str) -> Stats:
+    rel, _, name = path.rpartition("/")
+    return folders.get(rel + "/" if rel else "", {}).get(name, (0, 0, -1, 0))
+
+
+def _drop(folders: Folders, path: str) -> None:
+    rel, _, name = path.rpartition("/")
+    folders.get(rel + "/" if rel else "", {}).pop(name, None)
+
+
+def _enter(folders: Folders, written: dict[str, Stats]) -> None:
+    """Note written files, and every folder above them, in `folders`."""
+    for path, stats in written.items():
+        rel, _, name = path.rpartition("/")
+        rel = rel + "/" if rel else ""
+        names = folders.get(rel)
+        if names is None:
+            names = folders[rel] = {}
+            while rel:  # its parents, up to one already there (the top always is)
+                parent = rel[:-1].rpartition("/")[0]
+                rel = parent + "/" if parent else ""
+                if rel in folders:
+                    break
+                folders[rel] = {}
+        names[name] = stats
+
+
+def _empty_folders_removed(tree: str, folders: Folders) -> None:
+    """Folders left without files below them are not the snapshot's: removed, deepest first."""
+    live = {""}
+    for rel, names in folders.items():
+        while names and rel not in live:
+            live.add(rel)
+            parent = rel[:-1].rpartition("/")[0]
+            rel = parent + "/" if parent else ""
+    for rel in sorted(folders.keys() - live, key=len, reverse=True):
+        del folders[rel]
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(tree, rel))
+
+
+def _save(record_path: Path, digest: str, folders: Folders, fresh: dict[str, str]) -> None:
+    atomic_write(record_path, marshal.dumps({"snapshot": digest, "folders": folders, "fresh": fresh}))
+
+
+def _write_all(state: State, tree: Path, entries: list[FileEntry], snapshot: str, source: Path | None) -> dict[str, Stats]:
+    """Write `entries` into `tree` (see `_write`); their stats. Many files (a first run)
     are written by two threads, each on its own run of folders: most of the cost of a small
     file is the kernel's creating it, which runs beside the other thread's Python."""
     made = {""}
@@ -165,8 +329,8 @@ def _write_all(state: State, tree: Path, entries: list[FileEntry], snapshot: str
             os.makedirs(tree / parent, exist_ok=True)
             made.add(parent)
 
-    def write(part: list[FileEntry]) -> Record:
-        rows: Record = {}
+    def write(part: list[FileEntry]) -> dict[str, Stats]:
+        rows: dict[str, Stats] = {}
         for entry in part:
             try:
                 rows[entry.path] = _write(state, tree, entry)
@@ -186,57 +350,13 @@ def _write_all(state: State, tree: Path, entries: list[FileEntry], snapshot: str
     return {**first, **second}
 
 
-def _tops(paths: dict[str, object]) -> set[str]:
-    return {path.partition("/")[0] for path in paths}
+def _tops(folders: Folders) -> set[str]:
+    return {*folders.get("", ()), *(rel.partition("/")[0] for rel in folders if rel)}
 
 
-def _folders(paths: dict[str, object]) -> set[str]:
-    """Every folder the files at `paths` sit in, at any depth ("a/b/c.py": "a" and "a/b")."""
-    folders: set[str] = set()
-    for path in paths:
-        folder = path.rpartition("/")[0]
-        while folder and folder not in folders:
-            folders.add(folder)
-            folder = folder.rpartition("/")[0]
-    return folders
-
-
-def _prune(folder: str, rel: str, want: dict[str, tuple[str, int]] | None, dirs: set[str], old: Record,
-           kept: Record, sealed: int) -> None:
-    """Remove from `folder` whatever the snapshot does not hold unchanged; note what stays in `kept`.
-    `want`: path -> (digest, mode) of the snapshot; None when it is the one `old` records.
-
-    A file whose recorded ctime is not older than the record itself (`sealed`) could have been
-    changed within the same clock tick, unseen by its stat (git's "racy" files): its content
-    is hashed instead."""
-    with os.scandir(folder) as listing:
-        found = list(listing)
-    for item in found:
-        path = rel + item.name
-        if item.is_dir(follow_symlinks=False):
-            if path in dirs:
-                _prune(item.path, path + "/", want, dirs, old, kept, sealed)
-            else:
-                _remove(Path(item.path))
-            continue
-        known = old.get(path)
-        if known is not None and (want is None or want.get(path) == (known[0], known[1])):
-            st = item.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and known[2] == st.st_size and known[3] == st.st_mtime_ns \
-                    and known[4] == st.st_ctime_ns and known[5] == st.st_ino \
-                    and (known[4] < sealed or _digest(item.path) == known[0]):
-                kept[path] = known
-                continue
-        os.unlink(item.path)
-
-
-def _stat(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-
-
-def _write(state: State, tree: Path, entry: FileEntry) -> list:
+def _write(state: State, tree: Path, entry: FileEntry) -> Stats:
     """Copy one object to its place in `tree` (its folder made, its path checked by `_safe`),
-    verified against its digest; its record row."""
+    verified against its digest; its stats as written."""
     target = os.path.join(tree, entry.path)
     source = str(state.objects.path(entry.digest))
     try:
@@ -244,7 +364,7 @@ def _write(state: State, tree: Path, entry: FileEntry) -> list:
     except FileNotFoundError:
         raise ObjectError(entry.digest, source, "is missing") from None
     try:
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, entry.mode)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, entry.mode)
         try:
             got = _copy(src, out, entry.size)
             if got != entry.digest:
@@ -257,7 +377,7 @@ def _write(state: State, tree: Path, entry: FileEntry) -> list:
             os.close(out)
     finally:
         os.close(src)
-    return [entry.digest, entry.mode, *_stat(st)]
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def _restore(state: State, source: Path | None, entry: FileEntry) -> bool:
@@ -300,10 +420,14 @@ def _copy(src: int, out: int, size: int) -> str:
 
 
 def _digest(path: str) -> str:
-    hasher = hashlib.sha256()
     with open(path, "rb") as file:
-        while chunk := file.read(CHUNK):
-            hasher.update(chunk)
+        return _hash(file)
+
+
+def _hash(file: BinaryIO) -> str:
+    hasher = hashlib.sha256()
+    while chunk := file.read(CHUNK):
+        hasher.update(chunk)
     return hasher.hexdigest()
 
 
@@ -323,7 +447,9 @@ def _read_record(path: Path) -> dict | None:
             data = marshal.loads(raw)
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not (isinstance(data, dict) and isinstance(data.get("files"), dict) and isinstance(data.get("snapshot"), str)):
+    if not (isinstance(data, dict) and isinstance(data.get("snapshot"), str) and isinstance(data.get("fresh"), dict)
+            and isinstance(data.get("folders"), dict) and "" in data["folders"]
+            and all(rel == "" or (rel[-1:] == "/" and _plain(rel[:-1])) for rel in data["folders"])):
         return None
     if len(_RECORDS) >= 8 and str(path) not in _RECORDS:
         _RECORDS.pop(next(iter(_RECORDS)))

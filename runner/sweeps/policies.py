@@ -18,7 +18,6 @@ interval k of a trial when k > `delay_evaluation` and k is a multiple of
 from __future__ import annotations
 
 import math
-import statistics
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,6 +64,8 @@ def _bandit(policy: EarlyTermination, goal: str, value: float, reached: list[flo
 
 
 def _median(goal: str, curve: Curve, others: list[Curve], k: int) -> str | None:
+    import statistics  # only a sweep with early termination needs it (~6 ms to import)
+
     averages = [statistics.fmean(c) for c in others if all(math.isfinite(v) for v in c)]
     finite = [v for v in curve if math.isfinite(v)]
     if not averages or not finite:

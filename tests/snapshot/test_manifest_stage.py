@@ -188,3 +188,29 @@ def test_an_edited_snapshot_has_the_digest_of_a_fresh_one(project: ProjectDir, s
     assert edited.digest == fresh.digest and edited.files == fresh.files
     assert (edited.count, edited.bytes) == (fresh.count, fresh.bytes)
     assert state.objects.read_bytes(edited.digest) == encode(fresh.files)
+
+
+DIFF_PATHS = st.lists(st.one_of(st.sampled_from(["a", "],[", 'x"],["y', "a],[1,2,3", 'p],[1,2,"q', "],[]", "[[", "]]",
+                                                 '"version":', "é"]), st.text(min_size=1, max_size=6)),
+                      min_size=0, max_size=8, unique=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=DIFF_PATHS, after=DIFF_PATHS, data=st.data())
+def test_stored_snapshots_compared_as_text_match_a_comparison_of_every_row(
+        before: list[str], after: list[str], data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Paths that hold the row separator `],[`, quotes or brackets: the text comparison finds
+    what a comparison of decoded rows finds (or decodes them whole)."""
+    from runner.snapshot.manifest import changed_rows, diff_snapshots
+
+    def row(path: str) -> tuple[str, int, int, str]:
+        content = data.draw(st.sampled_from(["1", "2"]), label=path)
+        return (path, 1, data.draw(st.sampled_from([0o644, 0o755])), hashlib.sha256(content.encode()).hexdigest())
+
+    old = [FileEntry(*row(p)) for p in sorted(before)]
+    new = [FileEntry(*row(p)) for p in sorted(after)]
+    with open_state_at(tmp_path_factory.mktemp("state")) as state:
+        old_digest, new_digest = state.objects.put_bytes(encode(old)), state.objects.put_bytes(encode(new))
+        gone, came = changed_rows(state, old_digest, new_digest)
+        assert set(gone.values()) == set(old) - set(new) and set(came.values()) == set(new) - set(old)
+        assert diff_snapshots(state, old_digest, new_digest) == diff_manifests(old, new)

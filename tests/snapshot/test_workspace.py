@@ -242,20 +242,18 @@ def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) ->
 def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -> None:
     """A file changed in the same timestamp tick as the record was written keeps its stat:
     such ("racy") files, not older than the record, are hashed before they are trusted."""
-    from runner.snapshot.manifest import FileEntry
-    from runner.snapshot.workspace import _prune, _stat
+    from runner.snapshot.workspace import _folder, _survey
 
     path = tmp_path / "data.txt"
     path.write_text("ORIGINAL\n")  # changed unseen: the record holds its current stat
-    entry = FileEntry("data.txt", 9, 0o644, hashlib.sha256(b"original\n").hexdigest())
-    old = {"data.txt": [entry.digest, 0o644, *_stat(path.stat())]}
-    kept: dict[str, list] = {}
-    written = path.stat().st_ctime_ns
-    _prune(str(tmp_path), "", None, set(), old, kept, sealed=written + 1)  # an older tick: trusted
-    assert kept == old and path.exists()
-    kept = {}
-    _prune(str(tmp_path), "", {"data.txt": (entry.digest, 0o644)}, set(), old, kept, sealed=written)  # the same tick: hashed
-    assert kept == {} and not path.exists()
+    st = path.stat()
+    record = {"folders": {"": {"data.txt": (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)}},
+              "fresh": {"data.txt": hashlib.sha256(b"original\n").hexdigest()}}
+    with _folder(str(tmp_path)) as top:
+        assert _survey(top, {**record, "sealed": st.st_ctime_ns + 1}) == ([], [])  # an older tick: trusted
+        assert _survey(top, {**record, "sealed": st.st_ctime_ns}) == (["data.txt"], [])  # the same tick: hashed
+        record["fresh"]["data.txt"] = hashlib.sha256(b"ORIGINAL\n").hexdigest()
+        assert _survey(top, {**record, "sealed": st.st_ctime_ns}) == ([], [])  # hashed, and as written
 
 
 def test_a_first_run_of_many_files_is_written_whole(project: Any, cli: Any) -> None:
