@@ -16,7 +16,10 @@ from runner.jsontext import quote
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from runner.state import State
+    from runner.state.objects import ObjectStore
 
 VERSION = 1
 ALGORITHM = "sha256"
@@ -54,7 +57,32 @@ def encode_rows(rows: list[tuple[str, int, int, str]]) -> bytes:
 
 def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes | None:
     """The manifest `data` with the rows of the `changed` paths (to their new size, mode and
-    digest): the bytes `encode_rows` makes of the edited rows. None if a path has no row.
+    digest): the bytes `encode_rows` makes of the edited rows. None if a path has no row."""
+    spans = _spans(data, changed)
+    if spans is None:
+        return None
+    pieces: list[bytes | memoryview] = []
+    view, done = memoryview(data), 0
+    for path, (at, end) in sorted(spans.items(), key=lambda item: item[1]):
+        size, mode, digest = changed[path]
+        pieces += (view[done:at], f"[{quote(path)},{int(size)},{int(mode)},{quote(digest)}]".encode("ascii"))
+        done = end
+    pieces.append(view[done:])
+    return b"".join(pieces)  # one copy of the manifest, not one per changed row
+
+
+def rows_at(data: bytes, paths: Iterable[str]) -> dict[str, FileEntry] | None:
+    """The rows of `paths` in the manifest `data`, or None if a path has no row."""
+    import json
+
+    spans = _spans(data, paths)
+    if spans is None:
+        return None
+    return {path: FileEntry(*json.loads(data[at:end])) for path, (at, end) in spans.items()}
+
+
+def _spans(data: bytes, paths: Iterable[str]) -> dict[str, tuple[int, int]] | None:
+    """Where each path's row is in the manifest `data` (start, end), or None if one has none.
 
     A row starts with `["PATH",` where PATH is the JSON string of its path: inside a JSON
     string a quote is escaped, so that text begins no other row; the search starts at the
@@ -62,21 +90,14 @@ def replace_rows(data: bytes, changed: dict[str, tuple[int, int, str]]) -> bytes
     start = data.find(b'"files":[')
     if start < 0:
         return None
-    spans = []
-    for path, (size, mode, digest) in changed.items():
+    spans = {}
+    for path in paths:
         head = f"[{quote(path)},".encode("ascii")
         at = data.find(head, start)
         if at < 0:
             return None
-        end = data.index(b"]", at + len(head)) + 1  # sizes, modes and digests hold no `]`
-        spans.append((at, end, f"[{quote(path)},{int(size)},{int(mode)},{quote(digest)}]".encode("ascii")))
-    pieces: list[bytes | memoryview] = []
-    view, done = memoryview(data), 0
-    for at, end, row in sorted(spans):
-        pieces += (view[done:at], row)
-        done = end
-    pieces.append(view[done:])
-    return b"".join(pieces)  # one copy of the manifest, not one per changed row
+        spans[path] = (at, data.index(b"]", at + len(head)) + 1)  # sizes, modes and digests hold no `]`
+    return spans
 
 
 def decode(data: bytes, digest: str) -> tuple[FileEntry, ...]:
@@ -107,12 +128,18 @@ def changed_rows(state: State, old: str, new: str) -> tuple[dict[str, FileEntry]
     (sets of bytes, hashed in C): an edit of one file among 10,000 decodes two rows, not 20,000
     (both objects are still read and verified). Kept for the rest of the command: the plan
     and the staging of one run ask for the same two."""
-    key = f"{old}..{new}"
-    known = state.objects.known(key)
+    known = state.objects.known(f"{old}..{new}")
     if known is None:
         known = _changed_rows(state, old, new)
-        state.objects.know(key, known)
+        know_changes(state.objects, old, new, *known)
     return known  # type: ignore[return-value]
+
+
+def know_changes(objects: ObjectStore, old: str, new: str, gone: dict[str, FileEntry],
+                 came: dict[str, FileEntry]) -> None:
+    """Keep `changed_rows(old, new)` for the rest of the command: a snapshot made by editing
+    the rows of its predecessor knows them without comparing the two."""
+    objects.know(f"{old}..{new}", (gone, came))
 
 
 def _changed_rows(state: State, old: str, new: str) -> tuple[dict[str, FileEntry], dict[str, FileEntry]]:

@@ -19,7 +19,14 @@ from runner.snapshot import ignore, records, statcache
 from runner.snapshot import index as folder_index
 from runner.snapshot.hashing import Hashed, hash_files
 from runner.snapshot.limits import size_warnings
-from runner.snapshot.manifest import FileEntry, decode, encode_rows, replace_rows
+from runner.snapshot.manifest import (
+    FileEntry,
+    decode,
+    encode_rows,
+    know_changes,
+    replace_rows,
+    rows_at,
+)
 from runner.snapshot.walk import WalkResult, walk
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a snapshot ~10 ms
@@ -269,13 +276,17 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
         import hashlib  # not at the top: a no-op snapshot never needs it (importing it costs ~2.5 ms)
 
         if (edited := _edited_manifest(scan, hashed, objects)) is not None:
-            manifest, size = edited
+            manifest, size, before, after = edited
             count = len(files)
         else:
             rows = _rows(scan, hashed)
             manifest = encode_rows(rows)
             count, size = len(rows), sum(row[1] for row in rows)
         digest = hashlib.sha256(manifest).hexdigest()
+        if edited is not None and objects is not None:  # what changed since the previous manifest: known
+            same = {path for path, entry in before.items() if entry == after[path]}  # a stat changed, not the file
+            know_changes(objects, str(scan.index.manifest), digest,
+                         {p: e for p, e in before.items() if p not in same}, {p: e for p, e in after.items() if p not in same})
 
     def entries() -> list[Row]:
         if rows is not None:
@@ -315,10 +326,11 @@ def _mode(st_mode: int) -> int:
     return 0o755 if st_mode & 0o111 else 0o644
 
 
-def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) -> tuple[bytes, int] | None:
+def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None
+                     ) -> tuple[bytes, int, dict[str, FileEntry], dict[str, FileEntry]] | None:
     """The manifest and total size as an edit of the previous manifest's rows, when the
     folder has the same files and only a few changed (rebuilding 10,000 rows costs more),
-    or None."""
+    and the edited rows before and after; or None."""
     if objects is None or not scan.same_files or scan.index.manifest is None or \
             not 0 < len(scan.misses) <= PATCH_UP_TO:
         return None
@@ -338,8 +350,11 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None) ->
         previous = objects.read_bytes(scan.index.manifest)
     except StateError:
         return None  # a plan's snapshot: its manifest was never stored
-    edited = replace_rows(previous, changed)
-    return None if edited is None else (edited, size + sum(st[1] for st in files))
+    edited, before = replace_rows(previous, changed), rows_at(previous, changed)
+    if edited is None or before is None:
+        return None
+    after = {path: FileEntry(path, *row) for path, row in changed.items()}
+    return edited, size + sum(st[1] for st in files), before, after
 
 
 def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:

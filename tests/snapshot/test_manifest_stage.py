@@ -178,13 +178,19 @@ def test_editing_rows_gives_the_bytes_of_encoding_the_edited_rows(paths: list[st
 
 def test_an_edited_snapshot_has_the_digest_of_a_fresh_one(project: ProjectDir, state: State, tmp_path: Path) -> None:
     project.gen({"src": {f"m{i}.py": f"x = {i}\n" for i in range(30)} | {"path": "a file named like a field\n"}})
-    take_snapshot(project.root, "src", state, job="train")
+    first = take_snapshot(project.root, "src", state, job="train")
     (project / "src" / "m7.py").write_text("x = 'seven'\n")
     (project / "src" / "path").write_text("edited\n")
     os.chmod(project / "src" / "m8.py", 0o755)
+    (project / "src" / "m9.py").write_text("x = 9\n")  # written again, the same content
     edited = take_snapshot(project.root, "src", state, job="train")
+    from runner.snapshot.manifest import _changed_rows, changed_rows
+
+    gone, came = changed_rows(state, first.digest, edited.digest)  # known from the edit, not compared
+    assert (gone, came) == _changed_rows(state, first.digest, edited.digest)
+    assert sorted(came) == ["m7.py", "m8.py", "path"]
     fresh = take_snapshot(project.root, "src", open_state_at(tmp_path / "other-state"), job="train")
-    assert edited.hashed == 3 and fresh.hashed == 31
+    assert edited.hashed == 4 and fresh.hashed == 31
     assert edited.digest == fresh.digest and edited.files == fresh.files
     assert (edited.count, edited.bytes) == (fresh.count, fresh.bytes)
     assert state.objects.read_bytes(edited.digest) == encode(fresh.files)
