@@ -56,4 +56,4 @@ def open_for_runs(project: Any, file: Any, *, create: bool, ref: str | None, hol
             raise
         raise RunnerError(f"{exc}\n(--ref {ref} reads only the files that commit tracks: git-ignored and "
                           f"uncommitted files are not part of it)") from None
-    return proj, spec, open_state(proj, create=create), git
+    return proj, spec, hold(open_state(proj, create=create)), git  # closed when the command ends

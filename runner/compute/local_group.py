@@ -17,8 +17,11 @@ from runner.compute.base import Handle, Launch, LineSink
 from runner.compute.group import Group
 from runner.compute.local import GRACE_SECONDS, LocalTarget, kill_group
 from runner.compute.output import LAUNCHER, RunOutput, Source
-from runner.compute.ranks import RankedProcess, mpi_wrapper, ports_needed, rank_table, runner_variables
 from runner.errors import RunnerError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runner.compute.ranks import RankedProcess
 
 MPI_PACKAGE = "openmpi-bin"
 
@@ -79,6 +82,8 @@ def mpi_environment(root: bool) -> dict[str, str]:
 
 def mpi_table(world: int, per_node: int) -> list[RankedProcess]:
     """What mpirun will make of the ranks (for the record; it sets the variables itself)."""
+    from runner.compute.ranks import RankedProcess, runner_variables
+
     return [RankedProcess(rank, rank // per_node, rank % per_node, runner_variables(rank, world, rank // per_node))
             for rank in range(world)]
 
@@ -100,6 +105,8 @@ def free_ports(count: int) -> list[int]:
 
 
 def start_local_group(launch: Launch, on_line: LineSink) -> Group:
+    from runner.compute.ranks import mpi_wrapper, ports_needed, rank_table
+
     dist = launch.distribution
     assert dist is not None
     env = dict(launch.env)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 from runner.capture import shim_files
@@ -43,7 +42,7 @@ def _sources(capture: tuple[str, ...]) -> dict[str, bytes]:
 
 def _publish(folder: Path, sources: dict[str, bytes]) -> None:
     # Written in a staging folder then renamed: a reader sees the whole shim or none.
-    staging = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    staging = folder.parent / f".tmp-{folder.name}-{os.urandom(4).hex()}"
     try:
         for name, data in sources.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
