@@ -36,6 +36,7 @@ import posixpath
 import re
 import shutil
 import stat
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,7 +138,7 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Pat
     folders = {rel: dict(names) for rel, names in record["folders"].items()}  # the cached record stays as read
     doubted = set(suspect)
     fresh = {path: known for path, known in record["fresh"].items() if path not in came and path not in doubted
-             and _stats_of(folders, path)[2] >= record["sealed"]}  # still racy: their digests stay
+             and _ctime_of(folders, path) >= record["sealed"]}  # still racy: their digests stay
     for path in {*gone, *suspect}:
         _unlink(os.path.join(tree, path))
         _drop(folders, path)
@@ -187,7 +188,8 @@ def _plain(path: str) -> bool:
         and posixpath.normpath(path) == path and not path.startswith("../") and path != ".."
 
 
-Stats = tuple  # (size, mtime_ns, ctime_ns, inode) of a file as runner wrote it
+Stats = bytes  # a file's size, mtime_ns, ctime_ns and inode as runner wrote it, packed (see `_stats`)
+_PACKED = struct.Struct("<qqqQ")
 Folders = dict  # folder ("" for the top, else "a/", "a/b/") -> {file name: Stats}; every folder of the snapshot
 
 
@@ -216,14 +218,18 @@ def _survey(top: int, record: dict) -> tuple[list[str], list[str]]:
     changed within the same clock tick, unseen by its stat (git's "racy" files): its content
     is hashed instead."""
     folders: Folders = record["folders"]
-    sealed, fresh = record["sealed"], record["fresh"]
+    sealed = record["sealed"]
+    fresh: dict[str, dict[str, str]] = {}  # folder -> {name: digest} of the files the last staging wrote
+    for path, digest in record["fresh"].items():
+        rel, _, name = path.rpartition("/")
+        fresh.setdefault(rel + "/" if rel else "", {})[name] = digest
     suspect: list[str] = []
     strays: list[str] = []
     visited: set[str] = set()
 
     def visit(folder: int, rel: str) -> None:
         visited.add(rel)
-        expected = folders[rel]
+        expected, written = folders[rel], fresh.get(rel)
         seen = 0
         with os.scandir(folder) as listing:
             items = list(listing)
@@ -235,9 +241,9 @@ def _survey(top: int, record: dict) -> tuple[list[str], list[str]]:
                     strays.append(rel + item.name)  # a folder or a link now: deleted, and the file written
                     suspect.append(rel + item.name)
                     continue
-                st = item.stat(follow_symlinks=False)
-                if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != known or \
-                        (known[2] >= sealed and _digest_at(folder, item.name) != fresh.get(rel + item.name)):
+                if _stats(item.stat(follow_symlinks=False)) != known or (
+                        written is not None and item.name in written and _ctime(known) >= sealed
+                        and _digest_at(folder, item.name) != written[item.name]):
                     suspect.append(rel + item.name)
             elif rel + item.name + "/" in folders and item.is_dir(follow_symlinks=False):
                 with _folder(item.name, folder) as inner:
@@ -273,9 +279,23 @@ def _digest_at(folder: int, name: str) -> str | None:
         return _hash(file)
 
 
-def _stats_of(folders: Folders, path: str) -> Stats:
+def _stats(st: os.stat_result) -> Stats:
+    """What the record keeps of a file's stat; nothing if it does not fit (a run set an mtime
+    past 2262): such a file never matches, it is written again."""
+    try:
+        return _PACKED.pack(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    except struct.error:
+        return b""
+
+
+def _ctime(stats: Stats) -> int:
+    return int(_PACKED.unpack(stats)[2])
+
+
+def _ctime_of(folders: Folders, path: str) -> int:
     rel, _, name = path.rpartition("/")
-    return folders.get(rel + "/" if rel else "", {}).get(name, (0, 0, -1, 0))
+    stats = folders.get(rel + "/" if rel else "", {}).get(name)
+    return _ctime(stats) if stats else -1
 
 
 def _drop(folders: Folders, path: str) -> None:
@@ -377,7 +397,7 @@ def _write(state: State, tree: Path, entry: FileEntry) -> Stats:
             os.close(out)
     finally:
         os.close(src)
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+    return _stats(st)
 
 
 def _restore(state: State, source: Path | None, entry: FileEntry) -> bool:

@@ -242,12 +242,12 @@ def test_a_run_folder_that_cannot_take_the_code_back_keeps_it(tmp_path: Path) ->
 def test_a_change_within_the_clock_tick_of_the_record_is_found(tmp_path: Path) -> None:
     """A file changed in the same timestamp tick as the record was written keeps its stat:
     such ("racy") files, not older than the record, are hashed before they are trusted."""
-    from runner.snapshot.workspace import _folder, _survey
+    from runner.snapshot.workspace import _folder, _stats, _survey
 
     path = tmp_path / "data.txt"
     path.write_text("ORIGINAL\n")  # changed unseen: the record holds its current stat
     st = path.stat()
-    record = {"folders": {"": {"data.txt": (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)}},
+    record = {"folders": {"": {"data.txt": _stats(st)}},
               "fresh": {"data.txt": hashlib.sha256(b"original\n").hexdigest()}}
     with _folder(str(tmp_path)) as top:
         assert _survey(top, {**record, "sealed": st.st_ctime_ns + 1}) == ([], [])  # an older tick: trusted

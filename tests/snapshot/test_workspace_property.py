@@ -24,7 +24,7 @@ TREES = st.recursive(st.dictionaries(NAMES, st.sampled_from(["one\n", "two\n", "
                                                    max_size=3), max_leaves=8)
 # What a run does to its code: (action, path parts); paths that do not exist are skipped.
 VANDALISM = st.lists(st.tuples(st.sampled_from(["edit", "delete", "add", "chmod", "mkdir", "replace", "link",
-                                                "touch-back"]),
+                                                "touch-back", "far-future"]),
                                st.lists(NAMES, min_size=1, max_size=3)), max_size=5)
 
 
@@ -85,6 +85,8 @@ def vandalise(run_dir: Path, actions: list[tuple[str, list[str]]]) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.unlink(missing_ok=True) if not path.is_dir() else shutil.rmtree(path)
                 path.symlink_to("/")
+            elif action == "far-future" and path.is_file():
+                os.utime(path, ns=(0, 2**63 + 10**9))  # an mtime past what 64 bits of nanoseconds hold
             elif action == "touch-back" and path.is_file():
                 st_ = path.stat()
                 path.write_text(path.read_text().upper() or "y")
