@@ -117,3 +117,16 @@ def test_every_lease_holds_exactly_its_snapshot(steps: list[tuple[dict, list]], 
                     data["fresh"]["../../../outside.txt"] = "0" * 64
                     record.write_bytes(marshal.dumps(data))
     assert outside.read_text() == "not runner's\n"
+
+
+def test_a_file_a_run_dated_past_2262_is_written_again(tmp_path: Path) -> None:
+    """Its stat does not fit the record's 64-bit fields: it never matches, whatever it holds."""
+    write_tree(tmp_path / "src", {"a.py": "one\n", "pkg": {"b.txt": "two\n"}})
+    with open_state_at(tmp_path / ".runner") as state:
+        snap = take_snapshot(tmp_path, "src", state, job="j")
+        for number in range(3):
+            run_dir = tmp_path / "runs" / str(number)
+            with lease_workspace(state, "j", snap.digest, run_dir):
+                assert listing(run_dir) == listing(tmp_path / "src")
+                (run_dir / "pkg" / "b.txt").write_text("TWO\n")
+                os.utime(run_dir / "pkg" / "b.txt", ns=(0, 2**63 + 10**9))
