@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import stat
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,8 @@ RUNNING = 1
 
 def prepare(logs: Path, outputs: Path, experiment: str, run_name: str) -> dict[str, str]:
     """Make the store, its experiment and the run the script joins; the variables that point MLflow there."""
+    import uuid  # here: reading a run's records after every run does without it (and `platform`)
+
     store = logs / STORE
     run_id = uuid.uuid4().hex
     now = int(time.time() * 1000)
