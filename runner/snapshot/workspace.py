@@ -131,10 +131,10 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Pat
     if record is None or found is None:
         return _rebuild(state, tree, record_path, digest, source)
     suspect, strays, gone, came = found
-    if not (suspect or strays or gone or came):
-        return record.setdefault("tops", _tops(record["folders"]))  # nothing to do: the record still holds
-    for path in strays:
+    for path in strays:  # what a run left: `__pycache__/`, a checkpoint beside the code
         _remove(tree / path)
+    if not (suspect or gone or came):
+        return record.setdefault("tops", _tops(record["folders"]))  # nothing written: the record still holds
     folders = {rel: dict(names) for rel, names in record["folders"].items()}  # the cached record stays as read
     doubted = set(suspect)
     fresh = {path: known for path, known in record["fresh"].items() if path not in came and path not in doubted
