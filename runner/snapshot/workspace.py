@@ -2,16 +2,18 @@
 
 Each job has a small pool under `.runner/workspaces/<job>/`: slot `N` is a folder `N/` (the
 code tree), `N.lock` (flocked by the one run that leases it) and `N.record` (the snapshot it
-holds and, for every file runner wrote there, its digest and the stat it had when written:
-size, mode, mtime_ns, ctime_ns, inode).
+holds, the stat of every file runner wrote there when it was written (size, mtime_ns,
+ctime_ns, inode), folder by folder, and the digests of the files the last staging wrote).
 
 A run leases a free slot and brings it to its snapshot:
-  - every file on disk whose stat still matches the record and whose digest and mode are the
-    new snapshot's is kept: the stat proves that no run changed it since it was written;
-  - everything else there (changed, foreign, or left by the previous run: `__pycache__/`,
-    a checkpoint written next to the code) is removed;
-  - the snapshot's files not kept are copied from the object store, verified against their
-    digest while they are written (a copy-on-write clone where the filesystem offers one).
+  - the survey lstats every file of the record (through folder descriptors, nothing read):
+    one whose stat still matches was not changed since runner wrote it; one that differs or
+    is gone is suspect, and whatever the record does not hold (left by the previous run:
+    `__pycache__/`, a checkpoint written next to the code) is removed;
+  - the manifests' difference (`changed_rows`) says what the new snapshot changes: its
+    removed files are deleted, its added and changed files and the suspect ones it still
+    holds are copied from the object store, verified against their digest while they are
+    written (a copy-on-write clone where the filesystem offers one).
 The slot folder is then renamed to be the run folder (an O(1) rename): the run's working
 directory is still its run folder, which the Docker compute bind-mounts at the same path.
 After the run (its outputs and logs collected) the folder is renamed back into the pool and
@@ -60,7 +62,6 @@ _RESTORING = threading.Lock()
 _RECORDS: dict[str, tuple[bytes, dict]] = {}  # record path -> (its bytes, decoded)
 _SLOT = re.compile(r"^(\d+)\.lock$")
 
-Record = dict[str, list]  # path -> [digest, mode, size, mtime_ns, ctime_ns, ino]
 
 
 @contextlib.contextmanager
