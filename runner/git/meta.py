@@ -48,19 +48,33 @@ def git_metadata(path: Path, *, commit: str | None = None) -> GitMeta:
     build_id, build_url = ci_build()
     ci = GitMeta(build_id=build_id, build_url=build_url)
     git = _Git(Path(path))
-    top = git("rev-parse", "--show-toplevel")
-    if top is None or git("rev-parse", "--verify", "--quiet", "HEAD^{commit}") is None:
+    if commit is not None:
+        if git("rev-parse", "--show-toplevel") is None or git("rev-parse", "--verify", "--quiet", "HEAD^{commit}") is None:
+            return ci
+        sha, author, message = _commit_info(git, commit)
+        return replace(ci, repository=_remote_url(git), branch=_branch(git, sha), commit=sha, dirty=False,
+                       message=message, author=author)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # HEAD's questions are independent: asked at once, they take as long as the slowest
+    # (`git status` of the work tree), not the sum of six git processes.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        asked = [pool.submit(git, "rev-parse", "--show-toplevel"),
+                 pool.submit(git, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"),
+                 pool.submit(_head_info, git), pool.submit(_remote_url, git), pool.submit(_branch, git, None),
+                 pool.submit(_is_dirty, git)]
+        top, head, info, repository, branch, dirty = (question.result() for question in asked)
+    if top is None or head is None or info is None:
         return ci  # not in a work tree, no git binary, or no commit yet
-    sha, author, message = _commit_info(git, commit or "HEAD")
-    return replace(
-        ci,
-        repository=_remote_url(git),
-        branch=_branch(git, sha if commit else None),
-        commit=sha,
-        dirty=False if commit else _is_dirty(git, Path(top)),
-        message=message,
-        author=author,
-    )
+    sha, author, message = info
+    return replace(ci, repository=repository, branch=branch, commit=sha, dirty=dirty, message=message, author=author)
+
+
+def _head_info(git: _Git) -> tuple[str, str, str] | None:
+    try:
+        return _commit_info(git, "HEAD")
+    except UnknownCommitError:  # no commit yet
+        return None
 
 
 class _Git:
@@ -103,13 +117,10 @@ def _remote_url(git: _Git) -> str | None:
     return strip_credentials(url) if url else None
 
 
-def _is_dirty(git: _Git, top: Path) -> bool:
-    try:
-        state_dir = (git.cwd.resolve() / ".runner").relative_to(top.resolve()).as_posix()
-    except ValueError:  # the folder reached through a link outside the work tree
-        state_dir = ".runner"
-    out = git("status", "--porcelain", "-z", "--untracked-files=normal", "--", ":(top)",
-              f":(top,exclude){state_dir}")
+def _is_dirty(git: _Git) -> bool:
+    """Changes anywhere in the work tree but in this folder's `.runner/` (a pathspec without
+    `top` is relative to the folder git runs in)."""
+    out = git("status", "--porcelain", "-z", "--untracked-files=normal", "--", ":(top)", ":(exclude).runner")
     return bool((out or "").strip("\0"))
 
 
