@@ -73,6 +73,8 @@ def lease_workspace(state: State, job: str, digest: str, run_dir: Path, source: 
     code folder the snapshot was taken from) when the file there still has its content; else
     it raises `ObjectError` (its stat-cache rows dropped, so the next snapshot reads it again)."""
     pool = Path(state.layout.workspace_pool(job))
+    if pool.is_symlink():  # runner's own folder: a link a run put there is not followed
+        pool.unlink()
     pool.mkdir(parents=True, exist_ok=True)
     slot, lock_fd = _lease(pool)
     tree, record_path = pool / slot, pool / f"{slot}.record"
@@ -148,7 +150,7 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Pat
     redo = [path for path in suspect if path not in came and path not in gone]  # unchanged by the edit, not as found
     if redo:
         by_path = {entry.path: entry for entry in load_manifest(state, digest)}
-        wanted.update((path, by_path[path]) for path in redo)
+        wanted.update((path, by_path[path]) for path in redo if path in by_path)  # else: not the snapshot's
     entries = sorted(wanted.values())
     _enter(folders, _write_all(state, tree, entries, digest, source))
     fresh.update((entry.path, entry.digest) for entry in entries)
@@ -184,9 +186,15 @@ def _compare(state: State, tree: Path, record: dict, digest: str) -> tuple[list[
 
 
 def _plain(path: str) -> bool:
-    """A path inside the tree: relative, normal, no `..`."""
-    return isinstance(path, str) and path not in ("", ".") and not path.startswith("/") and "\0" not in path \
-        and posixpath.normpath(path) == path and not path.startswith("../") and path != ".."
+    """A path inside the tree: relative, normal, no `..`, one the filesystem can name."""
+    if not (isinstance(path, str) and path not in ("", ".", "..") and not path.startswith(("/", "../"))
+            and "\0" not in path and posixpath.normpath(path) == path):
+        return False
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate no file name decodes to
+        return False
+    return True
 
 
 Stats = bytes  # a file's size, mtime_ns, ctime_ns and inode as runner wrote it, packed (see `_stats`)
@@ -385,7 +393,7 @@ def _write(state: State, tree: Path, entry: FileEntry) -> Stats:
     except FileNotFoundError:
         raise ObjectError(entry.digest, source, "is missing") from None
     try:
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, entry.mode)
+        out = _create(target, entry.mode)
         try:
             got = _copy(src, out, entry.size)
             if got != entry.digest:
@@ -399,6 +407,17 @@ def _write(state: State, tree: Path, entry: FileEntry) -> Stats:
     finally:
         os.close(src)
     return _stats(st)
+
+
+def _create(target: str, mode: int) -> int:
+    """A new file at `target`, open for writing. Whatever is there already (a link or a hard
+    link a run planted, a file its record vouched for) is removed, never written through."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(target, flags, mode)
+    except FileExistsError:
+        _remove(Path(target))
+        return os.open(target, flags, mode)
 
 
 def _restore(state: State, source: Path | None, entry: FileEntry) -> bool:
@@ -480,12 +499,19 @@ def _read_record(path: Path) -> dict | None:
 
 
 def _move_in(tree: Path, run_dir: Path) -> None:
-    """`tree` becomes `run_dir`; whatever `run_dir` held already (logs of a retry) moves along."""
+    """`tree` becomes `run_dir`; what `run_dir` held already of a run's own folders (the log of
+    an environment build) moves along, anything else there is removed (a run folder made in
+    advance must not put files in place of the code; a link there is not followed)."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    if run_dir.is_dir():
+    if run_dir.is_symlink():
+        run_dir.unlink()
+    elif run_dir.is_dir():
         for item in os.listdir(run_dir):
-            _remove(tree / item)
-            os.rename(run_dir / item, tree / item)
+            if item in RUN_FOLDERS:
+                _remove(tree / item)
+                os.rename(run_dir / item, tree / item)
+            else:
+                _remove(run_dir / item)
         run_dir.rmdir()
     os.rename(tree, run_dir)
 
@@ -498,6 +524,8 @@ def _move_out(run_dir: Path, tree: Path, record_path: Path, tops: set[str]) -> N
     If that cannot be done (the disk is full, the run folder is gone), the run folder stays
     as it is and the slot is forgotten: the next run builds it anew."""
     try:
+        if run_dir.is_symlink():  # a run replaced its folder by a link: what it points to is not ours
+            raise NotADirectoryError(run_dir)
         os.rename(run_dir, tree)
     except OSError:
         _forget_slot(tree, record_path)
@@ -514,6 +542,8 @@ def _move_out(run_dir: Path, tree: Path, record_path: Path, tops: set[str]) -> N
 
 
 def _forget_slot(tree: Path, record_path: Path) -> None:
+    if tree.parent.is_symlink():  # the pool replaced by a link during the run: nothing there is ours
+        return
     with contextlib.suppress(FileNotFoundError):
         record_path.unlink()
     _remove(tree)
@@ -531,8 +561,9 @@ def _remove(path: Path) -> None:
         exc = info[1]
         if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EACCES:
             with contextlib.suppress(OSError):
-                os.chmod(os.path.dirname(name), stat.S_IRWXU)
-                os.chmod(name, stat.S_IRWXU)
+                for folder in (os.path.dirname(name), name):
+                    if not os.path.islink(folder):  # chmod follows links: never change a mode outside
+                        os.chmod(folder, stat.S_IRWXU)
             shutil.rmtree(name, ignore_errors=True) if os.path.isdir(name) else _unlink(name)
         elif not isinstance(exc, FileNotFoundError):
             raise exc
