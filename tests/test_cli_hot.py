@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +267,19 @@ def test_apply_imports_no_typer_and_prints_what_typer_printed(proj: ProjectDir, 
     assert hot.stdout.replace("train-2", "train-N") == typed.stdout.replace("train-3", "train-N")
     usage = run_console("apply", "-j", "0", cwd=proj.root)
     assert usage.returncode == 2 and "Invalid value for '--jobs'" in usage.stderr
+
+
+def test_the_installed_apply_leaves_every_run_in_state_db_itself(proj: ProjectDir, tmp_path: Path) -> None:
+    """It ends its process without the interpreter's teardown (nor SQLite's last-close
+    checkpoint): state.db copied alone, without its -wal, still has the run."""
+    import sqlite3
+
+    done = run_console("apply", cwd=proj.root)
+    assert done.returncode == 0, done.stderr
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((proj / ".runner" / "state.db").read_bytes())
+    conn = sqlite3.connect(copy)
+    try:
+        assert conn.execute("SELECT id, status FROM runs").fetchall() == [("train-1", "completed")]
+    finally:
+        conn.close()

@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     # every 700 allocations costs an edit's apply ~7 ms for nothing; every 50,000 keeps memory bounded.
     gc.set_threshold(50_000, 10, 10)
 
-    # The installed command's `snapshot` is over in milliseconds: no collection at all. (`apply`
-    # may run for hours: it keeps the collector.) Both end the process at once when done.
+    # The installed command's `snapshot` is over in milliseconds: no collection at all (`apply`
+    # may run for hours: it keeps it). Both end the process at once when done.
     short = argv is None and args[:1] == ["snapshot"]
     if short:
         gc.disable()  # no collection of a snapshot's 10,000 tuples just before the process ends

@@ -54,18 +54,18 @@ def git_metadata(path: Path, *, commit: str | None = None) -> GitMeta:
         sha, author, message = _commit_info(git, commit)
         return replace(ci, repository=_remote_url(git), branch=_branch(git, sha), commit=sha, dirty=False,
                        message=message, author=author)
+    if git("rev-parse", "--show-toplevel") is None:
+        return ci  # not in a work tree, or no git binary
     from concurrent.futures import ThreadPoolExecutor
 
     # HEAD's questions are independent: asked at once, they take as long as the slowest
-    # (`git status` of the work tree), not the sum of six git processes.
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        asked = [pool.submit(git, "rev-parse", "--show-toplevel"),
-                 pool.submit(git, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"),
-                 pool.submit(_head_info, git), pool.submit(_remote_url, git), pool.submit(_branch, git, None),
+    # (`git status` of the work tree), not the sum of four git processes.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        asked = [pool.submit(_head_info, git), pool.submit(_remote_url, git), pool.submit(_branch, git, None),
                  pool.submit(_is_dirty, git)]
-        top, head, info, repository, branch, dirty = (question.result() for question in asked)
-    if top is None or head is None or info is None:
-        return ci  # not in a work tree, no git binary, or no commit yet
+        info, repository, branch, dirty = (question.result() for question in asked)
+    if info is None:
+        return ci  # no commit yet
     sha, author, message = info
     return replace(ci, repository=repository, branch=branch, commit=sha, dirty=dirty, message=message, author=author)
 

@@ -52,16 +52,20 @@ class LazyPaths:
         self._load: Callable[[], Collection[str] | None] | None = load
         self._paths: Collection[str] | None = None
 
-    def __contains__(self, path: object) -> bool:
+    def _loaded(self) -> Collection[str] | None:
         if self._load is not None:
             self._paths, self._load = self._load(), None
-        return self._paths is None or path in self._paths
+        return self._paths
 
-    def __len__(self) -> int:  # a Collection; never asked for by project_paths
-        return len(self._paths or ())
+    def __contains__(self, path: object) -> bool:
+        paths = self._loaded()
+        return paths is None or path in paths
+
+    def __len__(self) -> int:
+        return len(self._loaded() or ())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._paths or ())
+        return iter(self._loaded() or ())
 
 
 def rewrite_bytes(data: bytes, rewrite: Callable[[str], str]) -> bytes:

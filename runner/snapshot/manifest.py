@@ -170,15 +170,18 @@ def _row_texts(data: bytes) -> list[bytes] | None:
     """The JSON text of each row of a manifest's file list (without its brackets), or None
     if `data` is not laid out as `encode_rows` writes it. A path holding `],[` splits its row
     in pieces that are not rows (see `_decoded`)."""
-    start, end = data.find(b'"files":['), data.rfind(b'],"version":')
-    if start < 0 or end < start:
+    if not (data.startswith(_HEAD) and data.endswith(_TAIL)):  # another version: decoded, which says so
         return None
-    body = data[start + 9:end]
+    body = data[len(_HEAD):-len(_TAIL)]
     if not body:
         return []
     if body[:1] != b"[" or body[-1:] != b"]":
         return None
     return body[1:-1].split(b"],[")
+
+
+_HEAD = ('{"algorithm":"%s","fields":["path","size","mode","digest"],"files":[' % ALGORITHM).encode("ascii")
+_TAIL = b'],"version":%d}' % VERSION
 
 
 def _decoded(texts: set[bytes]) -> dict[str, FileEntry] | None:

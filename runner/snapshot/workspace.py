@@ -3,7 +3,8 @@
 Each job has a small pool under `.runner/workspaces/<job>/`: slot `N` is a folder `N/` (the
 code tree), `N.lock` (flocked by the one run that leases it) and `N.record` (the snapshot it
 holds, the stat of every file runner wrote there when it was written (size, mtime_ns,
-ctime_ns, inode), folder by folder, and the digests of the files the last staging wrote).
+ctime_ns, inode), folder by folder, and the digests of the files that may be as new as the
+record itself, which the next survey hashes).
 
 A run leases a free slot and brings it to its snapshot:
   - the survey lstats every file of the record (through folder descriptors, nothing read):
@@ -61,6 +62,9 @@ CLONE_FROM = 1 << 20  # smaller files are read and written: a clone would not sa
 _RESTORING = threading.Lock()
 _RECORDS: dict[str, tuple[bytes, dict]] = {}  # record path -> (its bytes, decoded)
 _SLOT = re.compile(r"^(\d+)\.lock$")
+Stats = bytes  # a file's size, mtime_ns, ctime_ns and inode as runner wrote it, packed (see `_stats`)
+_PACKED = struct.Struct("<qqqQ")
+Folders = dict  # folder ("" for the top, else "a/", "a/b/") -> {file name: Stats}; every folder of the snapshot
 
 
 
@@ -139,9 +143,11 @@ def _bring(state: State, tree: Path, record_path: Path, digest: str, source: Pat
     if not (suspect or gone or came):
         return record.setdefault("tops", _tops(record["folders"]))  # nothing written: the record still holds
     folders = {rel: dict(names) for rel, names in record["folders"].items()}  # the cached record stays as read
+    # Digests the next survey may need: of files kept that are still as new as the record
+    # (read from `folders` before the loop below drops the files that go).
     doubted = set(suspect)
     fresh = {path: known for path, known in record["fresh"].items() if path not in came and path not in doubted
-             and _ctime_of(folders, path) >= record["sealed"]}  # still racy: their digests stay
+             and path not in gone and _ctime_of(folders, path) >= record["sealed"]}
     for path in {*gone, *suspect}:
         _unlink(os.path.join(tree, path))
         _drop(folders, path)
@@ -177,8 +183,11 @@ def _compare(state: State, tree: Path, record: dict, digest: str) -> tuple[list[
     try:
         with _folder(str(tree)) as top:
             suspect, strays = _survey(top, record)
+    except (OSError, LookupError, TypeError, ValueError, AttributeError, struct.error):
+        return None
+    try:
         gone, came = _changes(state, record["snapshot"], digest)
-    except (OSError, _Unknown, LookupError, TypeError, ValueError, AttributeError):
+    except _Unknown:
         return None
     if not all(map(_plain, suspect)) or not all(map(_plain, gone)):
         return None
@@ -197,9 +206,6 @@ def _plain(path: str) -> bool:
     return True
 
 
-Stats = bytes  # a file's size, mtime_ns, ctime_ns and inode as runner wrote it, packed (see `_stats`)
-_PACKED = struct.Struct("<qqqQ")
-Folders = dict  # folder ("" for the top, else "a/", "a/b/") -> {file name: Stats}; every folder of the snapshot
 
 
 class _Unknown(Exception):
@@ -298,7 +304,9 @@ def _stats(st: os.stat_result) -> Stats:
 
 
 def _ctime(stats: Stats) -> int:
-    return int(_PACKED.unpack(stats)[2])
+    """The ctime in a record's stats; for stats of another size (a record a run wrote), a
+    time no record is older than: the file's content is then hashed before it is trusted."""
+    return int(_PACKED.unpack(stats)[2]) if len(stats) == _PACKED.size else 1 << 64
 
 
 def _ctime_of(folders: Folders, path: str) -> int:

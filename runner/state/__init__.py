@@ -16,7 +16,9 @@ runner.project, runner.values).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 
 from runner.atomic import atomic_write
 from runner.state.db import connect, transaction
@@ -66,6 +68,12 @@ class State:
         return transaction(self.db)
 
     def close(self) -> None:
+        """Close the connection, first copying what the WAL holds into state.db (synced): a
+        command may end its process without SQLite's own checkpoint at the last close (see
+        `runner.cli._exit_now`), and state.db alone then still has every run."""
+        if self.exists:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never waits for another process's readers
         self.db.close()
 
     def __enter__(self) -> Self:

@@ -207,7 +207,7 @@ def test_stored_snapshots_compared_as_text_match_a_comparison_of_every_row(
         before: list[str], after: list[str], data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Paths that hold the row separator `],[`, quotes or brackets: the text comparison finds
     what a comparison of decoded rows finds (or decodes them whole)."""
-    from runner.snapshot.manifest import changed_rows, diff_snapshots
+    from runner.snapshot.manifest import _row_texts, changed_rows, diff_snapshots
 
     def row(path: str) -> tuple[str, int, int, str]:
         content = data.draw(st.sampled_from(["1", "2"]), label=path)
@@ -217,6 +217,7 @@ def test_stored_snapshots_compared_as_text_match_a_comparison_of_every_row(
     new = [FileEntry(*row(p)) for p in sorted(after)]
     with open_state_at(tmp_path_factory.mktemp("state")) as state:
         old_digest, new_digest = state.objects.put_bytes(encode(old)), state.objects.put_bytes(encode(new))
+        assert _row_texts(encode(old)) is not None  # compared as text, not decoded
         gone, came = changed_rows(state, old_digest, new_digest)
         assert set(gone.values()) == set(old) - set(new) and set(came.values()) == set(new) - set(old)
         assert diff_snapshots(state, old_digest, new_digest) == diff_manifests(old, new)
