@@ -130,3 +130,18 @@ def test_a_file_a_run_dated_past_2262_is_written_again(tmp_path: Path) -> None:
                 assert listing(run_dir) == listing(tmp_path / "src")
                 (run_dir / "pkg" / "b.txt").write_text("TWO\n")
                 os.utime(run_dir / "pkg" / "b.txt", ns=(0, 2**63 + 10**9))
+
+
+def test_a_slot_whose_snapshot_gc_removed_is_built_anew(tmp_path: Path) -> None:
+    """Its manifest gone, the slot's record cannot say what the next snapshot changes."""
+    write_tree(tmp_path / "src", {"a.py": "one\n", "pkg": {"b.txt": "two\n"}})
+    with open_state_at(tmp_path / ".runner") as state:
+        first = take_snapshot(tmp_path, "src", state, job="j")
+        with lease_workspace(state, "j", first.digest, tmp_path / "runs" / "1"):
+            pass
+        write_tree(tmp_path / "src", {"a.py": "ONE\n", "c.txt": "three\n"})
+        second = take_snapshot(tmp_path, "src", state, job="j")
+        state.objects.path(first.digest).unlink()  # as gc does once no run refers to it
+    with open_state_at(tmp_path / ".runner") as state:  # a new command: nothing kept in memory
+        with lease_workspace(state, "j", second.digest, tmp_path / "runs" / "2") as run_dir:
+            assert listing(run_dir) == listing(tmp_path / "src", empty=False)
