@@ -7,7 +7,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO, Callable
+from typing import IO
 
 from runner.compute.base import Launch, LineSink
 from runner.compute.output import RunOutput, Stream, in_background, single

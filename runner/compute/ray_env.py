@@ -20,7 +20,7 @@ from runner.errors import RunnerError
 
 if TYPE_CHECKING:
     from runner.compute.base import Launch
-    from runner.spec.types import Environment, Spec
+    from runner.spec.types import Spec
 
 
 @dataclass(frozen=True)

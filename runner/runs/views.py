@@ -235,7 +235,6 @@ def _same(a: Any, b: Any) -> bool:
 def _snapshot_diff(state: State, old: str | None, new: str | None) -> dict[str, list[str]]:
     if not old or not new or old == new:
         return {"added": [], "removed": [], "modified": []}
-    from runner.snapshot import diff_manifests, load_manifest
+    from runner.snapshot.manifest import diff_snapshots
 
-    result = diff_manifests(load_manifest(state, old), load_manifest(state, new))
-    return {"added": list(result.added), "removed": list(result.removed), "modified": list(result.modified)}
+    return diff_snapshots(state, old, new).as_json()

@@ -276,7 +276,7 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
         import hashlib  # not at the top: a no-op snapshot never needs it (importing it costs ~2.5 ms)
 
         if (edited := _edited_manifest(scan, hashed, objects)) is not None:
-            manifest, size, before, after = edited
+            manifest, size, gone, came = edited
             count = len(files)
         else:
             rows = _rows(scan, hashed)
@@ -284,9 +284,7 @@ def _snapshot(scan: Scan, hashed: Hashed, job: str | None, limits: Any, *, encod
             count, size = len(rows), sum(row[1] for row in rows)
         digest = hashlib.sha256(manifest).hexdigest()
         if edited is not None and objects is not None:  # what changed since the previous manifest: known
-            same = {path for path, entry in before.items() if entry == after[path]}  # a stat changed, not the file
-            know_changes(objects, str(scan.index.manifest), digest,
-                         {p: e for p, e in before.items() if p not in same}, {p: e for p, e in after.items() if p not in same})
+            know_changes(objects, str(scan.index.manifest), digest, gone, came)
 
     def entries() -> list[Row]:
         if rows is not None:
@@ -330,7 +328,7 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None
                      ) -> tuple[bytes, int, dict[str, FileEntry], dict[str, FileEntry]] | None:
     """The manifest and total size as an edit of the previous manifest's rows, when the
     folder has the same files and only a few changed (rebuilding 10,000 rows costs more),
-    and the edited rows before and after; or None."""
+    and the rows whose file changed, before and after (not those whose stat alone did); or None."""
     if objects is None or not scan.same_files or scan.index.manifest is None or \
             not 0 < len(scan.misses) <= PATCH_UP_TO:
         return None
@@ -353,8 +351,8 @@ def _edited_manifest(scan: Scan, hashed: Hashed, objects: ObjectStore | None
     edited, before = replace_rows(previous, changed), rows_at(previous, changed)
     if edited is None or before is None:
         return None
-    after = {path: FileEntry(path, *row) for path, row in changed.items()}
-    return edited, size + sum(st[1] for st in files), before, after
+    gone = {path: entry for path, entry in before.items() if entry != FileEntry(path, *changed[path])}
+    return edited, size + sum(st[1] for st in files), gone, {path: FileEntry(path, *changed[path]) for path in gone}
 
 
 def _index(scan: Scan, hashed: Hashed, manifest: str) -> FolderIndex:
